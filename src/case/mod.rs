@@ -1,0 +1,12 @@
+//! Cases: the declarative scenarios in `cases/`, loaded from their on-disk form into resolved,
+//! checked data (every placeholder known, every schema compiled, every rule with its origin).
+
+mod load;
+mod model;
+mod suggest;
+mod template;
+
+pub use load::load_cases;
+pub use model::*;
+pub use suggest::closest;
+pub use template::{Template, TemplateError, Var, Vars};

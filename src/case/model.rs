@@ -1,0 +1,378 @@
+//! Resolved cases: what the loader hands to the planner. Plain data, every piece with its origin.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::template::{Template, Var};
+
+/// Where something came from: a file and a JSON pointer inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: Arc<str>,
+    pub pointer: String,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.file, self.pointer)
+    }
+}
+
+/// How binding a rule is: a MUST enforces a documented statement, a SHOULD fills a gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Must,
+    Should,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+        })
+    }
+}
+
+/// What kind of evidence a cited statement is (the tags of `contract-notes.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Evidence {
+    /// Stated by the Nexudus documentation.
+    Doc,
+    /// Seen in third-party public code.
+    Code,
+    /// An inference, stated nowhere.
+    Infer,
+    /// Left open by the documentation; the rule applies common HTTP practice.
+    Gap,
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Evidence::Doc => "doc",
+            Evidence::Code => "code",
+            Evidence::Infer => "infer",
+            Evidence::Gap => "gap",
+        })
+    }
+}
+
+/// The statement a rule enforces.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cite {
+    /// Source key from `contract-notes.md` §0 (`SW`, `LP`, …) or a section of it.
+    pub source: String,
+    pub evidence: Evidence,
+    pub statement: String,
+}
+
+impl fmt::Display for Cite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}: \"{}\"", self.evidence, self.source, self.statement)
+    }
+}
+
+/// How a case touches the primary account's default profile; drives scheduling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateUse {
+    /// Sends requests that change (or that a faulty target could change) the default profile.
+    Changes,
+    /// Asserts on the default profile, so it must not run beside a case that changes it.
+    Reads,
+    /// Neither.
+    None,
+}
+
+/// The credential a request is sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Credential {
+    /// `Bearer` with the primary user's token.
+    Primary,
+    /// `Bearer` with another user's token.
+    Foreign,
+    /// No `Authorization` header.
+    None,
+    /// `Bearer` with a random token nobody was issued.
+    Invalid,
+    /// `Bearer` with an expired token of the primary user.
+    Expired,
+    /// `Authorization: Bearer` with no token.
+    MalformedEmptyBearer,
+    /// `Authorization: Basic …` instead of a bearer token.
+    MalformedBasic,
+    /// The primary token without the `Bearer` scheme.
+    MalformedNoScheme,
+}
+
+impl Credential {
+    pub fn name(self) -> &'static str {
+        match self {
+            Credential::Primary => "primary",
+            Credential::Foreign => "foreign",
+            Credential::None => "none",
+            Credential::Invalid => "invalid",
+            Credential::Expired => "expired",
+            Credential::MalformedEmptyBearer => "malformed_empty_bearer",
+            Credential::MalformedBasic => "malformed_basic",
+            Credential::MalformedNoScheme => "malformed_no_scheme",
+        }
+    }
+
+    /// The fixture this credential needs beyond the primary token, if any.
+    pub fn fixture(self) -> Option<Fixture> {
+        match self {
+            Credential::Foreign => Some(Fixture::ForeignToken),
+            Credential::Expired => Some(Fixture::ExpiredToken),
+            _ => None,
+        }
+    }
+}
+
+/// Something a case needs from discovery or the command line before it can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fixture {
+    Profile(Var),
+    ForeignToken,
+    ExpiredToken,
+}
+
+impl fmt::Display for Fixture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fixture::Profile(var) => f.write_str(var.name()),
+            Fixture::ForeignToken => f.write_str("foreign_token"),
+            Fixture::ExpiredToken => f.write_str("expired_token"),
+        }
+    }
+}
+
+/// One scenario: ordered steps against one account.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The file stem; unique in a catalog.
+    pub id: String,
+    pub summary: String,
+    pub state: StateUse,
+    pub steps: Vec<Step>,
+    pub file: Arc<str>,
+    /// Derived from the variables and credentials the steps use.
+    pub fixtures: BTreeSet<Fixture>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub request: RequestSpec,
+    pub rules: Vec<Rule>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    pub method: Method,
+    pub path: Template,
+    pub query: Vec<(String, Template)>,
+    pub credential: Credential,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Method {
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "PUT")]
+    Put,
+    #[serde(rename = "POST")]
+    Post,
+    #[serde(rename = "DELETE")]
+    Delete,
+    #[serde(rename = "PATCH")]
+    Patch,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub level: Level,
+    pub cite: Cite,
+    /// When the response has no body, the rule holds (the documentation leaves bodies optional).
+    pub only_if_body: bool,
+    pub check: Check,
+    pub origin: Origin,
+}
+
+/// What a rule asserts about one response.
+#[derive(Debug, Clone)]
+pub enum Check {
+    Status(StatusCheck),
+    Header(HeaderCheck),
+    Schema(SchemaCheck),
+    Json(JsonCheck),
+    Items(ItemsCheck),
+}
+
+/// A status code (`404`) or a class (`4xx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPattern {
+    Code(u16),
+    Class(u8),
+}
+
+impl StatusPattern {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusPattern::Code(c) => c == status,
+            StatusPattern::Class(c) => u16::from(c) == status / 100,
+        }
+    }
+}
+
+impl fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusPattern::Code(c) => write!(f, "{c}"),
+            StatusPattern::Class(c) => write!(f, "{c}xx"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StatusCheck {
+    /// The status must match one of these (empty: any).
+    pub any_of: Vec<StatusPattern>,
+    /// The status must match none of these.
+    pub none_of: Vec<StatusPattern>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HeaderCheck {
+    /// Lowercase header name.
+    pub name: String,
+    pub op: HeaderOp,
+}
+
+#[derive(Debug, Clone)]
+pub enum HeaderOp {
+    Present(bool),
+    Equals(String),
+    Contains(String),
+    /// The media type (before `;`), compared case-insensitively.
+    MediaType(String),
+    /// The value starts with this text, case-insensitively (e.g. `Bearer` for a challenge).
+    StartsWith(String),
+}
+
+#[derive(Clone)]
+pub struct SchemaCheck {
+    /// `file.json#/pointer` for references, `inline` otherwise.
+    pub reference: String,
+    pub validator: Arc<jsonschema::Validator>,
+}
+
+impl fmt::Debug for SchemaCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchemaCheck")
+            .field("reference", &self.reference)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JsonCheck {
+    /// RFC 6901 pointer into the response body.
+    pub pointer: String,
+    pub op: ValueOp,
+}
+
+/// A test on one JSON value.
+#[derive(Debug, Clone)]
+pub enum ValueOp {
+    Exists(bool),
+    Equals(Template),
+    NotEquals(Template),
+    OneOf(Template),
+    Type(JsonType),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JsonType {
+    Null,
+    Boolean,
+    Integer,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl JsonType {
+    pub fn of(value: &Value) -> JsonType {
+        match value {
+            Value::Null => JsonType::Null,
+            Value::Bool(_) => JsonType::Boolean,
+            Value::Number(n) if n.is_i64() || n.is_u64() => JsonType::Integer,
+            Value::Number(_) => JsonType::Number,
+            Value::String(_) => JsonType::String,
+            Value::Array(_) => JsonType::Array,
+            Value::Object(_) => JsonType::Object,
+        }
+    }
+
+    pub fn accepts(self, value: &Value) -> bool {
+        let actual = JsonType::of(value);
+        actual == self || (self == JsonType::Number && actual == JsonType::Integer)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonType::Null => "null",
+            JsonType::Boolean => "boolean",
+            JsonType::Integer => "integer",
+            JsonType::Number => "number",
+            JsonType::String => "string",
+            JsonType::Array => "array",
+            JsonType::Object => "object",
+        }
+    }
+}
+
+/// A test on the items of an array: which items (`filter`), then what must hold of them.
+#[derive(Debug, Clone)]
+pub struct ItemsCheck {
+    /// Pointer to the array in the body.
+    pub array: String,
+    pub filter: Option<Predicate>,
+    pub count: Option<usize>,
+    pub each: Option<Predicate>,
+    /// Pointer (inside each item) to a value that must differ between items.
+    pub unique: Option<String>,
+}
+
+/// `pointer` inside an item, tested with `op`.
+#[derive(Debug, Clone)]
+pub struct Predicate {
+    pub pointer: String,
+    pub op: ValueOp,
+}

@@ -1,0 +1,346 @@
+//! The only module that knows reqwest: sends one request, reads a bounded body, and hands back
+//! plain data ([`Exchange`]). Transport problems are data too ([`TransportError`]), never `Err`
+//! that escapes a run.
+//!
+//! Limits live here: the per-request timeout (whole exchange, body included), the body cap, no
+//! redirects followed (a redirect is a response like any other, for the rules to judge), no
+//! silent retries, and no proxy for loopback targets.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+
+/// How requests are sent.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Limit for one exchange, from connect to the end of the body.
+    pub timeout: Duration,
+    /// Bodies longer than this are not read further; the exchange is then broken.
+    pub max_body: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            timeout: Duration::from_secs(10),
+            max_body: 1024 * 1024,
+        }
+    }
+}
+
+/// A request as the harness means it; `authorization` is the header's full value.
+#[derive(Clone)]
+pub struct HttpRequest {
+    pub method: &'static str,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub authorization: Option<String>,
+}
+
+/// What came back, read completely (or up to the body cap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Lowercase names, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of a header, by lowercase name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why the harness could not judge a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The connection could not be made.
+    Connect(String),
+    /// No complete answer within the timeout.
+    Timeout(Duration),
+    /// The body was longer than the cap.
+    BodyTooLarge(usize),
+    /// Anything else the HTTP stack reported (reset, protocol error, …).
+    Other(String),
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransportError::Connect(m) => write!(f, "cannot connect: {m}"),
+            TransportError::Timeout(d) => {
+                write!(f, "no complete response within {:.1}s (--timeout)", d.as_secs_f64())
+            }
+            TransportError::BodyTooLarge(n) => {
+                write!(f, "response body exceeds the {n}-byte cap; the rest was not read")
+            }
+            TransportError::Other(m) => write!(f, "transport error: {m}"),
+        }
+    }
+}
+
+/// One request and its outcome, with the URL as sent (it never holds a secret).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: &'static str,
+    pub url: String,
+    pub outcome: Result<HttpResponse, TransportError>,
+    pub elapsed: Duration,
+}
+
+/// A pooled client bound to one target.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    base: String,
+    options: HttpOptions,
+}
+
+/// A target URL that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadBaseUrl(pub String);
+
+impl HttpClient {
+    /// A client for `base` (scheme, host, optional port and path prefix).
+    ///
+    /// # Errors
+    /// When `base` is not an absolute http(s) URL, or the TLS stack cannot start.
+    pub fn new(base: &str, options: HttpOptions) -> Result<HttpClient, BadBaseUrl> {
+        let url = parse_base_url(base)?;
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .connect_timeout(options.timeout)
+            .timeout(options.timeout)
+            .user_agent(concat!("nexudus-conformance/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(&url) {
+            builder = builder.no_proxy();
+        }
+        let client = builder
+            .build()
+            .map_err(|e| BadBaseUrl(format!("cannot start the HTTP client: {}", error_chain(&e))))?;
+        Ok(HttpClient {
+            client,
+            base: url.as_str().trim_end_matches('/').to_string(),
+            options,
+        })
+    }
+
+    /// The full URL a request goes to (the query percent-encoded).
+    pub fn url_for(&self, request: &HttpRequest) -> String {
+        let mut url = format!("{}{}", self.base, request.path);
+        if !request.query.is_empty() {
+            let encoded: Vec<String> = request
+                .query
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
+            url.push('?');
+            url.push_str(&encoded.join("&"));
+        }
+        url
+    }
+
+    /// Sends the request and reads the response; never fails, the outcome says what happened.
+    pub async fn send(&self, request: &HttpRequest) -> Exchange {
+        let url = self.url_for(request);
+        let started = Instant::now();
+        // reqwest's own timeout covers the body too; this outer one is a guard against anything
+        // in the stack that does not observe it.
+        let guard = self.options.timeout + Duration::from_millis(500);
+        let outcome = match tokio::time::timeout(guard, self.exchange(request, &url)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(TransportError::Timeout(self.options.timeout)),
+        };
+        Exchange {
+            method: request.method,
+            url,
+            outcome,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    async fn exchange(&self, request: &HttpRequest, url: &str) -> Result<HttpResponse, TransportError> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| TransportError::Other(e.to_string()))?;
+        let mut builder = self.client.request(method, url);
+        if let Some(value) = &request.authorization {
+            let mut value = HeaderValue::from_str(value)
+                .map_err(|_| TransportError::Other("authorization value is not a valid header".into()))?;
+            value.set_sensitive(true);
+            builder = builder.header(AUTHORIZATION, value);
+        }
+        if request.method == "PUT" || request.method == "POST" {
+            // No body is documented; send an explicit empty one, as browsers do for axios.put(url).
+            builder = builder.header(reqwest::header::CONTENT_LENGTH, "0");
+        }
+        let mut response = builder.send().await.map_err(|e| self.classify(&e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.options.max_body as u64)
+        {
+            return Err(TransportError::BodyTooLarge(self.options.max_body));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(&e))? {
+            if body.len() + chunk.len() > self.options.max_body {
+                return Err(TransportError::BodyTooLarge(self.options.max_body));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn classify(&self, e: &reqwest::Error) -> TransportError {
+        if e.is_timeout() {
+            TransportError::Timeout(self.options.timeout)
+        } else if e.is_connect() {
+            TransportError::Connect(error_chain(e))
+        } else {
+            TransportError::Other(error_chain(e))
+        }
+    }
+}
+
+/// The error and its sources, joined, without the URL reqwest adds (we print it separately).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        let text = match text.find(" for url (") {
+            Some(i) => text[..i].to_string(),
+            None => text,
+        };
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
+}
+
+/// Checks a `--base-url`: absolute, http or https, a host, no credentials, no query.
+///
+/// # Errors
+/// A lowercase message with the fix.
+pub fn parse_base_url(base: &str) -> Result<reqwest::Url, BadBaseUrl> {
+    let url = reqwest::Url::parse(base).map_err(|e| {
+        BadBaseUrl(format!(
+            "`{base}` is not a URL ({e}); write it as https://SPACE.spaces.nexudus.com"
+        ))
+    })?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(BadBaseUrl(format!(
+            "`{base}` uses the scheme `{}`; the target must be http or https",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(BadBaseUrl(format!("`{base}` has no host")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(BadBaseUrl(
+            "the base URL holds credentials; pass them with --token instead".into(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(BadBaseUrl(format!(
+            "`{base}` has a query or fragment; give only scheme, host, port and path prefix"
+        )));
+    }
+    Ok(url)
+}
+
+/// Whether the URL's host is a loopback address or `localhost`.
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Percent-encodes a query component (RFC 3986 unreserved characters stay).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let cases = [
+            ("https://space.spaces.nexudus.com", Ok(())),
+            ("http://127.0.0.1:8080/prefix/", Ok(())),
+            ("ftp://x", Err("scheme `ftp`")),
+            ("space.spaces.nexudus.com", Err("is not a URL")),
+            ("https://u:p@host", Err("holds credentials")),
+            ("https://host/?a=1", Err("query or fragment")),
+        ];
+        for (input, expected) in cases {
+            let got = parse_base_url(input).map(|_| ()).map_err(|e| e.0);
+            match (got, expected) {
+                (Ok(()), Ok(())) => {}
+                (Err(m), Err(fragment)) => assert!(m.contains(fragment), "{input}: {m}"),
+                (got, _) => panic!("{input}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn urls_are_joined_and_encoded() {
+        let client = HttpClient::new("http://127.0.0.1:9/base/", HttpOptions::default()).unwrap();
+        let request = HttpRequest {
+            method: "PUT",
+            path: "/api/x".into(),
+            query: vec![("coworkerId".into(), "1.5 &x".into())],
+            authorization: None,
+        };
+        assert_eq!(client.url_for(&request), "http://127.0.0.1:9/base/api/x?coworkerId=1.5%20%26x");
+    }
+
+    #[test]
+    fn loopback_detection() {
+        for (url, expected) in [
+            ("http://127.0.0.1:1", true),
+            ("http://127.5.0.1:1", true),
+            ("http://[::1]:1", true),
+            ("http://LOCALHOST:1", true),
+            ("https://space.spaces.nexudus.com", false),
+        ] {
+            assert_eq!(is_loopback(&reqwest::Url::parse(url).unwrap()), expected, "{url}");
+        }
+    }
+}

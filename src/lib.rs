@@ -1,0 +1,18 @@
+//! nexudus-conformance: a contract-conformance harness for the Nexudus customer-portal API's
+//! "Switch Active Profile" endpoint and the profile list it is verified through.
+//!
+//! The pipeline is load (`source`, `contract`, `case`) → `plan` → `run` (using `http` and
+//! `check`) → `report`; `server` is the embedded reference implementation. See ARCHITECTURE.md.
+
+pub mod case;
+pub mod check;
+pub mod cli;
+pub mod contract;
+pub mod error;
+pub mod http;
+pub mod plan;
+pub mod redact;
+pub mod report;
+pub mod run;
+pub mod server;
+pub mod source;

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    nexudus_conformance::cli::main()
+}

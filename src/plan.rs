@@ -1,0 +1,133 @@
+//! Planning: which trials exist, which of them the libtest filter selects, and so which cases
+//! must run. Pure: the selection rule is handed in by the caller (the report module owns
+//! libtest's semantics), and `--list` stops here, before any socket is opened.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::case::{Case, Level};
+
+/// The trial that checks, at the end of a run, that the original default profile is back.
+pub const RESTORE_TRIAL: &str = "restore::original_default_restored";
+
+/// The case id reserved for [`RESTORE_TRIAL`].
+pub const RESERVED_CASE_ID: &str = "restore";
+
+/// What a trial reports on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrialKind {
+    /// Rule `rule` of step `step` of case `case` (indexes into [`Plan::cases`]).
+    Rule { case: usize, step: usize, rule: usize },
+    /// The end-of-run state check.
+    Restore,
+}
+
+/// One trial, named as libtest will show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrialSpec {
+    pub name: String,
+    pub level: Level,
+    pub kind: TrialKind,
+    /// Whether the filter selects it and it is not an ignored SHOULD trial, i.e. it will execute.
+    pub selected: bool,
+}
+
+/// Everything the runner needs to know, decided up front.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub cases: Vec<Arc<Case>>,
+    /// Sorted by name.
+    pub trials: Vec<TrialSpec>,
+    /// Indexes of the cases that have at least one selected trial.
+    pub run_cases: Vec<usize>,
+    pub run_restore: bool,
+}
+
+impl Plan {
+    /// Whether anything at all will be sent.
+    pub fn needs_target(&self) -> bool {
+        !self.run_cases.is_empty() || self.run_restore
+    }
+
+    /// The trial index of each (case, step, rule), for the runner to file verdicts.
+    pub fn trial_index(&self) -> HashMap<TrialKind, usize> {
+        self.trials.iter().enumerate().map(|(i, t)| (t.kind, i)).collect()
+    }
+}
+
+impl std::hash::Hash for TrialKind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            TrialKind::Rule { case, step, rule } => {
+                0u8.hash(state);
+                (case, step, rule).hash(state);
+            }
+            TrialKind::Restore => 1u8.hash(state),
+        }
+    }
+}
+
+/// The trial name of each rule of a case: `case::rule`, or `case::step::rule` when the rule id
+/// occurs in several steps of the case.
+pub fn trial_names(case: &Case) -> Vec<(usize, usize, String)> {
+    let mut occurrences: HashMap<&str, usize> = HashMap::new();
+    for step in &case.steps {
+        for rule in &step.rules {
+            *occurrences.entry(rule.id.as_str()).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (si, step) in case.steps.iter().enumerate() {
+        for (ri, rule) in step.rules.iter().enumerate() {
+            let name = if occurrences.get(rule.id.as_str()).copied().unwrap_or(0) > 1 {
+                format!("{}::{}::{}", case.id, step.name, rule.id)
+            } else {
+                format!("{}::{}", case.id, rule.id)
+            };
+            out.push((si, ri, name));
+        }
+    }
+    out
+}
+
+/// Builds the plan; `selects(name, level)` says whether a trial will execute.
+pub fn build(cases: Vec<Case>, selects: &dyn Fn(&str, Level) -> bool) -> Plan {
+    let cases: Vec<Arc<Case>> = cases.into_iter().map(Arc::new).collect();
+    let mut trials = Vec::new();
+    let mut run_cases = Vec::new();
+    for (ci, case) in cases.iter().enumerate() {
+        let mut any = false;
+        for (si, ri, name) in trial_names(case) {
+            let level = case.steps[si].rules[ri].level;
+            let selected = selects(&name, level);
+            any |= selected;
+            trials.push(TrialSpec {
+                name,
+                level,
+                kind: TrialKind::Rule {
+                    case: ci,
+                    step: si,
+                    rule: ri,
+                },
+                selected,
+            });
+        }
+        if any {
+            run_cases.push(ci);
+        }
+    }
+    let run_restore = selects(RESTORE_TRIAL, Level::Must);
+    trials.push(TrialSpec {
+        name: RESTORE_TRIAL.to_string(),
+        level: Level::Must,
+        kind: TrialKind::Restore,
+        selected: run_restore,
+    });
+    trials.sort_by(|a, b| a.name.cmp(&b.name));
+    Plan {
+        cases,
+        trials,
+        run_cases,
+        run_restore,
+    }
+}

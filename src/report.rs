@@ -1,0 +1,281 @@
+//! Reporting: the only module that knows libtest-mimic and the only one that writes output.
+//!
+//! It turns a plan and a run's stored verdicts into libtest trials whose closures only return
+//! what was already decided (run first, report second), renders failure texts, and passes every
+//! line it writes through the run's [`Redactor`].
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+use crate::case::{Case, Credential, Level};
+use crate::check::{Verdict, media_type};
+use crate::error::LoadError;
+use crate::plan::{Plan, TrialKind};
+use crate::redact::{Redactor, mask_json};
+use crate::run::{ExchangeRecord, RunReport};
+
+/// Exit codes, as documented in README.
+pub mod exit {
+    /// Every selected trial passed.
+    pub const OK: u8 = 0;
+    /// At least one selected trial failed.
+    pub const FAILED: u8 = 101;
+    /// Bad input (flags, case or schema files); nothing was sent.
+    pub const BAD_INPUT: u8 = 2;
+    /// The target could not be used (unreachable, discovery failed).
+    pub const TARGET_UNUSABLE: u8 = 3;
+}
+
+/// How much of a response body a failure shows.
+const BODY_EXCERPT: usize = 600;
+
+/// Writes to stdout and stderr, redacting every line.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    redactor: Redactor,
+}
+
+impl Output {
+    pub fn new(redactor: Redactor) -> Output {
+        Output { redactor }
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    pub fn out(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{}", self.redactor.redact(text));
+    }
+
+    pub fn err(&self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{}", self.redactor.redact(text));
+    }
+
+    /// Prints a load error (bad input) and returns exit code 2.
+    pub fn load_error(&self, e: &LoadError) -> ExitCode {
+        self.err(&format!("error: {e}"));
+        ExitCode::from(exit::BAD_INPUT)
+    }
+}
+
+/// Whether a trial of this name and level executes under these libtest arguments: the filter,
+/// `--exact`, `--skip`, `--ignored`/`--include-ignored` (SHOULD trials are ignored by default),
+/// and `--list` (nothing executes).
+pub fn selects(args: &Arguments, name: &str, level: Level) -> bool {
+    if args.list {
+        return false;
+    }
+    let probe = Trial::test(name, || Ok(())).with_ignored_flag(level == Level::Should);
+    !args.is_filtered_out(&probe) && !args.is_ignored(&probe)
+}
+
+/// `--list`: prints the trial names the way libtest does, without running anything.
+pub fn list(plan: &Plan, args: &Arguments) -> ExitCode {
+    let trials = plan
+        .trials
+        .iter()
+        .map(|t| Trial::test(t.name.clone(), || Ok(())).with_ignored_flag(t.level == Level::Should))
+        .collect();
+    libtest_mimic::run(args, trials).exit_code()
+}
+
+/// Prints the report of a run in libtest format and returns the exit code.
+pub fn emit(plan: &Plan, report: RunReport, args: &Arguments, output: &Output, label: &str) -> ExitCode {
+    let mut redactor = output.redactor().clone();
+    for record in &report.exchanges {
+        if let Ok(response) = &record.exchange.outcome {
+            if let Ok(body) = serde_json::from_slice::<serde_json::Value>(&response.body) {
+                redactor.add_from_json(&body);
+            }
+        }
+    }
+    let output = Output::new(redactor);
+    if let Some(reason) = &report.unusable {
+        output.err(&format!("error: target {} is unusable: {reason}", report.base_url));
+        return ExitCode::from(exit::TARGET_UNUSABLE);
+    }
+    let quiet = args.quiet || matches!(args.format, Some(libtest_mimic::FormatSetting::Json));
+    if !quiet {
+        let fixtures: Vec<String> = report.fixtures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        output.err(&format!("target: {} ({label})", report.base_url));
+        if !fixtures.is_empty() {
+            output.err(&format!("fixtures: {}", fixtures.join(", ")));
+        }
+    }
+    let trials: Vec<Trial> = plan
+        .trials
+        .iter()
+        .zip(report.results)
+        .map(|(spec, result)| {
+            let text = result.as_ref().map(|r| trial_text(plan, spec.kind, &spec.name, spec.level, &r.verdict, r.exchange.as_deref(), &output));
+            let verdict = result.map(|r| r.verdict);
+            Trial::ignorable_test(spec.name.clone(), move || match (verdict, text) {
+                (Some(Verdict::Pass(_)), _) => Ok(Completion::Completed),
+                (Some(Verdict::Skipped(reason)), _) => Ok(Completion::ignored_with(reason)),
+                (Some(_), Some(text)) => Err(Failed::from(text)),
+                // Not executed by the run although libtest runs it: only possible if the plan's
+                // selection and libtest's disagree, which `selects` rules out.
+                _ => Err(Failed::from("harness error: this trial was selected but not run")),
+            })
+            .with_ignored_flag(spec.level == Level::Should)
+        })
+        .collect();
+    // Trials only return stored verdicts, so one thread costs nothing and keeps the order stable;
+    // `--test-threads` has already set how many cases ran at once.
+    let mut args = args.clone();
+    args.test_threads = Some(1);
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// The failure text of a trial, redacted.
+fn trial_text(
+    plan: &Plan,
+    kind: TrialKind,
+    name: &str,
+    level: Level,
+    verdict: &Verdict,
+    exchange: Option<&ExchangeRecord>,
+    output: &Output,
+) -> String {
+    let mut lines = Vec::new();
+    lines.push(format!("rule:      {name} [{level}]"));
+    match kind {
+        TrialKind::Rule { case, step, rule } => {
+            let rule = &plan.cases[case].steps[step].rules[rule];
+            lines.push(format!("enforces:  {}", rule.cite));
+            lines.push(format!("origin:    {}", rule.origin));
+        }
+        TrialKind::Restore => {
+            lines.push("enforces:  the run leaves the account as it found it (harness guarantee)".into());
+        }
+    }
+    match verdict {
+        Verdict::Violation(f) => {
+            lines.push(format!("expected:  {}", f.expected));
+            lines.push(format!("actual:    {}", f.actual));
+            for d in &f.details {
+                lines.push(format!("  - {d}"));
+            }
+        }
+        Verdict::Broken(why) => lines.push(format!("could not judge: {why}")),
+        Verdict::NotRun(why) => lines.push(format!("not run:   {why}")),
+        Verdict::Pass(_) | Verdict::Skipped(_) => {}
+    }
+    if let Some(record) = exchange {
+        lines.extend(exchange_lines(record));
+    }
+    output.redactor().redact(&lines.join("\n"))
+}
+
+fn exchange_lines(record: &ExchangeRecord) -> Vec<String> {
+    let ex = &record.exchange;
+    let mut lines = vec![format!(
+        "request:   {} {} (credential: {}, step {})",
+        ex.method,
+        ex.url,
+        record.credential.name(),
+        record.context
+    )];
+    match &ex.outcome {
+        Ok(response) => {
+            let content_type = response.header("content-type").unwrap_or("none");
+            lines.push(format!(
+                "response:  {} (content-type: {}, {} bytes, {} ms)",
+                response.status,
+                if content_type == "none" { "none" } else { media_type(content_type) },
+                response.body.len(),
+                ex.elapsed.as_millis()
+            ));
+            if let Some(location) = response.header("location") {
+                lines.push(format!("location:  {location} (redirects are not followed)"));
+            }
+            if !response.body.is_empty() {
+                lines.push(format!("body:      {}", body_excerpt(&response.body)));
+            }
+        }
+        Err(e) => lines.push(format!("response:  none ({e}) after {} ms", ex.elapsed.as_millis())),
+    }
+    lines.push(format!("reproduce: {}", curl(record)));
+    lines
+}
+
+/// The body, secrets masked by key, shortened; non-UTF-8 bytes shown as such.
+fn body_excerpt(body: &[u8]) -> String {
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => mask_json(&value).to_string(),
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    };
+    let text: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if text.chars().count() > BODY_EXCERPT {
+        let cut: String = text.chars().take(BODY_EXCERPT).collect();
+        format!("{cut}… ({} bytes in all)", body.len())
+    } else {
+        text
+    }
+}
+
+/// A `curl` command that repeats the request, with tokens as environment variables.
+pub fn curl(record: &ExchangeRecord) -> String {
+    let ex = &record.exchange;
+    let mut parts = vec!["curl -sS -i".to_string()];
+    if ex.method != "GET" {
+        parts.push(format!("-X {}", ex.method));
+    }
+    let header = match record.credential {
+        Credential::Primary => Some("\"Authorization: Bearer $NEXUDUS_TOKEN\"".to_string()),
+        Credential::Foreign => Some("\"Authorization: Bearer $NEXUDUS_FOREIGN_TOKEN\"".to_string()),
+        Credential::Expired => Some("\"Authorization: Bearer $NEXUDUS_EXPIRED_TOKEN\"".to_string()),
+        Credential::MalformedNoScheme => Some("\"Authorization: $NEXUDUS_TOKEN\"".to_string()),
+        Credential::None => None,
+        Credential::Invalid => Some("'Authorization: Bearer nxc-invalid-0000'".to_string()),
+        Credential::MalformedEmptyBearer => Some("'Authorization: Bearer'".to_string()),
+        Credential::MalformedBasic => {
+            Some("'Authorization: Basic Y29uZm9ybWFuY2VAZXhhbXBsZS5pbnZhbGlkOm5vdC1hLXBhc3N3b3Jk'".to_string())
+        }
+    };
+    if let Some(h) = header {
+        parts.push(format!("-H {h}"));
+    }
+    if ex.method == "PUT" || ex.method == "POST" {
+        parts.push("-H 'Content-Length: 0'".into());
+    }
+    parts.push(format!("'{}'", ex.url.replace('\'', "'\\''")));
+    parts.join(" ")
+}
+
+/// `rules`: the catalog, one block per rule.
+pub fn print_rules(cases: &[Arc<Case>], output: &Output) {
+    let mut lines = Vec::new();
+    let mut musts = 0;
+    let mut shoulds = 0;
+    for case in cases {
+        lines.push(format!("{} — {}", case.id, case.summary));
+        if !case.fixtures.is_empty() {
+            let names: Vec<String> = case.fixtures.iter().map(ToString::to_string).collect();
+            lines.push(format!("  needs: {}", names.join(", ")));
+        }
+        for (si, ri, name) in crate::plan::trial_names(case) {
+            let rule = &case.steps[si].rules[ri];
+            match rule.level {
+                Level::Must => musts += 1,
+                Level::Should => shoulds += 1,
+            }
+            lines.push(format!("  {name} [{}]", rule.level));
+            lines.push(format!("      {}", rule.cite));
+        }
+        lines.push(String::new());
+    }
+    lines.push(format!(
+        "{} cases, {} rules ({musts} MUST, {shoulds} SHOULD), plus {}",
+        cases.len(),
+        musts + shoulds,
+        crate::plan::RESTORE_TRIAL
+    ));
+    output.out(&lines.join("\n"));
+}

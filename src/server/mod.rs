@@ -1,0 +1,105 @@
+//! The embedded reference server: an in-memory implementation of the two endpoints the contract
+//! covers (`GET /api/public/coworkers/profiles`, `PUT /api/public/coworkers/profiles/current`),
+//! plus the related benefits endpoint.
+//!
+//! It exists so that the harness runs out of the box and so that client developers have something
+//! to point at (`nexudus-conformance serve`). It depends on nothing of the harness — it could be
+//! its own crate — and behaves as the documentation says, filling the documentation's gaps the way
+//! the harness's SHOULD rules expect (see `ARCHITECTURE.md`).
+
+mod data;
+mod handlers;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use data::Credentials;
+
+/// Where the reference server listens.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Address to bind; the default is loopback only.
+    pub host: IpAddr,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+        }
+    }
+}
+
+/// A reference server running on the current tokio runtime.
+pub struct RunningServer {
+    addr: SocketAddr,
+    credentials: Credentials,
+    state: handlers::Shared,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The socket address the server accepted its listener on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, with no trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The fixture tokens and ids of this instance (tokens are random per instance).
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The profile id that is currently the default of the primary user, for tests that check the
+    /// server's state from outside the HTTP interface.
+    pub fn primary_default_profile(&self) -> Option<i64> {
+        handlers::default_of(&self.state, self.credentials.primary_user_id)
+    }
+
+    /// Stops accepting connections and waits until the server task has ended.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Binds the listener and starts serving on the current runtime.
+///
+/// # Errors
+/// Returns the bind error, e.g. when the port is taken.
+pub async fn start(options: &ServerOptions) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(SocketAddr::new(options.host, options.port)).await?;
+    let addr = listener.local_addr()?;
+    let (db, credentials) = data::Db::seeded();
+    let state: handlers::Shared = Arc::new(Mutex::new(db));
+    let router = handlers::router(state.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(RunningServer {
+        addr,
+        credentials,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}
