@@ -20,7 +20,11 @@ fn main() {
                 .unwrap_or(&file)
                 .to_string_lossy()
                 .replace('\\', "/");
-            let _ = writeln!(code, "    ({rel:?}, include_str!({:?})),", file.display().to_string());
+            let _ = writeln!(
+                code,
+                "    ({rel:?}, include_str!({:?})),",
+                file.display().to_string()
+            );
         }
         let _ = writeln!(code, "];");
     }

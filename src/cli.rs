@@ -122,6 +122,7 @@ fn parse() -> Cli {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = parse();
     let secrets = cli.secrets();
     let output = Output::new(Redactor::new(secrets.iter().map(|s| s.as_str())));
@@ -139,14 +140,36 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// libtest-mimic unwraps its writes; when stdout is a closed pipe (`--list | head`) that panics.
+/// Like ripgrep, end quietly instead; every other panic keeps the default report.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.contains("Broken pipe") {
+            std::process::exit(i32::from(exit::OK));
+        }
+        default(info);
+    }));
+}
+
 impl Cli {
     fn secrets(&self) -> Vec<String> {
         use secrecy::ExposeSecret;
-        [&self.target.token, &self.target.foreign_token, &self.target.expired_token]
-            .into_iter()
-            .flatten()
-            .map(|s| s.expose_secret().to_string())
-            .collect()
+        [
+            &self.target.token,
+            &self.target.foreign_token,
+            &self.target.expired_token,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.expose_secret().to_string())
+        .collect()
     }
 }
 
@@ -161,12 +184,21 @@ fn load(args: &ContractArgs) -> Result<Vec<Case>, LoadError> {
         None => source::embedded_cases(),
     };
     if schema_files.is_empty() {
-        let dir = args.schemas.as_ref().map_or("schemas".into(), |d| d.display().to_string());
-        return Err(LoadError::new(dir, "no schema files (*.json) found; point --schemas at the contract's schemas"));
+        let dir = args
+            .schemas
+            .as_ref()
+            .map_or("schemas".into(), |d| d.display().to_string());
+        return Err(LoadError::new(
+            dir,
+            "no schema files (*.json) found; point --schemas at the contract's schemas",
+        ));
     }
     let mut contract = Contract::load(&schema_files)?;
     if case_files.is_empty() {
-        let dir = args.cases.as_ref().map_or("cases".into(), |d| d.display().to_string());
+        let dir = args
+            .cases
+            .as_ref()
+            .map_or("cases".into(), |d| d.display().to_string());
         return Err(LoadError::new(
             dir,
             "no case files (*.json) found; a run with no cases proves nothing — point --cases at a directory of case files",
@@ -178,15 +210,25 @@ fn load(args: &ContractArgs) -> Result<Vec<Case>, LoadError> {
 fn non_empty(secret: &Option<SecretString>) -> Option<SecretString> {
     use secrecy::ExposeSecret;
     // An empty environment variable counts as set for clap; CI passes unset secrets as "".
-    secret.as_ref().filter(|s| !s.expose_secret().trim().is_empty()).cloned()
+    secret
+        .as_ref()
+        .filter(|s| !s.expose_secret().trim().is_empty())
+        .cloned()
 }
 
 fn suite(cli: &Cli, output: &Output) -> ExitCode {
     let t = &cli.target;
     if !(t.timeout > 0.0 && t.timeout.is_finite()) {
-        return output.load_error(&LoadError::new("--timeout", "must be a positive number of seconds"));
+        return output.load_error(&LoadError::new(
+            "--timeout",
+            "must be a positive number of seconds",
+        ));
     }
-    let base_url = t.base_url.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let base_url = t
+        .base_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let token = non_empty(&t.token);
     if let Some(url) = base_url {
         if let Err(e) = parse_base_url(url) {
@@ -213,7 +255,10 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
         max_body: t.max_body,
     };
     let concurrency = args.test_threads.unwrap_or(DEFAULT_CONCURRENCY);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             output.err(&format!("error: cannot start the async runtime: {e}"));
@@ -237,7 +282,11 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
                     credentials: given,
                     concurrency,
                 };
-                Ok((run::run(&plan, target).await, "--base-url".to_string(), Vec::new()))
+                Ok((
+                    run::run(&plan, target).await,
+                    "--base-url".to_string(),
+                    Vec::new(),
+                ))
             }
             None => {
                 if !plan.needs_target() {
@@ -248,7 +297,11 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
                         credentials: given,
                         concurrency,
                     };
-                    return Ok((run::run(&plan, target).await, "nothing selected".to_string(), Vec::new()));
+                    return Ok((
+                        run::run(&plan, target).await,
+                        "nothing selected".to_string(),
+                        Vec::new(),
+                    ));
                 }
                 let server = server::start(&ServerOptions::default())
                     .await
@@ -269,7 +322,12 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
                 };
                 let report = run::run(&plan, target).await;
                 server.stop().await;
-                let secrets = vec![fixture.primary_token, fixture.foreign_token, fixture.expired_token, fixture.password];
+                let secrets = vec![
+                    fixture.primary_token,
+                    fixture.foreign_token,
+                    fixture.expired_token,
+                    fixture.password,
+                ];
                 Ok((report, "embedded reference server".to_string(), secrets))
             }
         }
@@ -292,7 +350,10 @@ fn serve(args: &ServeArgs) -> ExitCode {
     // The reference server's tokens are fixtures meant to be copied; this is the one place that
     // prints them, so it writes without the redactor.
     let output = Output::default();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             output.err(&format!("error: cannot start the async runtime: {e}"));

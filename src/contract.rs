@@ -27,7 +27,9 @@ pub struct Contract {
 
 impl std::fmt::Debug for Contract {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Contract").field("files", &self.files).finish_non_exhaustive()
+        f.debug_struct("Contract")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
     }
 }
 
@@ -40,13 +42,15 @@ impl Contract {
         let mut documents = Vec::new();
         let mut files = Vec::new();
         for source in sources {
-            let value: Value =
-                serde_json::from_str(&source.text).map_err(|e| from_json_error(&source.path, &e))?;
+            let value: Value = serde_json::from_str(&source.text)
+                .map_err(|e| from_json_error(&source.path, &e))?;
             let name = source.file_name().to_string();
             if files.iter().any(|(n, _): &(String, String)| n == &name) {
                 return Err(LoadError::new(
                     &source.path,
-                    format!("a schema named `{name}` is loaded twice; schema file names must be unique"),
+                    format!(
+                        "a schema named `{name}` is loaded twice; schema file names must be unique"
+                    ),
                 ));
             }
             documents.push((format!("{BASE_URI}{name}"), value));
@@ -96,7 +100,8 @@ impl Contract {
         }
         let wrapper = serde_json::json!({ "$ref": format!("{BASE_URI}{reference}") });
         let validator = self.build(&wrapper)?;
-        self.compiled.insert(reference.to_string(), validator.clone());
+        self.compiled
+            .insert(reference.to_string(), validator.clone());
         Ok(validator)
     }
 
@@ -116,6 +121,10 @@ impl Contract {
             .should_validate_formats(true)
             .build(schema)
             .map(Arc::new)
-            .map_err(|e| format!("schema does not compile: {}", e.masked()))
+            .map_err(|e| {
+                let at = e.instance_path().as_str();
+                let at = if at.is_empty() { "/" } else { at };
+                format!("schema does not compile: at {at}: {}", e.masked())
+            })
     }
 }

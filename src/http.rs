@@ -74,10 +74,17 @@ impl std::fmt::Display for TransportError {
         match self {
             TransportError::Connect(m) => write!(f, "cannot connect: {m}"),
             TransportError::Timeout(d) => {
-                write!(f, "no complete response within {:.1}s (--timeout)", d.as_secs_f64())
+                write!(
+                    f,
+                    "no complete response within {:.1}s (--timeout)",
+                    d.as_secs_f64()
+                )
             }
             TransportError::BodyTooLarge(n) => {
-                write!(f, "response body exceeds the {n}-byte cap; the rest was not read")
+                write!(
+                    f,
+                    "response body exceeds the {n}-byte cap; the rest was not read"
+                )
             }
             TransportError::Other(m) => write!(f, "transport error: {m}"),
         }
@@ -121,9 +128,9 @@ impl HttpClient {
         if is_loopback(&url) {
             builder = builder.no_proxy();
         }
-        let client = builder
-            .build()
-            .map_err(|e| BadBaseUrl(format!("cannot start the HTTP client: {}", error_chain(&e))))?;
+        let client = builder.build().map_err(|e| {
+            BadBaseUrl(format!("cannot start the HTTP client: {}", error_chain(&e)))
+        })?;
         Ok(HttpClient {
             client,
             base: url.as_str().trim_end_matches('/').to_string(),
@@ -165,13 +172,18 @@ impl HttpClient {
         }
     }
 
-    async fn exchange(&self, request: &HttpRequest, url: &str) -> Result<HttpResponse, TransportError> {
+    async fn exchange(
+        &self,
+        request: &HttpRequest,
+        url: &str,
+    ) -> Result<HttpResponse, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|e| TransportError::Other(e.to_string()))?;
         let mut builder = self.client.request(method, url);
         if let Some(value) = &request.authorization {
-            let mut value = HeaderValue::from_str(value)
-                .map_err(|_| TransportError::Other("authorization value is not a valid header".into()))?;
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
+                TransportError::Other("authorization value is not a valid header".into())
+            })?;
             value.set_sensitive(true);
             builder = builder.header(AUTHORIZATION, value);
         }
@@ -328,7 +340,10 @@ mod tests {
             query: vec![("coworkerId".into(), "1.5 &x".into())],
             authorization: None,
         };
-        assert_eq!(client.url_for(&request), "http://127.0.0.1:9/base/api/x?coworkerId=1.5%20%26x");
+        assert_eq!(
+            client.url_for(&request),
+            "http://127.0.0.1:9/base/api/x?coworkerId=1.5%20%26x"
+        );
     }
 
     #[test]
@@ -340,7 +355,11 @@ mod tests {
             ("http://LOCALHOST:1", true),
             ("https://space.spaces.nexudus.com", false),
         ] {
-            assert_eq!(is_loopback(&reqwest::Url::parse(url).unwrap()), expected, "{url}");
+            assert_eq!(
+                is_loopback(&reqwest::Url::parse(url).unwrap()),
+                expected,
+                "{url}"
+            );
         }
     }
 }

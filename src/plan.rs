@@ -17,7 +17,11 @@ pub const RESERVED_CASE_ID: &str = "restore";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrialKind {
     /// Rule `rule` of step `step` of case `case` (indexes into [`Plan::cases`]).
-    Rule { case: usize, step: usize, rule: usize },
+    Rule {
+        case: usize,
+        step: usize,
+        rule: usize,
+    },
     /// The end-of-run state check.
     Restore,
 }
@@ -51,7 +55,11 @@ impl Plan {
 
     /// The trial index of each (case, step, rule), for the runner to file verdicts.
     pub fn trial_index(&self) -> HashMap<TrialKind, usize> {
-        self.trials.iter().enumerate().map(|(i, t)| (t.kind, i)).collect()
+        self.trials
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.kind, i))
+            .collect()
     }
 }
 

@@ -12,7 +12,14 @@ pub const MASK: &str = "[REDACTED]";
 const MIN_SECRET_LEN: usize = 8;
 
 /// JSON keys whose string values are secrets, compared case-insensitively without `_`.
-const SECRET_KEYS: [&str; 6] = ["accesstoken", "refreshtoken", "token", "password", "secret", "apikey"];
+const SECRET_KEYS: [&str; 6] = [
+    "accesstoken",
+    "refreshtoken",
+    "token",
+    "password",
+    "secret",
+    "apikey",
+];
 
 /// Replaces known secrets in text.
 #[derive(Debug, Clone, Default)]
@@ -82,8 +89,14 @@ impl Redactor {
 }
 
 fn is_secret_key(key: &str) -> bool {
-    let key: String = key.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_lowercase();
-    SECRET_KEYS.iter().any(|k| key == *k || (key.ends_with("token") && key.len() > 5))
+    let key: String = key
+        .chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .collect::<String>()
+        .to_lowercase();
+    SECRET_KEYS
+        .iter()
+        .any(|k| key == *k || (key.ends_with("token") && key.len() > 5))
 }
 
 /// A copy of `value` with the values of secret-like keys masked.
@@ -116,7 +129,11 @@ fn base64_fragment(data: &[u8], offset: usize, alphabet: &[u8; 64]) -> String {
     bytes.extend_from_slice(data);
     let mut encoded = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..=chunk.len() {
             encoded.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -142,7 +159,11 @@ mod tests {
         ];
         for (encoded, secret) in cases {
             let r = Redactor::new([secret]);
-            assert!(r.redact(encoded).contains(MASK), "{encoded}: {}", r.redact(encoded));
+            assert!(
+                r.redact(encoded).contains(MASK),
+                "{encoded}: {}",
+                r.redact(encoded)
+            );
         }
     }
 
@@ -164,7 +185,10 @@ mod tests {
         let body = json!({"User": {"AccessToken": "abcdefghijkl", "Id": 1}, "list": [{"refresh_token": "mnopqrstuvwx"}]});
         let mut r = Redactor::default();
         r.add_from_json(&body);
-        assert_eq!(r.redact("abcdefghijkl mnopqrstuvwx"), "[REDACTED] [REDACTED]");
+        assert_eq!(
+            r.redact("abcdefghijkl mnopqrstuvwx"),
+            "[REDACTED] [REDACTED]"
+        );
         assert_eq!(
             mask_json(&body),
             json!({"User": {"AccessToken": "[REDACTED]", "Id": 1}, "list": [{"refresh_token": "[REDACTED]"}]})

@@ -86,23 +86,36 @@ pub fn list(plan: &Plan, args: &Arguments) -> ExitCode {
 }
 
 /// Prints the report of a run in libtest format and returns the exit code.
-pub fn emit(plan: &Plan, report: RunReport, args: &Arguments, output: &Output, label: &str) -> ExitCode {
+pub fn emit(
+    plan: &Plan,
+    report: RunReport,
+    args: &Arguments,
+    output: &Output,
+    label: &str,
+) -> ExitCode {
     let mut redactor = output.redactor().clone();
     for record in &report.exchanges {
-        if let Ok(response) = &record.exchange.outcome {
-            if let Ok(body) = serde_json::from_slice::<serde_json::Value>(&response.body) {
-                redactor.add_from_json(&body);
-            }
+        if let Ok(response) = &record.exchange.outcome
+            && let Ok(body) = serde_json::from_slice::<serde_json::Value>(&response.body)
+        {
+            redactor.add_from_json(&body);
         }
     }
     let output = Output::new(redactor);
     if let Some(reason) = &report.unusable {
-        output.err(&format!("error: target {} is unusable: {reason}", report.base_url));
+        output.err(&format!(
+            "error: target {} is unusable: {reason}",
+            report.base_url
+        ));
         return ExitCode::from(exit::TARGET_UNUSABLE);
     }
     let quiet = args.quiet || matches!(args.format, Some(libtest_mimic::FormatSetting::Json));
     if !quiet {
-        let fixtures: Vec<String> = report.fixtures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let fixtures: Vec<String> = report
+            .fixtures
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         output.err(&format!("target: {} ({label})", report.base_url));
         if !fixtures.is_empty() {
             output.err(&format!("fixtures: {}", fixtures.join(", ")));
@@ -113,7 +126,17 @@ pub fn emit(plan: &Plan, report: RunReport, args: &Arguments, output: &Output, l
         .iter()
         .zip(report.results)
         .map(|(spec, result)| {
-            let text = result.as_ref().map(|r| trial_text(plan, spec.kind, &spec.name, spec.level, &r.verdict, r.exchange.as_deref(), &output));
+            let text = result.as_ref().map(|r| {
+                trial_text(
+                    plan,
+                    spec.kind,
+                    &spec.name,
+                    spec.level,
+                    &r.verdict,
+                    r.exchange.as_deref(),
+                    &output,
+                )
+            });
             let verdict = result.map(|r| r.verdict);
             Trial::ignorable_test(spec.name.clone(), move || match (verdict, text) {
                 (Some(Verdict::Pass(_)), _) => Ok(Completion::Completed),
@@ -121,7 +144,9 @@ pub fn emit(plan: &Plan, report: RunReport, args: &Arguments, output: &Output, l
                 (Some(_), Some(text)) => Err(Failed::from(text)),
                 // Not executed by the run although libtest runs it: only possible if the plan's
                 // selection and libtest's disagree, which `selects` rules out.
-                _ => Err(Failed::from("harness error: this trial was selected but not run")),
+                _ => Err(Failed::from(
+                    "harness error: this trial was selected but not run",
+                )),
             })
             .with_ignored_flag(spec.level == Level::Should)
         })
@@ -152,7 +177,9 @@ fn trial_text(
             lines.push(format!("origin:    {}", rule.origin));
         }
         TrialKind::Restore => {
-            lines.push("enforces:  the run leaves the account as it found it (harness guarantee)".into());
+            lines.push(
+                "enforces:  the run leaves the account as it found it (harness guarantee)".into(),
+            );
         }
     }
     match verdict {
@@ -188,18 +215,27 @@ fn exchange_lines(record: &ExchangeRecord) -> Vec<String> {
             lines.push(format!(
                 "response:  {} (content-type: {}, {} bytes, {} ms)",
                 response.status,
-                if content_type == "none" { "none" } else { media_type(content_type) },
+                if content_type == "none" {
+                    "none"
+                } else {
+                    media_type(content_type)
+                },
                 response.body.len(),
                 ex.elapsed.as_millis()
             ));
             if let Some(location) = response.header("location") {
-                lines.push(format!("location:  {location} (redirects are not followed)"));
+                lines.push(format!(
+                    "location:  {location} (redirects are not followed)"
+                ));
             }
             if !response.body.is_empty() {
                 lines.push(format!("body:      {}", body_excerpt(&response.body)));
             }
         }
-        Err(e) => lines.push(format!("response:  none ({e}) after {} ms", ex.elapsed.as_millis())),
+        Err(e) => lines.push(format!(
+            "response:  none ({e}) after {} ms",
+            ex.elapsed.as_millis()
+        )),
     }
     lines.push(format!("reproduce: {}", curl(record)));
     lines
@@ -211,7 +247,10 @@ fn body_excerpt(body: &[u8]) -> String {
         Ok(value) => mask_json(&value).to_string(),
         Err(_) => String::from_utf8_lossy(body).into_owned(),
     };
-    let text: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if text.chars().count() > BODY_EXCERPT {
         let cut: String = text.chars().take(BODY_EXCERPT).collect();
         format!("{cut}… ({} bytes in all)", body.len())
@@ -235,9 +274,10 @@ pub fn curl(record: &ExchangeRecord) -> String {
         Credential::None => None,
         Credential::Invalid => Some("'Authorization: Bearer nxc-invalid-0000'".to_string()),
         Credential::MalformedEmptyBearer => Some("'Authorization: Bearer'".to_string()),
-        Credential::MalformedBasic => {
-            Some("'Authorization: Basic Y29uZm9ybWFuY2VAZXhhbXBsZS5pbnZhbGlkOm5vdC1hLXBhc3N3b3Jk'".to_string())
-        }
+        Credential::MalformedBasic => Some(
+            "'Authorization: Basic Y29uZm9ybWFuY2VAZXhhbXBsZS5pbnZhbGlkOm5vdC1hLXBhc3N3b3Jk'"
+                .to_string(),
+        ),
     };
     if let Some(h) = header {
         parts.push(format!("-H {h}"));

@@ -141,7 +141,11 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
             Some(v) => v.to_string(),
             None => format!(
                 "missing ({})",
-                discovery.missing.get(&Fixture::Profile(var)).map(String::as_str).unwrap_or("unknown")
+                discovery
+                    .missing
+                    .get(&Fixture::Profile(var))
+                    .map(String::as_str)
+                    .unwrap_or("unknown")
             ),
         };
         fixtures.insert(var.name().to_string(), shown);
@@ -195,7 +199,9 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
             Err(e) => {
                 for (_, _, ti) in trial_ids {
                     results[ti] = Some(TrialResult {
-                        verdict: Verdict::Broken(format!("harness error while running this case: {e}")),
+                        verdict: Verdict::Broken(format!(
+                            "harness error while running this case: {e}"
+                        )),
                         exchange: None,
                         duration: Duration::ZERO,
                     });
@@ -204,10 +210,10 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         }
     }
     let restore = final_restore(&shared, changed_state).await;
-    if let Some(ti) = index.get(&TrialKind::Restore) {
-        if plan.run_restore {
-            results[*ti] = Some(restore);
-        }
+    if let Some(ti) = index.get(&TrialKind::Restore)
+        && plan.run_restore
+    {
+        results[*ti] = Some(restore);
     }
     RunReport {
         base_url,
@@ -242,10 +248,9 @@ fn plan_trials_of(
                 case: ci,
                 step: si,
                 rule: ri,
-            }) {
-                if plan.trials[*ti].selected {
-                    out.push((si, ri, *ti));
-                }
+            }) && plan.trials[*ti].selected
+            {
+                out.push((si, ri, *ti));
             }
         }
     }
@@ -282,7 +287,8 @@ impl Shared {
 
     fn authorization(&self, credential: Credential) -> Option<String> {
         let c = &self.target.credentials;
-        let bearer = |s: &Option<SecretString>| s.as_ref().map(|s| format!("Bearer {}", s.expose_secret()));
+        let bearer =
+            |s: &Option<SecretString>| s.as_ref().map(|s| format!("Bearer {}", s.expose_secret()));
         match credential {
             Credential::Primary => bearer(&c.primary),
             Credential::Foreign => bearer(&c.foreign),
@@ -295,7 +301,9 @@ impl Shared {
             Credential::MalformedBasic => {
                 Some("Basic Y29uZm9ybWFuY2VAZXhhbXBsZS5pbnZhbGlkOm5vdC1hLXBhc3N3b3Jk".into())
             }
-            Credential::MalformedNoScheme => c.primary.as_ref().map(|s| s.expose_secret().to_string()),
+            Credential::MalformedNoScheme => {
+                c.primary.as_ref().map(|s| s.expose_secret().to_string())
+            }
         }
     }
 
@@ -327,8 +335,14 @@ impl Shared {
     }
 
     async fn list_profiles(&self, context: &str, credential: Credential) -> Arc<ExchangeRecord> {
-        self.send(context.to_string(), "GET", PROFILES_PATH, Vec::new(), credential)
-            .await
+        self.send(
+            context.to_string(),
+            "GET",
+            PROFILES_PATH,
+            Vec::new(),
+            credential,
+        )
+        .await
     }
 
     async fn switch_to(&self, context: &str, id: i64) -> Arc<ExchangeRecord> {
@@ -345,7 +359,11 @@ impl Shared {
 
 /// Reads the profile list out of an exchange, or says why it cannot.
 fn profiles_of(record: &ExchangeRecord) -> Result<Vec<ProfileSummary>, String> {
-    let response = record.exchange.outcome.as_ref().map_err(|e| e.to_string())?;
+    let response = record
+        .exchange
+        .outcome
+        .as_ref()
+        .map_err(|e| e.to_string())?;
     if response.status != 200 {
         return Err(format!("GET {PROFILES_PATH} answered {}", response.status));
     }
@@ -378,7 +396,11 @@ fn profiles_of(record: &ExchangeRecord) -> Result<Vec<ProfileSummary>, String> {
 }
 
 fn current_default(profiles: &[ProfileSummary]) -> Option<i64> {
-    let defaults: Vec<i64> = profiles.iter().filter(|p| p.default).map(|p| p.id).collect();
+    let defaults: Vec<i64> = profiles
+        .iter()
+        .filter(|p| p.default)
+        .map(|p| p.id)
+        .collect();
     (defaults.len() == 1).then(|| defaults[0])
 }
 
@@ -389,15 +411,16 @@ async fn discover(shared: &Shared) -> Result<Discovery, String> {
         return Err("no primary token; pass --token (or NEXUDUS_TOKEN)".into());
     }
     let record = shared.list_profiles("discovery", Credential::Primary).await;
-    if let Ok(r) = &record.exchange.outcome {
-        if r.status == 401 {
-            return Err(format!(
-                "GET {PROFILES_PATH} with the primary token answered 401: the token is missing, expired or invalid; \
+    if let Ok(r) = &record.exchange.outcome
+        && r.status == 401
+    {
+        return Err(format!(
+            "GET {PROFILES_PATH} with the primary token answered 401: the token is missing, expired or invalid; \
                  get a fresh one and pass it with --token"
-            ));
-        }
+        ));
     }
-    let profiles = profiles_of(&record).map_err(|e| format!("cannot discover the account's profiles: {e}"))?;
+    let profiles =
+        profiles_of(&record).map_err(|e| format!("cannot discover the account's profiles: {e}"))?;
     let mut d = Discovery {
         own_ids: profiles.iter().map(|p| p.id).collect(),
         ..Discovery::default()
@@ -408,11 +431,17 @@ async fn discover(shared: &Shared) -> Result<Discovery, String> {
     let original = match profiles.iter().filter(|p| p.default).count() {
         1 => profiles.iter().find(|p| p.default).map(|p| p.id),
         0 => {
-            missing(Var::OriginalProfileId, "no profile has IsDefaultProfile true");
+            missing(
+                Var::OriginalProfileId,
+                "no profile has IsDefaultProfile true",
+            );
             None
         }
         n => {
-            missing(Var::OriginalProfileId, &format!("{n} profiles have IsDefaultProfile true"));
+            missing(
+                Var::OriginalProfileId,
+                &format!("{n} profiles have IsDefaultProfile true"),
+            );
             None
         }
     };
@@ -421,11 +450,17 @@ async fn discover(shared: &Shared) -> Result<Discovery, String> {
         .find(|p| p.active && Some(p.id) != original)
         .map(|p| p.id);
     if target.is_none() {
-        missing(Var::TargetProfileId, "the account has no second active profile");
+        missing(
+            Var::TargetProfileId,
+            "the account has no second active profile",
+        );
     }
     let inactive = profiles.iter().find(|p| !p.active).map(|p| p.id);
     if inactive.is_none() {
-        missing(Var::InactiveProfileId, "the account has no inactive profile");
+        missing(
+            Var::InactiveProfileId,
+            "the account has no inactive profile",
+        );
     }
     let own: HashSet<i64> = d.own_ids.iter().copied().collect();
     let mut foreign = creds.foreign_profile_id;
@@ -438,7 +473,8 @@ async fn discover(shared: &Shared) -> Result<Discovery, String> {
                     if foreign.is_none() {
                         d.missing.insert(
                             Fixture::Profile(Var::ForeignProfileId),
-                            "the foreign user lists no profile that the primary user does not own".into(),
+                            "the foreign user lists no profile that the primary user does not own"
+                                .into(),
                         );
                     }
                 }
@@ -457,10 +493,12 @@ async fn discover(shared: &Shared) -> Result<Discovery, String> {
         }
     }
     if creds.foreign.is_none() {
-        d.missing.insert(Fixture::ForeignToken, "pass --foreign-token".into());
+        d.missing
+            .insert(Fixture::ForeignToken, "pass --foreign-token".into());
     }
     if creds.expired.is_none() {
-        d.missing.insert(Fixture::ExpiredToken, "pass --expired-token".into());
+        d.missing
+            .insert(Fixture::ExpiredToken, "pass --expired-token".into());
     }
     // An id far above the account's own; presumed to belong to nobody.
     let unknown = creds.unknown_profile_id.unwrap_or_else(|| {
@@ -545,7 +583,10 @@ async fn run_case(shared: &Shared, case: &Case) -> CaseVerdicts {
                         },
                     );
                 }
-                broken = Some(format!("step `{}` could not be completed: {transport}", step.name));
+                broken = Some(format!(
+                    "step `{}` could not be completed: {transport}",
+                    step.name
+                ));
             }
             Ok(response) => {
                 for (ri, rule) in step.rules.iter().enumerate() {
@@ -564,7 +605,10 @@ async fn run_case(shared: &Shared, case: &Case) -> CaseVerdicts {
     out
 }
 
-fn render_request(vars: &Vars, step: &crate::case::Step) -> Result<(String, Vec<(String, String)>), Var> {
+fn render_request(
+    vars: &Vars,
+    step: &crate::case::Step,
+) -> Result<(String, Vec<(String, String)>), Var> {
     let path = step.request.path.render_text(vars)?;
     let query = step
         .request
@@ -576,7 +620,11 @@ fn render_request(vars: &Vars, step: &crate::case::Step) -> Result<(String, Vec<
 }
 
 fn original_id(shared: &Shared) -> Option<i64> {
-    shared.vars.get()?.get(Var::OriginalProfileId).and_then(Value::as_i64)
+    shared
+        .vars
+        .get()?
+        .get(Var::OriginalProfileId)
+        .and_then(Value::as_i64)
 }
 
 /// After a state-changing case: if the default is not the original, switch back. Problems are
@@ -613,7 +661,9 @@ async fn final_restore(shared: &Shared, changed_state: bool) -> TrialResult {
     let started = Instant::now();
     let Some(original) = original_id(shared) else {
         return TrialResult {
-            verdict: Verdict::Skipped("needs original_profile_id: the account's default profile is unknown".into()),
+            verdict: Verdict::Skipped(
+                "needs original_profile_id: the account's default profile is unknown".into(),
+            ),
             exchange: None,
             duration: Duration::ZERO,
         };
@@ -664,7 +714,9 @@ async fn final_restore(shared: &Shared, changed_state: bool) -> TrialResult {
             );
             notes.push(manual);
             Verdict::Violation(Finding {
-                expected: format!("profile {original} (the default when the run started) to be the one default profile"),
+                expected: format!(
+                    "profile {original} (the default when the run started) to be the one default profile"
+                ),
                 actual: describe_default(&current),
                 details: notes,
             })
@@ -715,9 +767,21 @@ mod tests {
         assert_eq!(
             profiles,
             vec![
-                ProfileSummary { id: 1, active: true, default: true },
-                ProfileSummary { id: 2, active: true, default: false },
-                ProfileSummary { id: 3, active: false, default: false },
+                ProfileSummary {
+                    id: 1,
+                    active: true,
+                    default: true
+                },
+                ProfileSummary {
+                    id: 2,
+                    active: true,
+                    default: false
+                },
+                ProfileSummary {
+                    id: 3,
+                    active: false,
+                    default: false
+                },
             ]
         );
         assert_eq!(current_default(&profiles), Some(1));

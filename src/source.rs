@@ -67,7 +67,8 @@ fn walk(dir: &Path, out: &mut Vec<SourceFile>) -> Result<(), LoadError> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| LoadError::new(&shown, format!("cannot read directory: {e}")))?;
     for entry in entries {
-        let entry = entry.map_err(|e| LoadError::new(&shown, format!("cannot read directory: {e}")))?;
+        let entry =
+            entry.map_err(|e| LoadError::new(&shown, format!("cannot read directory: {e}")))?;
         let path = entry.path();
         if path.is_dir() {
             walk(&path, out)?;

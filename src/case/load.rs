@@ -61,8 +61,8 @@ enum CheckFile {
     Status(StatusFile),
     Header(HeaderFile),
     Schema(SchemaFile),
-    Json(JsonFile),
-    Items(ItemsFile),
+    Json(Box<JsonFile>),
+    Items(Box<ItemsFile>),
 }
 
 #[derive(Deserialize)]
@@ -87,10 +87,16 @@ impl<'de> Deserialize<'de> for StatusPatternFile {
                 .map(StatusPattern::Code),
             Value::String(s) => {
                 let b = s.as_bytes();
-                if b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && s[1..].eq_ignore_ascii_case("xx") {
+                if b.len() == 3
+                    && (b'1'..=b'5').contains(&b[0])
+                    && s[1..].eq_ignore_ascii_case("xx")
+                {
                     Some(StatusPattern::Class(b[0] - b'0'))
                 } else {
-                    s.parse::<u16>().ok().filter(|c| (100..=599).contains(c)).map(StatusPattern::Code)
+                    s.parse::<u16>()
+                        .ok()
+                        .filter(|c| (100..=599).contains(c))
+                        .map(StatusPattern::Code)
                 }
             }
             _ => None,
@@ -180,12 +186,17 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
     let file: Arc<str> = Arc::from(source.path.as_str());
     let id = source.stem().to_string();
     check_identifier(&id).map_err(|m| {
-        LoadError::new(&source.path, format!("the file name is the case id, and {m}; rename the file"))
+        LoadError::new(
+            &source.path,
+            format!("the file name is the case id, and {m}; rename the file"),
+        )
     })?;
     if id == crate::plan::RESERVED_CASE_ID {
         return Err(LoadError::new(
             &source.path,
-            format!("the case id `{id}` is reserved for the harness's own end-of-run trial; rename the file"),
+            format!(
+                "the case id `{id}` is reserved for the harness's own end-of-run trial; rename the file"
+            ),
         ));
     }
     let mut de = serde_json::Deserializer::from_str(&source.text);
@@ -208,30 +219,42 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
     let bad = |pointer: String, message: String| LoadError::new(&source.path, message).at(pointer);
 
     if parsed.steps.is_empty() {
-        return Err(bad("/steps".into(), "a case needs at least one step".into()));
+        return Err(bad(
+            "/steps".into(),
+            "a case needs at least one step".into(),
+        ));
     }
     let mut fixtures = BTreeSet::new();
     let mut steps = Vec::with_capacity(parsed.steps.len());
     let mut step_names = BTreeSet::new();
     for (si, step) in parsed.steps.into_iter().enumerate() {
         let sp = format!("/steps/{si}");
-        check_identifier(&step.name).map_err(|m| bad(format!("{sp}/name"), format!("step name {m}")))?;
+        check_identifier(&step.name)
+            .map_err(|m| bad(format!("{sp}/name"), format!("step name {m}")))?;
         if !step_names.insert(step.name.clone()) {
             return Err(bad(
                 format!("{sp}/name"),
-                format!("step name `{}` is used twice in this case; step names must be unique", step.name),
+                format!(
+                    "step name `{}` is used twice in this case; step names must be unique",
+                    step.name
+                ),
             ));
         }
-        let request = resolve_request(step.request, &sp, &mut fixtures).map_err(|(p, m)| bad(p, m))?;
+        let request =
+            resolve_request(step.request, &sp, &mut fixtures).map_err(|(p, m)| bad(p, m))?;
         let mut rules = Vec::with_capacity(step.rules.len());
         let mut rule_ids = BTreeSet::new();
         for (ri, rule) in step.rules.into_iter().enumerate() {
             let rp = format!("{sp}/rules/{ri}");
-            check_identifier(&rule.id).map_err(|m| bad(format!("{rp}/id"), format!("rule id {m}")))?;
+            check_identifier(&rule.id)
+                .map_err(|m| bad(format!("{rp}/id"), format!("rule id {m}")))?;
             if !rule_ids.insert(rule.id.clone()) {
                 return Err(bad(
                     format!("{rp}/id"),
-                    format!("rule id `{}` is used twice in this step; rule ids must be unique in a step", rule.id),
+                    format!(
+                        "rule id `{}` is used twice in this step; rule ids must be unique in a step",
+                        rule.id
+                    ),
                 ));
             }
             if rule.level == Level::Must && rule.cites.evidence != Evidence::Doc {
@@ -269,7 +292,10 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
         });
     }
     if steps.iter().all(|s| s.rules.is_empty()) {
-        return Err(bad("/steps".into(), "a case needs at least one rule, or it reports nothing".into()));
+        return Err(bad(
+            "/steps".into(),
+            "a case needs at least one rule, or it reports nothing".into(),
+        ));
     }
     Ok(Case {
         id,
@@ -285,7 +311,9 @@ type Problem = (String, String);
 
 fn check_identifier(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !name.starts_with('_');
     if ok {
         Ok(())
@@ -304,7 +332,11 @@ fn template(
 ) -> Result<Template, Problem> {
     let (t, used) = Template::parse(value, response_vars)
         .map_err(|e| (format!("{pointer}{}", e.pointer), e.message))?;
-    fixtures.extend(used.into_iter().filter(|v| !v.is_response_scoped()).map(Fixture::Profile));
+    fixtures.extend(
+        used.into_iter()
+            .filter(|v| !v.is_response_scoped())
+            .map(Fixture::Profile),
+    );
     Ok(t)
 }
 
@@ -316,15 +348,29 @@ fn resolve_request(
     if !request.path.starts_with('/') {
         return Err((
             format!("{sp}/request/path"),
-            format!("path `{}` must start with `/` (it is joined to the base URL)", request.path),
+            format!(
+                "path `{}` must start with `/` (it is joined to the base URL)",
+                request.path
+            ),
         ));
     }
-    let path = template(Value::String(request.path), &format!("{sp}/request/path"), false, fixtures)?;
+    let path = template(
+        Value::String(request.path),
+        &format!("{sp}/request/path"),
+        false,
+        fixtures,
+    )?;
     let mut query = Vec::with_capacity(request.query.len());
     for (name, value) in request.query {
-        let qp = format!("{sp}/request/query/{}", name.replace('~', "~0").replace('/', "~1"));
+        let qp = format!(
+            "{sp}/request/query/{}",
+            name.replace('~', "~0").replace('/', "~1")
+        );
         if value.is_object() || value.is_array() || value.is_null() {
-            return Err((qp, "a query value must be a string, number or boolean".into()));
+            return Err((
+                qp,
+                "a query value must be a string, number or boolean".into(),
+            ));
         }
         query.push((name, template(value, &qp, false, fixtures)?));
     }
@@ -341,7 +387,10 @@ fn check_pointer(pointer: &str, at: String) -> Result<String, Problem> {
     if pointer.is_empty() || pointer.starts_with('/') {
         Ok(pointer.to_string())
     } else {
-        Err((at, format!("`{pointer}` is not a JSON pointer; write `/{pointer}` (RFC 6901)")))
+        Err((
+            at,
+            format!("`{pointer}` is not a JSON pointer; write `/{pointer}` (RFC 6901)"),
+        ))
     }
 }
 
@@ -356,13 +405,28 @@ fn value_op(
         ops.push(ValueOp::Exists(b));
     }
     if let Some(v) = json.equals {
-        ops.push(ValueOp::Equals(template(v, &format!("{at}/equals"), true, fixtures)?));
+        ops.push(ValueOp::Equals(template(
+            v,
+            &format!("{at}/equals"),
+            true,
+            fixtures,
+        )?));
     }
     if let Some(v) = json.not_equals {
-        ops.push(ValueOp::NotEquals(template(v, &format!("{at}/not_equals"), true, fixtures)?));
+        ops.push(ValueOp::NotEquals(template(
+            v,
+            &format!("{at}/not_equals"),
+            true,
+            fixtures,
+        )?));
     }
     if let Some(v) = json.one_of {
-        ops.push(ValueOp::OneOf(template(Value::Array(v), &format!("{at}/one_of"), true, fixtures)?));
+        ops.push(ValueOp::OneOf(template(
+            Value::Array(v),
+            &format!("{at}/one_of"),
+            true,
+            fixtures,
+        )?));
     }
     if let Some(t) = json.json_type {
         ops.push(ValueOp::Type(t));
@@ -389,7 +453,10 @@ fn resolve_check(
     Ok(match check {
         CheckFile::Status(s) => {
             if s.any_of.is_empty() && s.none_of.is_empty() {
-                return Err((format!("{at}/status"), "give `any_of`, `none_of` or both".into()));
+                return Err((
+                    format!("{at}/status"),
+                    "give `any_of`, `none_of` or both".into(),
+                ));
             }
             Check::Status(StatusCheck {
                 any_of: s.any_of.into_iter().map(|p| p.0).collect(),
@@ -422,7 +489,10 @@ fn resolve_check(
                     let validator = contract
                         .compile_ref(&reference)
                         .map_err(|m| (format!("{at}/ref"), m))?;
-                    Check::Schema(SchemaCheck { reference, validator })
+                    Check::Schema(SchemaCheck {
+                        reference,
+                        validator,
+                    })
                 }
                 (None, Some(inline)) => {
                     let validator = contract
@@ -433,11 +503,16 @@ fn resolve_check(
                         validator,
                     })
                 }
-                _ => return Err((at, "give exactly one of `ref` (a file in schemas/) and `inline`".into())),
+                _ => {
+                    return Err((
+                        at,
+                        "give exactly one of `ref` (a file in schemas/) and `inline`".into(),
+                    ));
+                }
             }
         }
         CheckFile::Json(j) => {
-            let (pointer, op) = value_op(j, &format!("{at}/json"), fixtures)?;
+            let (pointer, op) = value_op(*j, &format!("{at}/json"), fixtures)?;
             Check::Json(JsonCheck { pointer, op })
         }
         CheckFile::Items(i) => {
@@ -453,9 +528,15 @@ fn resolve_check(
                 .map(|w| value_op(w, &format!("{at}/each"), fixtures))
                 .transpose()?
                 .map(|(pointer, op)| Predicate { pointer, op });
-            let unique = i.unique.map(|u| check_pointer(&u, format!("{at}/unique"))).transpose()?;
+            let unique = i
+                .unique
+                .map(|u| check_pointer(&u, format!("{at}/unique")))
+                .transpose()?;
             if i.count.is_none() && each.is_none() && unique.is_none() {
-                return Err((at, "say what must hold of the items: `count`, `each` or `unique`".into()));
+                return Err((
+                    at,
+                    "say what must hold of the items: `count`, `each` or `unique`".into(),
+                ));
             }
             Check::Items(ItemsCheck {
                 array,
@@ -486,4 +567,222 @@ fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{embedded_cases, embedded_schemas};
+    use serde_json::json;
+
+    fn contract() -> Contract {
+        Contract::load(&embedded_schemas()).unwrap()
+    }
+
+    fn load_one(name: &str, text: &str) -> Result<Vec<Case>, LoadError> {
+        let source = SourceFile {
+            path: format!("cases/{name}.json"),
+            text: text.to_string(),
+        };
+        load_cases(&[source], &mut contract())
+    }
+
+    /// A valid case whose first rule's `check` (or any part) the table below patches.
+    fn base() -> Value {
+        json!({
+            "summary": "s", "state": "changes",
+            "steps": [{"name": "switch",
+                "request": {"method": "PUT", "path": "/api/public/coworkers/profiles/current",
+                            "query": {"coworkerId": "{{target_profile_id}}"}, "credential": "primary"},
+                "rules": [{"id": "status_is_200", "level": "must",
+                           "cites": {"source": "SW", "evidence": "doc", "statement": "200 on success"},
+                           "check": {"status": {"any_of": [200]}}}]}]
+        })
+    }
+
+    fn with(pointer: &str, value: Value) -> String {
+        let mut doc = base();
+        if let Some(slot) = doc.pointer_mut(pointer) {
+            *slot = value;
+        }
+        serde_json::to_string_pretty(&doc).unwrap()
+    }
+
+    #[test]
+    fn the_base_case_loads_and_derives_its_fixtures() {
+        let cases = load_one("ok", &with("/summary", json!("fine"))).unwrap();
+        assert_eq!(
+            cases[0]
+                .fixtures
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            vec!["target_profile_id"]
+        );
+    }
+
+    #[test]
+    fn bad_case_files_are_refused_with_file_and_position() {
+        let rule = "/steps/0/rules/0";
+        let table: Vec<(&str, String)> = vec![
+            (
+                "syntax",
+                "{\n  \"summary\": \"s\",\n  \"state\": \"changes\"\n  \"steps\": []\n}".into(),
+            ),
+            ("trailing", format!("{} x", with("/summary", json!("s")))),
+            (
+                "unknown_field",
+                with(
+                    &format!("{rule}/check"),
+                    json!({"stauts": {"any_of": [200]}}),
+                ),
+            ),
+            (
+                "unknown_rule_field",
+                with(&format!("{rule}/level"), json!("must")).replace("\"level\"", "\"levle\""),
+            ),
+            ("bad_level", with(&format!("{rule}/level"), json!("mst"))),
+            (
+                "unknown_credential",
+                with("/steps/0/request/credential", json!("primry")),
+            ),
+            (
+                "unknown_variable",
+                with(
+                    "/steps/0/request/query/coworkerId",
+                    json!("{{taget_profile_id}}"),
+                ),
+            ),
+            (
+                "response_var_in_request",
+                with("/steps/0/request/path", json!("/x/{{response.status}}")),
+            ),
+            (
+                "missing_schema",
+                with(
+                    &format!("{rule}/check"),
+                    json!({"schema": {"ref": "profile.json"}}),
+                ),
+            ),
+            (
+                "missing_pointer_target",
+                with(
+                    &format!("{rule}/check"),
+                    json!({"schema": {"ref": "profiles.json#/$defs/nope"}}),
+                ),
+            ),
+            (
+                "bad_inline_schema",
+                with(
+                    &format!("{rule}/check"),
+                    json!({"schema": {"inline": {"type": "whatever"}}}),
+                ),
+            ),
+            (
+                "must_without_doc",
+                with(&format!("{rule}/cites/evidence"), json!("infer")),
+            ),
+            (
+                "bad_status",
+                with(
+                    &format!("{rule}/check"),
+                    json!({"status": {"any_of": ["2xy"]}}),
+                ),
+            ),
+            (
+                "two_header_ops",
+                with(
+                    &format!("{rule}/check"),
+                    json!({"header": {"name": "a", "present": true, "equals": "b"}}),
+                ),
+            ),
+            (
+                "no_value_op",
+                with(&format!("{rule}/check"), json!({"json": {"pointer": "/a"}})),
+            ),
+            (
+                "bad_pointer",
+                with(
+                    &format!("{rule}/check"),
+                    json!({"json": {"pointer": "Status", "exists": true}}),
+                ),
+            ),
+            (
+                "bad_rule_id",
+                with(&format!("{rule}/id"), json!("Status-Is-200")),
+            ),
+            ("no_steps", with("/steps", json!([]))),
+            ("no_rules", with("/steps/0/rules", json!([]))),
+            (
+                "relative_path",
+                with("/steps/0/request/path", json!("api/x")),
+            ),
+            ("Bad-Name", with("/summary", json!("s"))),
+            ("restore", with("/summary", json!("s"))),
+        ];
+        let mut report = String::new();
+        for (name, text) in table {
+            let line = match load_one(name, &text) {
+                Ok(_) => "loaded (expected an error)".to_string(),
+                Err(e) => e.to_string(),
+            };
+            report.push_str(&format!("{name}: {line}\n"));
+        }
+        insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+            insta::assert_snapshot!("case_load_errors", report);
+        });
+    }
+
+    #[test]
+    fn duplicate_ids_across_folders_are_refused() {
+        let text = with("/summary", json!("s"));
+        let sources = [
+            SourceFile {
+                path: "cases/a/dup.json".into(),
+                text: text.clone(),
+            },
+            SourceFile {
+                path: "cases/b/dup.json".into(),
+                text,
+            },
+        ];
+        let err = load_cases(&sources, &mut contract()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cases/b/dup.json: duplicate case id `dup`: cases/a/dup.json has the same file name; rename one of the files"
+        );
+    }
+
+    #[test]
+    fn shipped_cases_load_and_match_the_case_schema() {
+        let mut contract = contract();
+        let cases = load_cases(&embedded_cases(), &mut contract).unwrap();
+        assert!(cases.len() >= 14, "{} cases", cases.len());
+        let schema: Value = embedded_schemas()
+            .into_iter()
+            .find(|s| s.path.ends_with("case.schema.json"))
+            .map(|s| serde_json::from_str(&s.text).unwrap())
+            .unwrap();
+        let validator = jsonschema::draft202012::new(&schema).unwrap();
+        for source in embedded_cases() {
+            let value: Value = serde_json::from_str(&source.text).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", source.path);
+        }
+        // The editor schema rejects what the loader rejects, for the common mistakes.
+        for bad in [
+            with(
+                "/steps/0/rules/0/check",
+                json!({"stauts": {"any_of": [200]}}),
+            ),
+            with("/steps/0/rules/0/cites/evidence", json!("infer")),
+            with("/steps/0/request/credential", json!("primry")),
+        ] {
+            let value: Value = serde_json::from_str(&bad).unwrap();
+            assert!(!validator.is_valid(&value), "{bad}");
+        }
+    }
 }

@@ -76,7 +76,11 @@ pub struct Cite {
 
 impl fmt::Display for Cite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}] {}: \"{}\"", self.evidence, self.source, self.statement)
+        write!(
+            f,
+            "[{}] {}: \"{}\"",
+            self.evidence, self.source, self.statement
+        )
     }
 }
 

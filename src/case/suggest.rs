@@ -30,19 +30,31 @@ pub fn annotate_serde_message(message: &str) -> String {
     }
 }
 
+/// Optimal-string-alignment distance: insertions, deletions, substitutions and transpositions
+/// of neighbours each cost 1 (so `levle` is one step from `level`).
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_lowercase().chars().collect();
     let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -52,13 +64,22 @@ mod tests {
     #[test]
     fn suggestions() {
         let cases = [
-            ("stauts", &["status", "header", "schema"][..], Some("status")),
+            (
+                "stauts",
+                &["status", "header", "schema"][..],
+                Some("status"),
+            ),
             ("primry", &["primary", "foreign"][..], Some("primary")),
             ("zzz", &["primary", "foreign"][..], None),
             ("Status", &["status"][..], Some("status")),
+            ("levle", &["id", "level", "cites"][..], Some("level")),
         ];
         for (word, candidates, expected) in cases {
-            assert_eq!(closest(word, candidates.iter().copied()), expected, "{word}");
+            assert_eq!(
+                closest(word, candidates.iter().copied()),
+                expected,
+                "{word}"
+            );
         }
     }
 
@@ -72,6 +93,9 @@ mod tests {
             annotate_serde_message("unknown variant `mst`, expected `must` or `should`"),
             "unknown variant `mst`, expected `must` or `should`; did you mean `must`?"
         );
-        assert_eq!(annotate_serde_message("missing field `id`"), "missing field `id`");
+        assert_eq!(
+            annotate_serde_message("missing field `id`"),
+            "missing field `id`"
+        );
     }
 }

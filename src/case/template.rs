@@ -140,7 +140,12 @@ impl Template {
     }
 }
 
-fn collect(value: &Value, pointer: &str, response_vars: bool, used: &mut Vec<Var>) -> Result<(), TemplateError> {
+fn collect(
+    value: &Value,
+    pointer: &str,
+    response_vars: bool,
+    used: &mut Vec<Var>,
+) -> Result<(), TemplateError> {
     match value {
         Value::String(s) => {
             for name in placeholders(s).map_err(|message| TemplateError {
@@ -163,9 +168,10 @@ fn collect(value: &Value, pointer: &str, response_vars: bool, used: &mut Vec<Var
             }
             Ok(())
         }
-        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, v)| {
-            collect(v, &format!("{pointer}/{i}"), response_vars, used)
-        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| collect(v, &format!("{pointer}/{i}"), response_vars, used)),
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
             let key = k.replace('~', "~0").replace('/', "~1");
             collect(v, &format!("{pointer}/{key}"), response_vars, used)
@@ -228,10 +234,13 @@ fn render_string(s: &str, vars: &Vars) -> Result<Value, Var> {
         }
     };
     let trimmed = s.trim();
-    if let Some(inner) = trimmed.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")) {
-        if !inner.contains("{{") && !inner.contains("}}") {
-            return lookup(inner.trim());
-        }
+    if let Some(inner) = trimmed
+        .strip_prefix("{{")
+        .and_then(|t| t.strip_suffix("}}"))
+        && !inner.contains("{{")
+        && !inner.contains("}}")
+    {
+        return lookup(inner.trim());
     }
     let mut out = String::new();
     let mut rest = s;
@@ -271,24 +280,46 @@ mod tests {
             (json!(" {{ target_profile_id }} "), Ok(json!(1102))),
             (json!("id-{{target_profile_id}}-x"), Ok(json!("id-1102-x"))),
             (json!(["{{original_profile_id}}", 3]), Ok(json!([1101, 3]))),
-            (json!({"a": {"b": "{{target_profile_id}}"}}), Ok(json!({"a": {"b": 1102}}))),
+            (
+                json!({"a": {"b": "{{target_profile_id}}"}}),
+                Ok(json!({"a": {"b": 1102}})),
+            ),
             (json!("{{foreign_profile_id}}"), Err(Var::ForeignProfileId)),
             (json!("{{response.status}}"), Ok(json!(404))),
             (json!("plain"), Ok(json!("plain"))),
         ];
         for (input, expected) in cases {
             let (template, _) = Template::parse(input.clone(), true).unwrap();
-            assert_eq!(template.render(&vars().with_response(404)), expected, "{input}");
+            assert_eq!(
+                template.render(&vars().with_response(404)),
+                expected,
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn parse_errors() {
         let cases = [
-            (json!("{{taget_profile_id}}"), true, "", "did you mean `{{target_profile_id}}`?"),
+            (
+                json!("{{taget_profile_id}}"),
+                true,
+                "",
+                "did you mean `{{target_profile_id}}`?",
+            ),
             (json!({"q": ["x", "{{nope"]}), true, "/q/1", "unclosed"),
-            (json!("{{response.ok}}"), false, "", "only be used in a rule's check"),
-            (json!({"a/b": "{{zz}}"}), true, "/a~1b", "unknown variable `{{zz}}`"),
+            (
+                json!("{{response.ok}}"),
+                false,
+                "",
+                "only be used in a rule's check",
+            ),
+            (
+                json!({"a/b": "{{zz}}"}),
+                true,
+                "/a~1b",
+                "unknown variable `{{zz}}`",
+            ),
         ];
         for (input, response_vars, pointer, fragment) in cases {
             let err = Template::parse(input.clone(), response_vars).unwrap_err();
@@ -299,7 +330,11 @@ mod tests {
 
     #[test]
     fn used_variables_are_reported() {
-        let (_, used) = Template::parse(json!(["{{target_profile_id}}", "{{unknown_profile_id}}"]), false).unwrap();
+        let (_, used) = Template::parse(
+            json!(["{{target_profile_id}}", "{{unknown_profile_id}}"]),
+            false,
+        )
+        .unwrap();
         assert_eq!(used, vec![Var::TargetProfileId, Var::UnknownProfileId]);
     }
 }

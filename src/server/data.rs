@@ -99,8 +99,8 @@ impl Db {
                 business: 501,
             },
         ];
-        let profile = |id, owner, full_name: &str, company: &str, active, kind, vo: Option<i64>| {
-            Profile {
+        let profile =
+            |id, owner, full_name: &str, company: &str, active, kind, vo: Option<i64>| Profile {
                 id,
                 owner,
                 full_name: full_name.into(),
@@ -111,11 +111,18 @@ impl Db {
                 virtual_office_paused: vo.map(|_| false),
                 virtual_office_contract_id: vo,
                 credit: (id % 100) as f64 * 1.5,
-            }
-        };
+            };
         let profiles = vec![
             profile(1101, 7001, "Ada Example", "", true, 1, None),
-            profile(1102, 7001, "Ada Example", "Example Ltd", true, 2, Some(88001)),
+            profile(
+                1102,
+                7001,
+                "Ada Example",
+                "Example Ltd",
+                true,
+                2,
+                Some(88001),
+            ),
             profile(1103, 7001, "Ada Example", "", true, 1, None),
             profile(1104, 7001, "Ada Example", "Old Venture", false, 2, None),
             profile(2201, 7002, "Grace Other", "", true, 1, None),

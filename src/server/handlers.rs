@@ -6,9 +6,13 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::Router;
+use axum::extract::Request;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use serde_json::{Value, json};
@@ -17,16 +21,28 @@ use super::data::Db;
 
 pub(crate) type Shared = Arc<Mutex<Db>>;
 
-pub(crate) fn router(state: Shared) -> Router {
+/// Requests received, whatever their route.
+pub(crate) type Counter = Arc<AtomicU64>;
+
+pub(crate) fn router(state: Shared, counter: Counter) -> Router {
     Router::new()
         .route("/api/public/coworkers/profiles", get(list_profiles))
-        .route("/api/public/coworkers/profiles/current", put(switch_profile))
+        .route(
+            "/api/public/coworkers/profiles/current",
+            put(switch_profile),
+        )
         .route(
             "/api/public/coworkers/profiles/current/benefits",
             get(current_benefits),
         )
         .fallback(not_found)
         .with_state(state)
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                next.run(req)
+            },
+        ))
 }
 
 pub(crate) fn default_of(state: &Shared, user: i64) -> Option<i64> {
@@ -72,28 +88,44 @@ fn unauthorized(token_given: bool) -> Response {
     } else {
         "Bearer"
     };
-    res.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     res
 }
 
-/// The user id behind a valid `Authorization: Bearer TOKEN` header, else the 401 response.
-fn authenticate(db: &Db, headers: &HeaderMap) -> Result<(i64, String), Response> {
+/// Why a request is not authenticated: whether it carried an Authorization header at all.
+struct Unauthenticated {
+    header_given: bool,
+}
+
+impl Unauthenticated {
+    fn response(&self) -> Response {
+        unauthorized(self.header_given)
+    }
+}
+
+/// The user id and token behind a valid `Authorization: Bearer TOKEN` header.
+fn authenticate(db: &Db, headers: &HeaderMap) -> Result<(i64, String), Unauthenticated> {
+    let refused = Err(Unauthenticated { header_given: true });
     let Some(raw) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthorized(false));
+        return Err(Unauthenticated {
+            header_given: false,
+        });
     };
     let Ok(raw) = raw.to_str() else {
-        return Err(unauthorized(true));
+        return refused;
     };
     let mut parts = raw.trim().splitn(2, ' ');
     let scheme = parts.next().unwrap_or_default();
     let token = parts.next().unwrap_or_default().trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(unauthorized(true));
+        return refused;
     }
     match db.tokens.get(token) {
         Some(t) if !t.expired => Ok((t.user, token.to_string())),
-        _ => Err(unauthorized(true)),
+        _ => refused,
     }
 }
 
@@ -101,7 +133,7 @@ async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Respo
     let db = lock(&state);
     let (user_id, token) = match authenticate(&db, &headers) {
         Ok(found) => found,
-        Err(res) => return res,
+        Err(e) => return e.response(),
     };
     let Some(user) = db.users.iter().find(|u| u.id == user_id) else {
         return unauthorized(true);
@@ -198,7 +230,7 @@ async fn switch_profile(
     let mut db = lock(&state);
     let (user_id, _) = match authenticate(&db, &headers) {
         Ok(found) => found,
-        Err(res) => return res,
+        Err(e) => return e.response(),
     };
     let Some(raw) = coworker_id_param(query.as_deref()) else {
         return envelope(
@@ -234,7 +266,7 @@ async fn current_benefits(State(state): State<Shared>, headers: HeaderMap) -> Re
     let db = lock(&state);
     let (user_id, _) = match authenticate(&db, &headers) {
         Ok(found) => found,
-        Err(res) => return res,
+        Err(e) => return e.response(),
     };
     let default = db.defaults.get(&user_id).copied();
     let credits: Vec<Value> = db

@@ -42,6 +42,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     credentials: Credentials,
     state: handlers::Shared,
+    counter: handlers::Counter,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -68,6 +69,11 @@ impl RunningServer {
         handlers::default_of(&self.state, self.credentials.primary_user_id)
     }
 
+    /// How many requests the server has received so far.
+    pub fn requests_received(&self) -> u64 {
+        self.counter.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Stops accepting connections and waits until the server task has ended.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -86,7 +92,8 @@ pub async fn start(options: &ServerOptions) -> std::io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (db, credentials) = data::Db::seeded();
     let state: handlers::Shared = Arc::new(Mutex::new(db));
-    let router = handlers::router(state.clone());
+    let counter = handlers::Counter::default();
+    let router = handlers::router(state.clone(), counter.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router)
@@ -99,6 +106,7 @@ pub async fn start(options: &ServerOptions) -> std::io::Result<RunningServer> {
         addr,
         credentials,
         state,
+        counter,
         shutdown: Some(tx),
         task,
     })

@@ -1,1 +1,10 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+//! The integration tests: one binary (it compiles once), modules by area.
+//!
+//! Every test starts what it needs on 127.0.0.1 itself — the reference server in-process, or
+//! the harness binary as a child process — and touches no other address.
+
+mod support;
+
+mod suite;

@@ -1,0 +1,293 @@
+//! The suite end to end: the binary against the reference server.
+
+use crate::support::{Server, args, case_dir, harness, normalize, shipped_case};
+
+#[test]
+fn embedded_run_passes_every_rule_and_lists_sorted_trials() {
+    let run = harness(&args(&["--include-ignored"]));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let trials = run.trials();
+    let names: Vec<&str> = trials.iter().map(|(n, _)| n.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "trials are reported in name order");
+    assert!(trials.iter().all(|(_, r)| r == "ok"), "{}", run.stdout);
+    for expected in [
+        "valid_switch::status_is_200",
+        "foreign_profile::status_is_404",
+        "bad_token::status_is_401",
+        "invalid_coworker_id::text::not_2xx",
+        "restore::original_default_restored",
+    ] {
+        assert!(names.contains(&expected), "missing {expected}");
+    }
+    assert!(
+        run.stdout
+            .contains("test result: ok. 77 passed; 0 failed; 0 ignored"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn should_rules_are_ignored_by_default() {
+    let run = harness(&[]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let trials = run.trials();
+    assert!(trials.contains(&("valid_switch::json_content_type".into(), "ignored".into())));
+    assert!(trials.contains(&("valid_switch::status_is_200".into(), "ok".into())));
+}
+
+#[test]
+fn list_names_every_trial_without_sending_anything() {
+    let server = Server::start();
+    let mut a = server.target_args();
+    a.push("--list".into());
+    let run = harness(&a);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert_eq!(server.get().requests_received(), 0);
+    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("list", run.stdout);
+    });
+}
+
+#[test]
+fn real_target_run_leaves_the_account_as_it_found_it() {
+    let server = Server::start();
+    let before = server.get().primary_default_profile();
+    let mut a = server.target_args();
+    a.push("--include-ignored".into());
+    let run = harness(&a);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert_eq!(server.get().primary_default_profile(), before);
+    assert_eq!(before, Some(1101));
+}
+
+#[test]
+fn a_case_that_does_not_switch_back_is_restored_by_the_runner() {
+    let server = Server::start();
+    // valid_switch without its switch_back and verify_back steps.
+    let mut case: serde_json::Value = serde_json::from_str(&shipped_case("valid_switch")).unwrap();
+    case["steps"].as_array_mut().unwrap().truncate(2);
+    let dir = case_dir("no-switch-back", &[("switch_only.json", &case.to_string())]);
+    let mut a = server.target_args();
+    a.extend(args(&[
+        "--cases",
+        dir.to_str().unwrap(),
+        "--include-ignored",
+    ]));
+    let run = harness(&a);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert_eq!(server.get().primary_default_profile(), Some(1101));
+    assert!(
+        run.trials()
+            .contains(&("restore::original_default_restored".into(), "ok".into()))
+    );
+}
+
+#[test]
+fn the_filter_decides_what_is_sent() {
+    let server = Server::start();
+    let mut a = server.target_args();
+    a.extend(args(&["--exact", "valid_switch::status_is_200"]));
+    let run = harness(&a);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert_eq!(
+        run.trials(),
+        vec![("valid_switch::status_is_200".to_string(), "ok".to_string())]
+    );
+    // discovery (primary and foreign token) + the case's 4 steps + the guard's GET after a
+    // state-changing case + the end-of-run check; no other case sends anything.
+    assert_eq!(server.get().requests_received(), 8, "{}", run.all_output());
+}
+
+#[test]
+fn missing_fixtures_make_cases_ignored_with_the_reason() {
+    let server = Server::start();
+    let c = server.get().credentials();
+    let run = harness(&args(&[
+        "--base-url",
+        &server.base_url(),
+        "--token",
+        &c.primary_token,
+        "--include-ignored",
+    ]));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.contains("foreign_profile::status_is_404")
+                || l.contains("expired_token::status_is_401")
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert!(
+        lines[0].contains("ignored (needs expired_token: pass --expired-token)"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains(
+            "ignored (needs foreign_profile_id: pass --foreign-token or --foreign-profile-id)"
+        ),
+        "{}",
+        lines[1]
+    );
+    // With --foreign-profile-id, the foreign case runs without a foreign token.
+    let run = harness(&args(&[
+        "--base-url",
+        &server.base_url(),
+        "--token",
+        &c.primary_token,
+        "--foreign-profile-id",
+        "2201",
+        "--exact",
+        "foreign_profile::status_is_404",
+    ]));
+    assert_eq!(
+        run.trials(),
+        vec![(
+            "foreign_profile::status_is_404".to_string(),
+            "ok".to_string()
+        )],
+        "{}",
+        run.all_output()
+    );
+}
+
+fn failing_cases() -> std::path::PathBuf {
+    // The reference server is right; these expectations are wrong, so the trials fail.
+    let wrong_status = shipped_case("valid_switch").replacen(
+        "\"any_of\": [\n                200",
+        "\"any_of\": [\n                201",
+        1,
+    );
+    let wrong_schema = shipped_case("profiles_list").replace(
+        "\"ref\": \"profiles.json\"",
+        "\"inline\": {\"$ref\": \"profiles.json\", \"properties\": {\"User\": {\"properties\": {\"AccessToken\": {\"type\": \"integer\"}}}}}",
+    );
+    case_dir(
+        "failing",
+        &[
+            ("valid_switch.json", &wrong_status),
+            ("profiles_list.json", &wrong_schema),
+        ],
+    )
+}
+
+#[test]
+fn failures_exit_101_and_explain_themselves() {
+    let server = Server::start();
+    let dir = failing_cases();
+    let mut a = server.target_args();
+    a.extend(args(&["--cases", dir.to_str().unwrap()]));
+    let run = harness(&a);
+    assert_eq!(run.code, 101, "{}", run.all_output());
+    assert_eq!(
+        run.failed(),
+        vec![
+            "profiles_list::body_matches_schema",
+            "valid_switch::status_is_200"
+        ]
+    );
+    // The account is restored even though the case's own switch-back step is judged wrong.
+    assert_eq!(server.get().primary_default_profile(), Some(1101));
+    let text = normalize(&run.stdout, &server.base_url()).replace(dir.to_str().unwrap(), "CASES");
+    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("failure_report", text);
+    });
+}
+
+#[test]
+fn no_output_channel_carries_a_token() {
+    let server = Server::start();
+    let dir = failing_cases();
+    for format in [
+        &["--format", "pretty"][..],
+        &["--format", "terse"],
+        &["--format", "json"],
+        &["-q"],
+    ] {
+        let mut a = server.target_args();
+        a.extend(args(&[
+            "--cases",
+            dir.to_str().unwrap(),
+            "--include-ignored",
+        ]));
+        a.extend(args(format));
+        let run = harness(&a);
+        assert_eq!(run.code, 101, "{format:?}: {}", run.all_output());
+        let output = run.all_output();
+        assert!(
+            output.contains("[REDACTED]"),
+            "{format:?}: the echoed AccessToken is shown masked"
+        );
+        for secret in server.secrets() {
+            assert!(!output.contains(&secret), "{format:?} leaks a token");
+        }
+    }
+    let help = harness(&args(&["--help"]));
+    assert!(help.stdout.contains("--token"));
+}
+
+#[test]
+fn exit_codes_for_bad_input_and_unusable_targets() {
+    let server = Server::start();
+    let dir = case_dir("broken", &[("broken.json", "{\"summary\": ")]);
+    let mut a = server.target_args();
+    a.extend(args(&["--cases", dir.to_str().unwrap()]));
+    let run = harness(&a);
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    assert!(
+        run.stderr.contains("broken.json:1:12: invalid JSON"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.get().requests_received(), 0);
+
+    let run = harness(&args(&[
+        "--base-url",
+        "not a url",
+        "--token",
+        "abcdefghijkl",
+    ]));
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    let run = harness(&args(&["--base-url", &server.base_url()]));
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    assert!(run.stderr.contains("pass --token"), "{}", run.stderr);
+
+    // A port nobody listens on: bind one, then close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = harness(&args(&[
+        "--base-url",
+        &format!("http://127.0.0.1:{port}"),
+        "--token",
+        "abcdefghijkl",
+    ]));
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(run.stderr.contains("is unusable"), "{}", run.stderr);
+
+    let run = harness(&args(&[
+        "--base-url",
+        &server.base_url(),
+        "--token",
+        "abcdefghijkl-wrong",
+    ]));
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(run.stderr.contains("answered 401"), "{}", run.stderr);
+    assert!(!run.stderr.contains("abcdefghijkl-wrong"));
+}
+
+#[test]
+fn rules_prints_the_catalog() {
+    let run = harness(&args(&["rules"]));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("rules", run.stdout);
+    });
+}

@@ -1,0 +1,166 @@
+//! Helpers: a reference server on its own runtime, and runs of the harness binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use nexudus_conformance::server::{self, RunningServer, ServerOptions};
+
+/// A reference server with the runtime that drives it.
+pub struct Server {
+    pub runtime: tokio::runtime::Runtime,
+    pub server: Option<RunningServer>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime
+            .block_on(server::start(&ServerOptions::default()))
+            .unwrap();
+        Server {
+            runtime,
+            server: Some(server),
+        }
+    }
+
+    pub fn get(&self) -> &RunningServer {
+        self.server.as_ref().unwrap()
+    }
+
+    pub fn base_url(&self) -> String {
+        self.get().base_url()
+    }
+
+    /// `--base-url`, `--token`, `--foreign-token`, `--expired-token` for this server.
+    pub fn target_args(&self) -> Vec<String> {
+        let c = self.get().credentials();
+        vec![
+            "--base-url".into(),
+            self.base_url(),
+            "--token".into(),
+            c.primary_token.clone(),
+            "--foreign-token".into(),
+            c.foreign_token.clone(),
+            "--expired-token".into(),
+            c.expired_token.clone(),
+        ]
+    }
+
+    pub fn secrets(&self) -> Vec<String> {
+        let c = self.get().credentials();
+        vec![
+            c.primary_token.clone(),
+            c.foreign_token.clone(),
+            c.expired_token.clone(),
+        ]
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server.stop());
+        }
+    }
+}
+
+/// The result of one harness run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The `test NAME ... RESULT` lines, as (name, result).
+    pub fn trials(&self) -> Vec<(String, String)> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("test "))
+            .filter_map(|l| l.split_once(" ... "))
+            .map(|(n, r)| (n.trim().to_string(), r.trim().to_string()))
+            .collect()
+    }
+
+    pub fn failed(&self) -> Vec<String> {
+        self.trials()
+            .into_iter()
+            .filter(|(_, r)| r == "FAILED")
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    pub fn all_output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the harness binary with `args`, with no NEXUDUS_* variables from the environment.
+pub fn harness(args: &[String]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NEXUDUS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(args);
+    let out: Output = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn args(items: &[&str]) -> Vec<String> {
+    items.iter().map(ToString::to_string).collect()
+}
+
+/// Writes case files into a fresh temporary directory.
+pub fn case_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nxc-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// The repository's own case file, for tests that copy and change one.
+pub fn shipped_case(id: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("cases")
+            .join(format!("{id}.json")),
+    )
+    .unwrap()
+}
+
+/// Replaces run-specific values (ports, timings) so outputs can be snapshotted.
+pub fn normalize(text: &str, base_url: &str) -> String {
+    let mut out = text.replace(base_url, "http://127.0.0.1:PORT");
+    let mut result = String::new();
+    for line in out.lines() {
+        let mut line = line.to_string();
+        if let Some(i) = line.find("finished in ") {
+            line.truncate(i);
+            line.push_str("finished in [TIME]");
+        }
+        if let Some(i) = line.find(" bytes, ")
+            && let Some(j) = line[i..].find(" ms)")
+        {
+            line.replace_range(i + 8..i + j, "[N]");
+        }
+        result.push_str(&line);
+        result.push('\n');
+    }
+    out = result;
+    out
+}
