@@ -291,3 +291,53 @@ fn rules_prints_the_catalog() {
         insta::assert_snapshot!("rules", run.stdout);
     });
 }
+
+#[test]
+fn help_never_shows_secret_values_from_the_environment() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"))
+        .arg("--help")
+        .env("NEXUDUS_TOKEN", "canary-token-in-env-1234")
+        .env("NEXUDUS_FOREIGN_TOKEN", "canary-foreign-in-env-1234")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NEXUDUS_TOKEN"), "{text}");
+    assert!(!text.contains("canary"), "{text}");
+}
+
+#[test]
+fn serve_prints_a_usable_base_url_and_tokens() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"))
+        .args(["serve", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut vars = std::collections::HashMap::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some((k, v)) = line.split_once('=') {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        if line.starts_with("press Ctrl-C") {
+            break;
+        }
+    }
+    let run = harness(&args(&[
+        "--base-url",
+        &vars["NEXUDUS_BASE_URL"],
+        "--token",
+        &vars["NEXUDUS_TOKEN"],
+        "--foreign-token",
+        &vars["NEXUDUS_FOREIGN_TOKEN"],
+        "--expired-token",
+        &vars["NEXUDUS_EXPIRED_TOKEN"],
+        "--include-ignored",
+    ]));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(run.stdout.contains("77 passed"), "{}", run.stdout);
+}
