@@ -18,7 +18,7 @@ use crate::http::{HttpClient, HttpOptions, parse_base_url};
 use crate::redact::Redactor;
 use crate::report::{self, Output, exit};
 use crate::run::{self, Credentials, Target};
-use crate::server::{self, ServerOptions};
+use crate::server::{self, Fault, ServerOptions};
 use crate::{plan, source};
 
 /// Contract-conformance tests for the Nexudus "Switch Active Profile" API.
@@ -56,6 +56,27 @@ struct ServeArgs {
     /// Address to bind.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
+    /// Break the contract in this way (repeatable); see --list-faults.
+    #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+    faults: Vec<Fault>,
+    /// Print the faults the server can be started with, and exit.
+    #[arg(long)]
+    list_faults: bool,
+    /// Delay every response by this many milliseconds, to model a remote target.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    latency_ms: u64,
+}
+
+fn parse_fault(name: &str) -> Result<Fault, String> {
+    Fault::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+        match crate::case::closest(name, names.iter().copied()) {
+            Some(best) => {
+                format!("unknown fault `{name}`; did you mean `{best}`? (--list-faults shows all)")
+            }
+            None => format!("unknown fault `{name}`; --list-faults shows all"),
+        }
+    })
 }
 
 #[derive(Args)]
@@ -128,14 +149,7 @@ pub fn main() -> ExitCode {
     let output = Output::new(Redactor::new(secrets.iter().map(|s| s.as_str())));
     match &cli.command {
         Some(Command::Serve(args)) => serve(args),
-        Some(Command::Rules) => match load(&cli.contract) {
-            Ok(cases) => {
-                let plan = plan::build(cases, &|_, _| false);
-                report::print_rules(&plan.cases, &output);
-                ExitCode::from(exit::OK)
-            }
-            Err(e) => output.load_error(&e),
-        },
+        Some(Command::Rules) => rules(&cli, &output),
         None => suite(&cli, &output),
     }
 }
@@ -346,10 +360,49 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
     }
 }
 
+/// `rules`: the catalog, with the faults that kill each rule (computed by running them).
+fn rules(cli: &Cli, output: &Output) -> ExitCode {
+    let cases = match load(&cli.contract) {
+        Ok(cases) => cases,
+        Err(e) => return output.load_error(&e),
+    };
+    let plan = plan::build(cases, &|_, _| true);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            output.err(&format!("error: cannot start the async runtime: {e}"));
+            return ExitCode::from(exit::TARGET_UNUSABLE);
+        }
+    };
+    let options = HttpOptions {
+        timeout: Duration::from_secs_f64(cli.target.timeout.clamp(0.1, 3600.0)),
+        max_body: cli.target.max_body,
+    };
+    match runtime.block_on(crate::fault_matrix::compute(&plan, &options)) {
+        Ok(matrix) => {
+            report::print_rules(&plan, &matrix, output);
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            output.err(&format!("error: {e}"));
+            ExitCode::from(exit::TARGET_UNUSABLE)
+        }
+    }
+}
+
 fn serve(args: &ServeArgs) -> ExitCode {
     // The reference server's tokens are fixtures meant to be copied; this is the one place that
     // prints them, so it writes without the redactor.
     let output = Output::default();
+    if args.list_faults {
+        for fault in Fault::ALL {
+            output.out(&format!("{:<26} {}", fault.name(), fault.description()));
+        }
+        return ExitCode::from(exit::OK);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -364,6 +417,9 @@ fn serve(args: &ServeArgs) -> ExitCode {
         let options = ServerOptions {
             host: args.host,
             port: args.port,
+            faults: args.faults.iter().copied().collect(),
+            tokens: None,
+            latency: Duration::from_millis(args.latency_ms),
         };
         let server = match server::start(&options).await {
             Ok(s) => s,
@@ -377,6 +433,10 @@ fn serve(args: &ServeArgs) -> ExitCode {
         };
         let c = server.credentials();
         output.out(&format!("reference server listening on {}", server.base_url()));
+        if !args.faults.is_empty() {
+            let names: Vec<&str> = args.faults.iter().map(|f| f.name()).collect();
+            output.out(&format!("faults: {}", names.join(", ")));
+        }
         output.out(&format!("NEXUDUS_BASE_URL={}", server.base_url()));
         output.out(&format!("NEXUDUS_TOKEN={}", c.primary_token));
         output.out(&format!("NEXUDUS_FOREIGN_TOKEN={}", c.foreign_token));

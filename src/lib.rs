@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod contract;
 pub mod error;
+pub mod fault_matrix;
 pub mod http;
 pub mod plan;
 pub mod redact;

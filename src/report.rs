@@ -6,13 +6,13 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
-use crate::case::{Case, Credential, Level};
+use crate::case::{Credential, Level};
 use crate::check::{Verdict, media_type};
 use crate::error::LoadError;
+use crate::fault_matrix::FaultMatrix;
 use crate::plan::{Plan, TrialKind};
 use crate::redact::{Redactor, mask_json};
 use crate::run::{ExchangeRecord, RunReport};
@@ -289,12 +289,12 @@ pub fn curl(record: &ExchangeRecord) -> String {
     parts.join(" ")
 }
 
-/// `rules`: the catalog, one block per rule.
-pub fn print_rules(cases: &[Arc<Case>], output: &Output) {
+/// `rules`: the catalog, one block per rule, with the faults that kill it.
+pub fn print_rules(plan: &Plan, matrix: &FaultMatrix, output: &Output) {
+    let kills = matrix.by_trial();
     let mut lines = Vec::new();
-    let mut musts = 0;
-    let mut shoulds = 0;
-    for case in cases {
+    let (mut musts, mut shoulds, mut unkilled_musts) = (0, 0, Vec::new());
+    for case in &plan.cases {
         lines.push(format!("{} — {}", case.id, case.summary));
         if !case.fixtures.is_empty() {
             let names: Vec<String> = case.fixtures.iter().map(ToString::to_string).collect();
@@ -308,14 +308,40 @@ pub fn print_rules(cases: &[Arc<Case>], output: &Output) {
             }
             lines.push(format!("  {name} [{}]", rule.level));
             lines.push(format!("      {}", rule.cite));
+            let killers: Vec<&str> = kills
+                .get(name.as_str())
+                .map(|f| f.iter().map(|f| f.name()).collect())
+                .unwrap_or_default();
+            if killers.is_empty() {
+                if rule.level == Level::Must {
+                    unkilled_musts.push(name.clone());
+                }
+                lines.push("      killed by: no fault of the reference server".into());
+            } else {
+                lines.push(format!("      killed by: {}", killers.join(", ")));
+            }
         }
         lines.push(String::new());
     }
     lines.push(format!(
         "{} cases, {} rules ({musts} MUST, {shoulds} SHOULD), plus {}",
-        cases.len(),
+        plan.cases.len(),
         musts + shoulds,
         crate::plan::RESTORE_TRIAL
     ));
+    lines.push(format!(
+        "{} faults; {} of {musts} MUST rules are killed by at least one",
+        matrix.by_fault.len() + matrix.unusable.len(),
+        musts - unkilled_musts.len()
+    ));
+    for (fault, reason) in &matrix.unusable {
+        lines.push(format!("fault {fault} makes the target unusable: {reason}"));
+    }
+    if !matrix.baseline.is_empty() {
+        lines.push(format!(
+            "warning: the faithful reference server fails {}",
+            matrix.baseline.join(", ")
+        ));
+    }
     output.out(&lines.join("\n"));
 }

@@ -395,13 +395,23 @@ fn profiles_of(record: &ExchangeRecord) -> Result<Vec<ProfileSummary>, String> {
         .collect())
 }
 
-fn current_default(profiles: &[ProfileSummary]) -> Option<i64> {
-    let defaults: Vec<i64> = profiles
+/// The distinct ids of the profiles flagged as default (a row listed twice counts once).
+fn default_ids(profiles: &[ProfileSummary]) -> std::collections::BTreeSet<i64> {
+    profiles
         .iter()
         .filter(|p| p.default)
         .map(|p| p.id)
-        .collect();
-    (defaults.len() == 1).then(|| defaults[0])
+        .collect()
+}
+
+/// The one profile flagged as default, if exactly one is.
+fn current_default(profiles: &[ProfileSummary]) -> Option<i64> {
+    let ids = default_ids(profiles);
+    if ids.len() == 1 {
+        ids.into_iter().next()
+    } else {
+        None
+    }
 }
 
 /// Reads the account: which profile is the default, which others can be used.
@@ -428,8 +438,8 @@ async fn discover(shared: &Shared) -> Result<Discovery, String> {
     let mut missing = |var: Var, why: &str| {
         d.missing.insert(Fixture::Profile(var), why.to_string());
     };
-    let original = match profiles.iter().filter(|p| p.default).count() {
-        1 => profiles.iter().find(|p| p.default).map(|p| p.id),
+    let original = match default_ids(&profiles).len() {
+        1 => current_default(&profiles),
         0 => {
             missing(
                 Var::OriginalProfileId,

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
+use super::fault::Faults;
+
 /// The fixture credentials of one server instance, for `serve` to print and for the harness to use
 /// when it runs against the embedded server.
 #[derive(Clone)]
@@ -28,6 +30,14 @@ impl std::fmt::Debug for Credentials {
             .field("primary_user_id", &self.primary_user_id)
             .finish_non_exhaustive()
     }
+}
+
+/// Tokens to seed instead of random ones (tests use canary values).
+#[derive(Clone)]
+pub struct FixedTokens {
+    pub primary: String,
+    pub foreign: String,
+    pub expired: String,
 }
 
 #[derive(Debug, Clone)]
@@ -75,16 +85,19 @@ pub(crate) struct Db {
     pub businesses: Vec<Business>,
     /// The default (active) profile of each user, by user id.
     pub defaults: HashMap<i64, i64>,
+    /// The contract violations this instance was started with.
+    pub faults: Faults,
 }
 
 impl Db {
     /// The fixture accounts: user 7001 owns an individual profile (the default), a company
     /// profile, a profile at a second location and an inactive profile; user 7002 owns one
     /// profile. Tokens are random per call.
-    pub fn seeded() -> (Db, Credentials) {
-        let primary_token = random_token();
-        let foreign_token = random_token();
-        let expired_token = random_token();
+    pub fn seeded(faults: Faults, tokens: Option<&FixedTokens>) -> (Db, Credentials) {
+        let (primary_token, foreign_token, expired_token) = match tokens {
+            Some(t) => (t.primary.clone(), t.foreign.clone(), t.expired.clone()),
+            None => (random_token(), random_token(), random_token()),
+        };
         let users = vec![
             User {
                 id: 7001,
@@ -177,6 +190,7 @@ impl Db {
                 tokens,
                 businesses,
                 defaults,
+                faults,
             },
             credentials,
         )

@@ -3,28 +3,29 @@
 //! Where the documentation is silent the server takes the choice the harness's SHOULD rules
 //! expect: failures are answered with an ActionConfirmation envelope whose `Status` mirrors the
 //! HTTP status, 401 carries `WWW-Authenticate: Bearer`, malformed `coworkerId` values get 400.
-
-use std::sync::{Arc, Mutex, MutexGuard};
+//! Each injected [`Fault`] bends exactly one of these behaviours.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::extract::{RawQuery, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::data::Db;
+use super::fault::{Fault, Faults};
 
 pub(crate) type Shared = Arc<Mutex<Db>>;
 
 /// Requests received, whatever their route.
 pub(crate) type Counter = Arc<AtomicU64>;
 
-pub(crate) fn router(state: Shared, counter: Counter) -> Router {
+pub(crate) fn router(state: Shared, counter: Counter, latency: Duration) -> Router {
     Router::new()
         .route("/api/public/coworkers/profiles", get(list_profiles))
         .route(
@@ -40,7 +41,12 @@ pub(crate) fn router(state: Shared, counter: Counter) -> Router {
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| {
                 counter.fetch_add(1, Ordering::Relaxed);
-                next.run(req)
+                async move {
+                    if !latency.is_zero() {
+                        tokio::time::sleep(latency).await;
+                    }
+                    next.run(req).await
+                }
             },
         ))
 }
@@ -55,115 +61,244 @@ fn lock(state: &Shared) -> MutexGuard<'_, Db> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    res
+/// What shapes every answer of one request: the faults and the request's Authorization value.
+struct Ctx<'a> {
+    faults: &'a Faults,
+    authorization: Option<String>,
 }
 
-/// The ActionConfirmation envelope, success or failure form.
-fn envelope(status: StatusCode, message: Option<&str>) -> Response {
-    json_response(
-        status,
-        &json!({
-            "WasSuccessful": status.is_success(),
-            "Value": null,
-            "Status": status.as_u16(),
-            "Message": message,
-            "Errors": null,
-        }),
-    )
-}
+impl Ctx<'_> {
+    fn has(&self, fault: Fault) -> bool {
+        self.faults.contains(&fault)
+    }
 
-fn unauthorized(token_given: bool) -> Response {
-    let mut res = envelope(
-        StatusCode::UNAUTHORIZED,
-        Some("Authorization has been denied for this request."),
-    );
-    let challenge = if token_given {
-        "Bearer error=\"invalid_token\""
-    } else {
-        "Bearer"
-    };
-    res.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
-    res
-}
+    fn json(&self, status: StatusCode, body: &Value) -> Response {
+        let mut res = (status, body.to_string()).into_response();
+        let content_type = if self.has(Fault::JsonAsTextPlain) {
+            "text/plain; charset=utf-8"
+        } else {
+            "application/json; charset=utf-8"
+        };
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        res
+    }
 
-/// Why a request is not authenticated: whether it carried an Authorization header at all.
-struct Unauthenticated {
-    header_given: bool,
-}
+    /// The ActionConfirmation envelope, success or failure form.
+    fn envelope(&self, status: StatusCode, message: Option<&str>) -> Response {
+        let success = status.is_success();
+        let mut message = message.map(str::to_string);
+        if !success && self.has(Fault::EchoTokenInErrors) {
+            let quoted = self.authorization.clone().unwrap_or_default();
+            message = Some(format!(
+                "{} (request authorization: {quoted})",
+                message.unwrap_or_default()
+            ));
+        }
+        let mut body = Map::new();
+        body.insert(
+            "WasSuccessful".into(),
+            if self.has(Fault::WasSuccessfulString) {
+                Value::String(success.to_string())
+            } else {
+                Value::Bool(success)
+            },
+        );
+        body.insert("Value".into(), Value::Null);
+        let mirrored = if self.has(Fault::StatusNotMirrored) {
+            0
+        } else {
+            status.as_u16()
+        };
+        body.insert("Status".into(), Value::from(mirrored));
+        body.insert("Message".into(), message.map_or(Value::Null, Value::String));
+        body.insert("Errors".into(), Value::Null);
+        if self.has(Fault::EnvelopeOmitsNulls) {
+            body.retain(|_, v| !v.is_null());
+        }
+        let http = if !success && self.has(Fault::ErrorsAsHttp200) {
+            StatusCode::OK
+        } else {
+            status
+        };
+        self.json(http, &Value::Object(body))
+    }
 
-impl Unauthenticated {
-    fn response(&self) -> Response {
-        unauthorized(self.header_given)
+    fn unauthorized(&self, header_given: bool) -> Response {
+        if self.has(Fault::UnauthorizedRedirect) {
+            let mut res = (
+                StatusCode::FOUND,
+                "<html><body>Redirecting to login</body></html>",
+            )
+                .into_response();
+            res.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_static("/login?ReturnUrl=%2Fapi"),
+            );
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            return res;
+        }
+        let mut res = self.envelope(
+            StatusCode::UNAUTHORIZED,
+            Some("Authorization has been denied for this request."),
+        );
+        if !self.has(Fault::NoWwwAuthenticate) {
+            let challenge = if header_given {
+                "Bearer error=\"invalid_token\""
+            } else {
+                "Bearer"
+            };
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        res
+    }
+
+    fn server_error(&self) -> Response {
+        let mut res = (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "<html><body><h1>Server Error in '/' Application.</h1></body></html>",
+        )
+            .into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        res
     }
 }
 
-/// The user id and token behind a valid `Authorization: Bearer TOKEN` header.
-fn authenticate(db: &Db, headers: &HeaderMap) -> Result<(i64, String), Unauthenticated> {
-    let refused = Err(Unauthenticated { header_given: true });
-    let Some(raw) = headers.get(header::AUTHORIZATION) else {
-        return Err(Unauthenticated {
-            header_given: false,
-        });
-    };
-    let Ok(raw) = raw.to_str() else {
-        return refused;
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    List,
+    Switch,
+    Benefits,
+}
+
+/// The primary user, whom the auth faults fall back to.
+const PRIMARY_USER: i64 = 7001;
+
+/// The user id and token behind the request's Authorization header, or the 401 answer.
+fn authenticate(db: &Db, ctx: &Ctx<'_>, endpoint: Endpoint) -> Result<(i64, String), Response> {
+    let Some(raw) = ctx.authorization.as_deref() else {
+        let lenient = (endpoint == Endpoint::Switch && ctx.has(Fault::IgnoreMissingToken))
+            || (endpoint == Endpoint::List && ctx.has(Fault::ListWithoutAuth));
+        return if lenient {
+            Ok((PRIMARY_USER, String::new()))
+        } else {
+            Err(ctx.unauthorized(false))
+        };
     };
     let mut parts = raw.trim().splitn(2, ' ');
     let scheme = parts.next().unwrap_or_default();
-    let token = parts.next().unwrap_or_default().trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return refused;
+    let mut token = parts.next().unwrap_or_default().trim();
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        if ctx.has(Fault::AcceptRawToken) && parts.next().is_none() && !raw.contains(' ') {
+            token = raw.trim();
+        } else {
+            return Err(ctx.unauthorized(true));
+        }
+    }
+    if token.is_empty() {
+        return Err(ctx.unauthorized(true));
     }
     match db.tokens.get(token) {
-        Some(t) if !t.expired => Ok((t.user, token.to_string())),
-        _ => refused,
+        Some(t) if !t.expired || ctx.has(Fault::AcceptExpiredToken) => {
+            Ok((t.user, token.to_string()))
+        }
+        None if ctx.has(Fault::AcceptAnyBearer) => Ok((PRIMARY_USER, token.to_string())),
+        _ => Err(ctx.unauthorized(true)),
+    }
+}
+
+fn ctx<'a>(db: &'a Db, headers: &HeaderMap) -> Ctx<'a> {
+    Ctx {
+        faults: &db.faults,
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
     }
 }
 
 async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let db = lock(&state);
-    let (user_id, token) = match authenticate(&db, &headers) {
+    let ctx = ctx(&db, &headers);
+    let (user_id, token) = match authenticate(&db, &ctx, Endpoint::List) {
         Ok(found) => found,
-        Err(e) => return e.response(),
+        Err(res) => return res,
     };
     let Some(user) = db.users.iter().find(|u| u.id == user_id) else {
-        return unauthorized(true);
+        return ctx.unauthorized(true);
     };
+    let own = db.profiles.iter().filter(|p| p.owner == user_id).count();
+    if ctx.has(Fault::List500) || (ctx.has(Fault::SingleProfileList500) && own == 1) {
+        return ctx.server_error();
+    }
     let default = db.defaults.get(&user_id).copied();
-    let profiles: Vec<Value> = db
+    let home = db
         .profiles
         .iter()
         .filter(|p| p.owner == user_id)
+        .map(|p| p.id)
+        .min();
+    let mut profiles: Vec<Value> = db
+        .profiles
+        .iter()
+        .filter(|p| p.owner == user_id || ctx.has(Fault::ListsAllUsersProfiles))
         .map(|p| {
+            let is_default = Some(p.id) == default
+                || (ctx.has(Fault::HomeProfileAlwaysDefault) && Some(p.id) == home);
+            let id = if ctx.has(Fault::ProfileIdsAsStrings) {
+                Value::String(p.id.to_string())
+            } else {
+                Value::from(p.id)
+            };
+            let kind = if ctx.has(Fault::CoworkerTypeAsName) {
+                Value::String(
+                    if p.coworker_type == 1 {
+                        "Individual"
+                    } else {
+                        "Company"
+                    }
+                    .into(),
+                )
+            } else {
+                Value::from(p.coworker_type)
+            };
             json!({
-                "Id": p.id,
+                "Id": id,
                 "FullName": p.full_name,
                 "CompanyName": p.company_name,
                 "Active": p.active,
-                "IsDefaultProfile": Some(p.id) == default,
-                "CoworkerType": p.coworker_type,
+                "IsDefaultProfile": is_default,
+                "CoworkerType": kind,
                 "HasVirtualOffice": p.has_virtual_office,
                 "VirtualOfficePaused": p.virtual_office_paused,
                 "VirtualOfficeContractId": p.virtual_office_contract_id,
             })
         })
         .collect();
+    if ctx.has(Fault::DuplicateDefaultProfile) {
+        if let Some(row) = profiles
+            .iter()
+            .find(|p| p["IsDefaultProfile"] == Value::Bool(true))
+            .cloned()
+        {
+            profiles.push(row);
+        }
+    }
     let business = db
         .businesses
         .iter()
         .find(|b| b.id == user.business)
         .map(|b| json!({"Id": b.id, "Name": b.name, "WebAddress": b.web_address}))
         .unwrap_or(Value::Null);
-    json_response(
+    ctx.json(
         StatusCode::OK,
         &json!({
             "User": {
@@ -228,45 +363,96 @@ async fn switch_profile(
     RawQuery(query): RawQuery,
 ) -> Response {
     let mut db = lock(&state);
-    let (user_id, _) = match authenticate(&db, &headers) {
-        Ok(found) => found,
-        Err(e) => return e.response(),
+    let faults = db.faults.clone();
+    let ctx = Ctx {
+        faults: &faults,
+        authorization: ctx(&db, &headers).authorization,
     };
+    let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Switch) {
+        Ok(found) => found,
+        Err(res) => return res,
+    };
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if ctx.has(Fault::SwitchRequiresBody) && !json_body {
+        return ctx.envelope(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("The request entity's media type is not supported"),
+        );
+    }
     let Some(raw) = coworker_id_param(query.as_deref()) else {
-        return envelope(
+        if ctx.has(Fault::MissingId500) {
+            return ctx.server_error();
+        }
+        return ctx.envelope(
             StatusCode::BAD_REQUEST,
             Some("coworkerId: is a required field"),
         );
     };
-    let Ok(id) = raw.trim().parse::<i64>() else {
-        return envelope(
+    let raw = raw.trim();
+    let Ok(id) = raw.parse::<i64>() else {
+        let all_digits = !raw.is_empty()
+            && raw
+                .trim_start_matches('-')
+                .chars()
+                .all(|c| c.is_ascii_digit());
+        if ctx.has(Fault::OverflowId500) && all_digits {
+            return ctx.server_error();
+        }
+        if ctx.has(Fault::NonNumericIdSuccess) {
+            return ctx.envelope(StatusCode::OK, None);
+        }
+        return ctx.envelope(
             StatusCode::BAD_REQUEST,
             Some("coworkerId: is not a valid profile id"),
         );
     };
-    let Some(profile) = db
-        .profiles
-        .iter()
-        .find(|p| p.id == id && p.owner == user_id)
-    else {
-        // Unknown and foreign ids answer alike, so the endpoint does not reveal which ids exist.
-        return envelope(StatusCode::NOT_FOUND, Some("Profile not found"));
+    let Some(profile) = db.profiles.iter().find(|p| p.id == id).cloned() else {
+        if ctx.has(Fault::UnknownId200) {
+            return ctx.envelope(StatusCode::OK, None);
+        }
+        if ctx.has(Fault::UnknownId500) {
+            return ctx.server_error();
+        }
+        return ctx.envelope(StatusCode::NOT_FOUND, Some("Profile not found"));
     };
-    if !profile.active {
-        return envelope(
+    if profile.owner != user_id {
+        if ctx.has(Fault::AcceptForeignProfile) {
+            db.defaults.insert(user_id, id);
+            return ctx.envelope(StatusCode::OK, None);
+        }
+        if ctx.has(Fault::ForeignProfile403) {
+            return ctx.envelope(
+                StatusCode::FORBIDDEN,
+                Some("This profile belongs to another user"),
+            );
+        }
+        // Unknown and foreign ids answer alike, so the endpoint does not reveal which ids exist.
+        return ctx.envelope(StatusCode::NOT_FOUND, Some("Profile not found"));
+    }
+    if !profile.active && !ctx.has(Fault::InactiveSwitchAllowed) {
+        return ctx.envelope(
             StatusCode::BAD_REQUEST,
             Some("coworkerId: the profile is not active"),
         );
     }
-    db.defaults.insert(user_id, id);
-    envelope(StatusCode::OK, None)
+    if !ctx.has(Fault::SwitchWithoutChange) {
+        db.defaults.insert(user_id, id);
+    }
+    if ctx.has(Fault::EmptySuccessBody) {
+        return StatusCode::OK.into_response();
+    }
+    ctx.envelope(StatusCode::OK, None)
 }
 
 async fn current_benefits(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let db = lock(&state);
-    let (user_id, _) = match authenticate(&db, &headers) {
+    let ctx = ctx(&db, &headers);
+    let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Benefits) {
         Ok(found) => found,
-        Err(e) => return e.response(),
+        Err(res) => return res,
     };
     let default = db.defaults.get(&user_id).copied();
     let credits: Vec<Value> = db
@@ -287,7 +473,7 @@ async fn current_benefits(State(state): State<Shared>, headers: HeaderMap) -> Re
             })
         })
         .collect();
-    json_response(
+    ctx.json(
         StatusCode::OK,
         &json!({
             "Personal": {"BookingCredits": credits, "ExtraServices": [], "TimePasses": []},
@@ -296,8 +482,9 @@ async fn current_benefits(State(state): State<Shared>, headers: HeaderMap) -> Re
     )
 }
 
-async fn not_found() -> Response {
-    envelope(StatusCode::NOT_FOUND, Some("No such endpoint"))
+async fn not_found(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let db = lock(&state);
+    ctx(&db, &headers).envelope(StatusCode::NOT_FOUND, Some("No such endpoint"))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! the harness's SHOULD rules expect (see `ARCHITECTURE.md`).
 
 mod data;
+mod fault;
 mod handlers;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -17,15 +18,22 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use data::Credentials;
+pub use data::{Credentials, FixedTokens};
+pub use fault::{Fault, Faults};
 
-/// Where the reference server listens.
-#[derive(Debug, Clone)]
+/// Where the reference server listens and how it behaves.
+#[derive(Clone)]
 pub struct ServerOptions {
     /// Address to bind; the default is loopback only.
     pub host: IpAddr,
     /// Port to bind; 0 picks a free one.
     pub port: u16,
+    /// Contract violations to commit; empty for the faithful implementation.
+    pub faults: Faults,
+    /// Fixed tokens instead of random ones.
+    pub tokens: Option<FixedTokens>,
+    /// A delay added to every request, to model a remote target.
+    pub latency: std::time::Duration,
 }
 
 impl Default for ServerOptions {
@@ -33,6 +41,9 @@ impl Default for ServerOptions {
         ServerOptions {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
+            faults: Faults::new(),
+            tokens: None,
+            latency: std::time::Duration::ZERO,
         }
     }
 }
@@ -90,10 +101,10 @@ impl RunningServer {
 pub async fn start(options: &ServerOptions) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(SocketAddr::new(options.host, options.port)).await?;
     let addr = listener.local_addr()?;
-    let (db, credentials) = data::Db::seeded();
+    let (db, credentials) = data::Db::seeded(options.faults.clone(), options.tokens.as_ref());
     let state: handlers::Shared = Arc::new(Mutex::new(db));
     let counter = handlers::Counter::default();
-    let router = handlers::router(state.clone(), counter.clone());
+    let router = handlers::router(state.clone(), counter.clone(), options.latency);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router)

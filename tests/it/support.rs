@@ -13,14 +13,16 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with(ServerOptions::default())
+    }
+
+    pub fn start_with(options: ServerOptions) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let server = runtime
-            .block_on(server::start(&ServerOptions::default()))
-            .unwrap();
+        let server = runtime.block_on(server::start(&options)).unwrap();
         Server {
             runtime,
             server: Some(server),

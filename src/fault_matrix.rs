@@ -1,0 +1,115 @@
+//! Which faults of the reference server kill which trials: the evidence that every rule can fail.
+//!
+//! Computed, not declared: the suite is run in-process against one reference server per fault
+//! (all at once, every trial selected, SHOULD rules included), and each failing trial is recorded.
+//! `rules` prints the result; the integration tests hold the expected table as a model.
+
+use std::collections::BTreeMap;
+
+use crate::http::{HttpClient, HttpOptions};
+use crate::plan::Plan;
+use crate::run::{self, Credentials, Target};
+use crate::server::{self, Fault, Faults, ServerOptions};
+
+/// The trials each fault makes fail.
+#[derive(Debug, Clone, Default)]
+pub struct FaultMatrix {
+    /// Fault → failing trial names (sorted).
+    pub by_fault: BTreeMap<Fault, Vec<String>>,
+    /// Faults whose run could not use the target at all, with the reason.
+    pub unusable: BTreeMap<Fault, String>,
+    /// Trials that fail against the faithful server (should be none).
+    pub baseline: Vec<String>,
+}
+
+impl FaultMatrix {
+    /// Trial name → the faults that kill it.
+    pub fn by_trial(&self) -> BTreeMap<&str, Vec<Fault>> {
+        let mut out: BTreeMap<&str, Vec<Fault>> = BTreeMap::new();
+        for (fault, trials) in &self.by_fault {
+            for t in trials {
+                out.entry(t.as_str()).or_default().push(*fault);
+            }
+        }
+        out
+    }
+}
+
+/// Runs `plan` (whose trials should all be selected) against the faithful server and against one
+/// server per fault.
+///
+/// # Errors
+/// When a reference server cannot be started.
+pub async fn compute(plan: &Plan, options: &HttpOptions) -> Result<FaultMatrix, String> {
+    let mut runs = Vec::new();
+    for fault in std::iter::once(None).chain(Fault::ALL.iter().copied().map(Some)) {
+        let plan = plan.clone();
+        let options = options.clone();
+        runs.push((
+            fault,
+            tokio::spawn(async move { failing_trials(&plan, &options, fault).await }),
+        ));
+    }
+    let mut matrix = FaultMatrix::default();
+    for (fault, handle) in runs {
+        let outcome = handle
+            .await
+            .map_err(|e| format!("fault run failed: {e}"))??;
+        match (fault, outcome) {
+            (None, Ok(failing)) => matrix.baseline = failing,
+            (None, Err(reason)) => {
+                return Err(format!(
+                    "the faithful reference server is unusable: {reason}"
+                ));
+            }
+            (Some(f), Ok(failing)) => {
+                matrix.by_fault.insert(f, failing);
+            }
+            (Some(f), Err(reason)) => {
+                matrix.unusable.insert(f, reason);
+            }
+        }
+    }
+    Ok(matrix)
+}
+
+/// `Ok(Ok(failing trials))`, `Ok(Err(unusable reason))`, or `Err` when no server could start.
+async fn failing_trials(
+    plan: &Plan,
+    options: &HttpOptions,
+    fault: Option<Fault>,
+) -> Result<Result<Vec<String>, String>, String> {
+    let server = server::start(&ServerOptions {
+        faults: fault.into_iter().collect::<Faults>(),
+        ..ServerOptions::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start a reference server: {e}"))?;
+    let c = server.credentials().clone();
+    let client = HttpClient::new(&server.base_url(), options.clone()).map_err(|e| e.0)?;
+    let target = Target {
+        client,
+        base_url: server.base_url(),
+        credentials: Credentials {
+            primary: Some(c.primary_token.into()),
+            foreign: Some(c.foreign_token.into()),
+            expired: Some(c.expired_token.into()),
+            foreign_profile_id: None,
+            unknown_profile_id: None,
+        },
+        concurrency: 8,
+    };
+    let report = run::run(plan, target).await;
+    server.stop().await;
+    if let Some(reason) = report.unusable {
+        return Ok(Err(reason));
+    }
+    let failing = plan
+        .trials
+        .iter()
+        .zip(&report.results)
+        .filter(|(_, r)| r.as_ref().is_some_and(|r| r.verdict.is_failure()))
+        .map(|(t, _)| t.name.clone())
+        .collect();
+    Ok(Ok(failing))
+}

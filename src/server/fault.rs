@@ -1,0 +1,87 @@
+//! Faults the reference server can be started with: each is a realistic way an implementation of
+//! the API gets the contract wrong, so that the harness can prove each of its rules can fail.
+//!
+//! Every fault is stateless or undone by the harness's restore, so the trials it makes fail do
+//! not depend on the order in which cases run.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+macro_rules! faults {
+    ($($variant:ident = $name:literal : $description:literal,)*) => {
+        /// One injectable contract violation.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Fault {
+            $($variant,)*
+        }
+
+        impl Fault {
+            /// Every fault, in catalog order.
+            pub const ALL: &'static [Fault] = &[$(Fault::$variant,)*];
+
+            /// The name used on the command line (`serve --fault NAME`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Fault::$variant => $name,)*
+                }
+            }
+
+            /// What the faulty server does, in a sentence.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Fault::$variant => $description,)*
+                }
+            }
+        }
+    };
+}
+
+faults! {
+    AcceptForeignProfile = "accept_foreign_profile": "switching to another user's profile succeeds and makes it the default",
+    ForeignProfile403 = "foreign_profile_403": "another user's profile is refused with 403, revealing that it exists",
+    IgnoreMissingToken = "ignore_missing_token": "a switch without Authorization header acts as the primary user",
+    AcceptAnyBearer = "accept_any_bearer": "any non-empty bearer token is accepted as the primary user",
+    AcceptExpiredToken = "accept_expired_token": "expired tokens are accepted",
+    AcceptRawToken = "accept_raw_token": "a token without the Bearer scheme is accepted",
+    ListWithoutAuth = "list_without_auth": "the profile list answers without Authorization header, as the primary user",
+    NoWwwAuthenticate = "no_www_authenticate": "401 responses carry no WWW-Authenticate header",
+    UnauthorizedRedirect = "unauthorized_redirect": "unauthenticated requests are redirected (302) to a login page instead of 401",
+    UnknownId200 = "unknown_id_200": "an id that names no profile answers the success envelope (nothing changes)",
+    UnknownId500 = "unknown_id_500": "an id that names no profile answers 500",
+    MissingId500 = "missing_id_500": "a switch without coworkerId answers 500",
+    NonNumericIdSuccess = "non_numeric_id_success": "a coworkerId that is not an integer answers the success envelope",
+    OverflowId500 = "overflow_id_500": "a coworkerId too large for a 64-bit integer answers 500",
+    InactiveSwitchAllowed = "inactive_switch_allowed": "switching to an inactive profile succeeds",
+    SwitchRequiresBody = "switch_requires_body": "the switch demands a JSON body and answers 415 without one",
+    StatusNotMirrored = "status_not_mirrored": "every envelope carries Status 0 (an unset field) instead of the HTTP status",
+    WasSuccessfulString = "was_successful_string": "WasSuccessful is serialised as the string \"true\"/\"false\"",
+    EnvelopeOmitsNulls = "envelope_omits_nulls": "null envelope members are left out (Value, Message, Errors vanish)",
+    EmptySuccessBody = "empty_success_body": "a successful switch answers 200 with an empty body",
+    ErrorsAsHttp200 = "errors_as_http_200": "failures answer HTTP 200 with WasSuccessful false and the real code only in Status",
+    SwitchWithoutChange = "switch_without_change": "the switch answers success but the default does not change",
+    HomeProfileAlwaysDefault = "home_profile_always_default": "the user's first profile is always flagged IsDefaultProfile, so a switch shows two defaults",
+    ProfileIdsAsStrings = "profile_ids_as_strings": "Profiles[].Id is serialised as a string",
+    CoworkerTypeAsName = "coworker_type_as_name": "Profiles[].CoworkerType is serialised as a name (\"Individual\"/\"Company\")",
+    JsonAsTextPlain = "json_as_text_plain": "JSON bodies are served as text/plain",
+    ListsAllUsersProfiles = "lists_all_users_profiles": "the profile list holds every user's profiles, not just the caller's",
+    DuplicateDefaultProfile = "duplicate_default_profile": "the default profile is listed twice (a join that duplicates rows)",
+    SingleProfileList500 = "single_profile_list_500": "the profile list answers 500 for users with only one profile",
+    List500 = "list_500": "the profile list answers 500 for everyone (the target is unusable)",
+    EchoTokenInErrors = "echo_token_in_errors": "error envelopes quote the Authorization header in Message (a leak the harness must not repeat)",
+}
+
+impl Fault {
+    /// The fault of this name.
+    pub fn from_name(name: &str) -> Option<Fault> {
+        Fault::ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The faults a server runs with; empty for the faithful reference implementation.
+pub type Faults = BTreeSet<Fault>;
