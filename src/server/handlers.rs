@@ -183,15 +183,27 @@ enum Endpoint {
 /// The primary user, whom the auth faults fall back to.
 const PRIMARY_USER: i64 = 7001;
 
-/// The user id and token behind the request's Authorization header, or the 401 answer.
-fn authenticate(db: &Db, ctx: &Ctx<'_>, endpoint: Endpoint) -> Result<(i64, String), Response> {
+/// A request without a usable credential; `header_given` says whether it had an Authorization
+/// header at all (the 401 challenge differs).
+struct Unauthenticated {
+    header_given: bool,
+}
+
+/// The user id and token behind the request's Authorization header.
+fn authenticate(
+    db: &Db,
+    ctx: &Ctx<'_>,
+    endpoint: Endpoint,
+) -> Result<(i64, String), Unauthenticated> {
     let Some(raw) = ctx.authorization.as_deref() else {
         let lenient = (endpoint == Endpoint::Switch && ctx.has(Fault::IgnoreMissingToken))
             || (endpoint == Endpoint::List && ctx.has(Fault::ListWithoutAuth));
         return if lenient {
             Ok((PRIMARY_USER, String::new()))
         } else {
-            Err(ctx.unauthorized(false))
+            Err(Unauthenticated {
+                header_given: false,
+            })
         };
     };
     let mut parts = raw.trim().splitn(2, ' ');
@@ -201,18 +213,18 @@ fn authenticate(db: &Db, ctx: &Ctx<'_>, endpoint: Endpoint) -> Result<(i64, Stri
         if ctx.has(Fault::AcceptRawToken) && parts.next().is_none() && !raw.contains(' ') {
             token = raw.trim();
         } else {
-            return Err(ctx.unauthorized(true));
+            return Err(Unauthenticated { header_given: true });
         }
     }
     if token.is_empty() {
-        return Err(ctx.unauthorized(true));
+        return Err(Unauthenticated { header_given: true });
     }
     match db.tokens.get(token) {
         Some(t) if !t.expired || ctx.has(Fault::AcceptExpiredToken) => {
             Ok((t.user, token.to_string()))
         }
         None if ctx.has(Fault::AcceptAnyBearer) => Ok((PRIMARY_USER, token.to_string())),
-        _ => Err(ctx.unauthorized(true)),
+        _ => Err(Unauthenticated { header_given: true }),
     }
 }
 
@@ -230,7 +242,7 @@ async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Respo
     let ctx = ctx(&db, &headers);
     let (user_id, token) = match authenticate(&db, &ctx, Endpoint::List) {
         Ok(found) => found,
-        Err(res) => return res,
+        Err(e) => return ctx.unauthorized(e.header_given),
     };
     let Some(user) = db.users.iter().find(|u| u.id == user_id) else {
         return ctx.unauthorized(true);
@@ -283,14 +295,13 @@ async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Respo
             })
         })
         .collect();
-    if ctx.has(Fault::DuplicateDefaultProfile) {
-        if let Some(row) = profiles
+    if ctx.has(Fault::DuplicateDefaultProfile)
+        && let Some(row) = profiles
             .iter()
             .find(|p| p["IsDefaultProfile"] == Value::Bool(true))
             .cloned()
-        {
-            profiles.push(row);
-        }
+    {
+        profiles.push(row);
     }
     let business = db
         .businesses
@@ -370,7 +381,7 @@ async fn switch_profile(
     };
     let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Switch) {
         Ok(found) => found,
-        Err(res) => return res,
+        Err(e) => return ctx.unauthorized(e.header_given),
     };
     let json_body = headers
         .get(header::CONTENT_TYPE)
@@ -452,7 +463,7 @@ async fn current_benefits(State(state): State<Shared>, headers: HeaderMap) -> Re
     let ctx = ctx(&db, &headers);
     let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Benefits) {
         Ok(found) => found,
-        Err(res) => return res,
+        Err(e) => return ctx.unauthorized(e.header_given),
     };
     let default = db.defaults.get(&user_id).copied();
     let credits: Vec<Value> = db
