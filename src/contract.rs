@@ -59,16 +59,21 @@ impl Contract {
         let registry = Registry::new()
             .extend(documents.iter().map(|(uri, v)| (uri.as_str(), v.clone())))
             .and_then(|b| b.prepare())
-            .map_err(|e| LoadError::new("schemas", format!("cannot register the schemas: {e}")))?;
+            .map_err(|e| registry_error(&e.to_string(), sources, &documents))?;
         let mut contract = Contract {
             registry,
             files,
             compiled: HashMap::new(),
         };
-        for (name, path) in contract.files.clone() {
+        for ((name, path), (_, document)) in contract.files.clone().iter().zip(&documents) {
+            if let Err(e) = contract.build_checked(document) {
+                return Err(
+                    LoadError::new(path, format!("schema does not compile: {}", e.1)).at(e.0),
+                );
+            }
             contract
-                .compile_ref(&name)
-                .map_err(|message| LoadError::new(&path, message))?;
+                .compile_ref(name)
+                .map_err(|message| LoadError::new(path, message))?;
         }
         Ok(contract)
     }
@@ -114,6 +119,14 @@ impl Contract {
     }
 
     fn build(&self, schema: &Value) -> Result<Arc<Validator>, String> {
+        self.build_checked(schema).map_err(|(at, message)| {
+            let at = if at.is_empty() { "/" } else { at.as_str() };
+            format!("schema does not compile: at {at}: {message}")
+        })
+    }
+
+    /// Compiles `schema`; the error is the JSON pointer inside the schema and the message.
+    fn build_checked(&self, schema: &Value) -> Result<Arc<Validator>, (String, String)> {
         jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .with_registry(&self.registry)
@@ -122,9 +135,59 @@ impl Contract {
             .build(schema)
             .map(Arc::new)
             .map_err(|e| {
-                let at = e.instance_path().as_str();
-                let at = if at.is_empty() { "/" } else { at };
-                format!("schema does not compile: at {at}: {}", e.masked())
+                (
+                    e.instance_path().as_str().to_string(),
+                    e.to_string(),
+                )
             })
+    }
+}
+
+/// Names the file and `$ref` behind a registry failure (a `$ref` to a file that is not loaded).
+fn registry_error(
+    message: &str,
+    sources: &[SourceFile],
+    documents: &[(String, Value)],
+) -> LoadError {
+    let missing = message
+        .split_once("Resource '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(uri, _)| uri.trim_start_matches(BASE_URI).to_string());
+    let Some(missing) = missing else {
+        return LoadError::new("schemas", format!("cannot register the schemas: {message}"));
+    };
+    let file = missing.split('#').next().unwrap_or(&missing).to_string();
+    for (source, (_, document)) in sources.iter().zip(documents) {
+        if let Some(pointer) = find_ref(document, &file, "") {
+            return LoadError::new(
+                &source.path,
+                format!("`$ref` to `{missing}`, which is not one of the schema files; add the file or fix the reference"),
+            )
+            .at(pointer);
+        }
+    }
+    LoadError::new(
+        "schemas",
+        format!("a `$ref` points to `{missing}`, which is not one of the schema files"),
+    )
+}
+
+/// The pointer of the first `$ref` whose target names `file`.
+fn find_ref(value: &Value, file: &str, at: &str) -> Option<String> {
+    match value {
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            match v {
+                Value::String(target) if k == "$ref" && target.split('#').next() == Some(file) => {
+                    Some(here)
+                }
+                other => find_ref(other, file, &here),
+            }
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_ref(v, file, &format!("{at}/{i}"))),
+        _ => None,
     }
 }

@@ -245,7 +245,14 @@ fn exchange_lines(record: &ExchangeRecord) -> Vec<String> {
 fn body_excerpt(body: &[u8]) -> String {
     let text = match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(value) => mask_json(&value).to_string(),
-        Err(_) => String::from_utf8_lossy(body).into_owned(),
+        Err(_) => match std::str::from_utf8(body) {
+            Ok(text) => text.to_string(),
+            Err(_) => {
+                let hex: Vec<String> = body.iter().take(32).map(|b| format!("{b:02x}")).collect();
+                let more = if body.len() > 32 { " …" } else { "" };
+                return format!("not UTF-8, {} bytes: {}{more}", body.len(), hex.join(" "));
+            }
+        },
     };
     let text: String = text
         .chars()

@@ -7,5 +7,7 @@
 
 mod support;
 
+mod bad_input;
 mod faults;
+mod hostile;
 mod suite;

@@ -101,8 +101,7 @@ impl Run {
     }
 }
 
-/// Runs the harness binary with `args`, with no NEXUDUS_* variables from the environment.
-pub fn harness(args: &[String]) -> Run {
+fn command(args: &[String]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"));
     for (k, _) in std::env::vars() {
         if k.starts_with("NEXUDUS_") {
@@ -110,12 +109,70 @@ pub fn harness(args: &[String]) -> Run {
         }
     }
     cmd.args(args);
-    let out: Output = cmd.output().unwrap();
+    cmd
+}
+
+/// Runs the harness binary with `args`, with no NEXUDUS_* variables from the environment.
+pub fn harness(args: &[String]) -> Run {
+    let out: Output = command(args).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Like [`harness`], also returning the wall time and the peak resident memory (VmHWM, sampled
+/// from /proc while the process runs; 0 where /proc is missing). A watchdog kills the process
+/// after 60 s so that a hang fails the test instead of stalling it.
+pub fn harness_measured(args: &[String]) -> (Run, std::time::Duration, u64) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let mut child = command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak = peak.max(kb * 1024);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    };
+    (run, started.elapsed(), peak)
 }
 
 pub fn args(items: &[&str]) -> Vec<String> {

@@ -1,0 +1,189 @@
+//! Bad input: each problem exits 2 before any request is sent, with a message that names the file
+//! and the position (line:column and/or JSON pointer) and says how to fix it.
+
+use crate::support::{Server, args, case_dir, harness, shipped_case};
+
+/// A shipped case with one text replacement, for a one-line mistake.
+fn mistake(id: &str, from: &str, to: &str) -> String {
+    let text = shipped_case(id);
+    assert!(text.contains(from), "{id} has no {from:?}");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn bad_input_exits_2_and_sends_nothing() {
+    let server = Server::start();
+    let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let read = |f: &str| std::fs::read_to_string(schemas.join(f)).unwrap();
+    let table: Vec<(&str, Vec<(&str, String)>, Vec<(&str, String)>, Vec<&str>)> = vec![
+        // (name, case files, schema files (empty: the shipped ones), extra flags)
+        (
+            "malformed_json",
+            vec![(
+                "bad_token.json",
+                "{\n  \"summary\": \"x\",\n  \"state\" \"changes\"\n}".into(),
+            )],
+            vec![],
+            vec![],
+        ),
+        (
+            "unknown_field",
+            vec![(
+                "valid_switch.json",
+                mistake("valid_switch", "\"summary\"", "\"sumary\""),
+            )],
+            vec![],
+            vec![],
+        ),
+        (
+            "missing_schema_ref",
+            vec![(
+                "valid_switch.json",
+                mistake(
+                    "valid_switch",
+                    "action-confirmation.json#/$defs/success",
+                    "action-confirmaton.json#/$defs/success",
+                ),
+            )],
+            vec![],
+            vec![],
+        ),
+        (
+            "unknown_variable",
+            vec![(
+                "valid_switch.json",
+                mistake(
+                    "valid_switch",
+                    "{{target_profile_id}}",
+                    "{{target_profile}}",
+                ),
+            )],
+            vec![],
+            vec![],
+        ),
+        (
+            "unknown_credential",
+            vec![(
+                "bad_token.json",
+                mistake(
+                    "bad_token",
+                    "\"credential\": \"invalid\"",
+                    "\"credential\": \"invalidd\"",
+                ),
+            )],
+            vec![],
+            vec![],
+        ),
+        (
+            "duplicate_case_ids",
+            vec![
+                ("a/bad_token.json", shipped_case("bad_token")),
+                ("b/bad_token.json", shipped_case("bad_token")),
+            ],
+            vec![],
+            vec![],
+        ),
+        (
+            "empty_cases_dir",
+            vec![("README.txt", "no json here".into())],
+            vec![],
+            vec![],
+        ),
+        (
+            "schema_does_not_compile",
+            vec![("bad_token.json", shipped_case("bad_token"))],
+            vec![
+                ("action-confirmation.json", read("action-confirmation.json")),
+                (
+                    "profiles.json",
+                    read("profiles.json").replacen(
+                        "\"type\": \"object\"",
+                        "\"type\": \"objekt\"",
+                        1,
+                    ),
+                ),
+            ],
+            vec![],
+        ),
+        (
+            "schema_ref_to_missing_file",
+            vec![("bad_token.json", shipped_case("bad_token"))],
+            vec![
+                ("action-confirmation.json", read("action-confirmation.json")),
+                (
+                    "profiles.json",
+                    read("profiles.json").replacen("\"#/$defs/user\"", "\"user.json\"", 1),
+                ),
+            ],
+            vec![],
+        ),
+        (
+            "invalid_base_url",
+            vec![],
+            vec![],
+            vec!["--base-url", "spaces.nexudus.com"],
+        ),
+        (
+            "base_url_without_token",
+            vec![],
+            vec![],
+            vec!["--base-url", "https://space.spaces.nexudus.com"],
+        ),
+        ("bad_timeout", vec![], vec![], vec!["--timeout", "0"]),
+        (
+            "unknown_fault",
+            vec![],
+            vec![],
+            vec!["serve", "--fault", "acept_any_bearer"],
+        ),
+    ];
+    let mut report = String::new();
+    for (name, cases, schema_files, extra) in table {
+        let mut a = if extra.iter().any(|e| e.starts_with("--base-url")) {
+            Vec::new()
+        } else {
+            server.target_args()
+        };
+        let case_path = (!cases.is_empty()).then(|| {
+            case_dir(
+                &format!("bad-{name}"),
+                &cases
+                    .iter()
+                    .map(|(f, t)| (*f, t.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let schema_path = (!schema_files.is_empty()).then(|| {
+            case_dir(
+                &format!("bad-schemas-{name}"),
+                &schema_files
+                    .iter()
+                    .map(|(f, t)| (*f, t.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        if let Some(dir) = &case_path {
+            a.extend(args(&["--cases", dir.to_str().unwrap()]));
+        }
+        if let Some(dir) = &schema_path {
+            a.extend(args(&["--schemas", dir.to_str().unwrap()]));
+        }
+        a.extend(args(&extra));
+        let run = harness(&a);
+        assert_eq!(run.code, 2, "{name}: {}", run.all_output());
+        assert!(run.stdout.is_empty(), "{name}: {}", run.stdout);
+        let mut message = run.stderr.trim().to_string();
+        for dir in [&case_path, &schema_path].into_iter().flatten() {
+            message = message.replace(dir.to_str().unwrap(), "DIR");
+        }
+        report.push_str(&format!("{name}:\n{message}\n\n"));
+    }
+    assert_eq!(
+        server.get().requests_received(),
+        0,
+        "bad input sent a request"
+    );
+    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("bad_input", report);
+    });
+}
