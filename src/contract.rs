@@ -134,12 +134,7 @@ impl Contract {
             .should_validate_formats(true)
             .build(schema)
             .map(Arc::new)
-            .map_err(|e| {
-                (
-                    e.instance_path().as_str().to_string(),
-                    e.to_string(),
-                )
-            })
+            .map_err(|e| (e.instance_path().as_str().to_string(), e.to_string()))
     }
 }
 

@@ -10,4 +10,5 @@ mod support;
 mod bad_input;
 mod faults;
 mod hostile;
+mod secrets;
 mod suite;

@@ -1,0 +1,164 @@
+//! Secret hygiene: with canary tokens, passing and failing runs must not show any token — raw,
+//! URL-encoded or base64 — on any output channel, in any format, even when the target echoes the
+//! token in `User.AccessToken` and in its error messages.
+
+use nexudus_conformance::server::{Fault, Faults, FixedTokens, ServerOptions};
+
+use crate::support::{Server, args, case_dir, harness, shipped_case};
+
+const PRIMARY: &str = "canary+Prim/ary=Token.0001";
+const FOREIGN: &str = "canary+For/eign=Token.0002";
+const EXPIRED: &str = "canary+Exp/ired=Token.0003";
+
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..=c.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Every form of `secret` that must not appear; the base64 forms lose their last two characters,
+/// which depend on what follows the secret.
+fn forms(secret: &str) -> Vec<(String, String)> {
+    let url: String = secret
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let mut out = vec![
+        ("raw".to_string(), secret.to_string()),
+        ("url-encoded".to_string(), url),
+    ];
+    for prefix in ["", "Bearer ", "user:", "ab"] {
+        let b = base64(format!("{prefix}{secret}").as_bytes());
+        let core = &b[b.len() - 2 - (secret.len() * 4 / 3 - 4)..b.len() - 2];
+        out.push((format!("base64 after {prefix:?}"), core.to_string()));
+        out.push((
+            format!("base64url after {prefix:?}"),
+            core.replace('+', "-").replace('/', "_"),
+        ));
+    }
+    out
+}
+
+fn assert_clean(what: &str, text: &str) {
+    for secret in [PRIMARY, FOREIGN, EXPIRED] {
+        for (form, needle) in forms(secret) {
+            assert!(
+                !text.contains(&needle),
+                "{what}: leaks the {form} form of a token ({needle})"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_forms_checked_are_real_encodings() {
+    // base64("Bearer canary+Prim/ary=Token.0001") holds the core the test looks for.
+    let full = base64(format!("Bearer {PRIMARY}").as_bytes());
+    let core = &forms(PRIMARY)[4].1;
+    assert!(full.contains(core.as_str()), "{full} / {core}");
+    assert!(forms(PRIMARY)[1].1.contains("%2B"));
+}
+
+#[test]
+fn no_channel_shows_a_token() {
+    let server = Server::start_with(ServerOptions {
+        // The server echoes tokens in error messages and breaks some rules, so failure texts
+        // (with bodies and curl lines) are printed for responses that carry the tokens.
+        faults: Faults::from([
+            Fault::EchoTokenInErrors,
+            Fault::ForeignProfile403,
+            Fault::StatusNotMirrored,
+            Fault::AcceptRawToken,
+        ]),
+        tokens: Some(FixedTokens {
+            primary: PRIMARY.into(),
+            foreign: FOREIGN.into(),
+            expired: EXPIRED.into(),
+        }),
+        ..ServerOptions::default()
+    });
+    let wrong = shipped_case("profiles_list").replace(
+        "\"ref\": \"profiles.json\"",
+        "\"inline\": {\"$ref\": \"profiles.json\", \"properties\": {\"User\": {\"properties\": {\"AccessToken\": {\"type\": \"integer\"}}}}}",
+    );
+    let mut cases: Vec<(String, String)> = [
+        "bad_token",
+        "foreign_profile",
+        "malformed_authorization",
+        "expired_token",
+        "valid_switch",
+        "foreign_token_isolation",
+    ]
+    .iter()
+    .map(|id| (format!("{id}.json"), shipped_case(id)))
+    .collect();
+    cases.push(("profiles_list.json".into(), wrong));
+    let files: Vec<(&str, &str)> = cases
+        .iter()
+        .map(|(f, t)| (f.as_str(), t.as_str()))
+        .collect();
+    let dir = case_dir("secrets", &files);
+    let logfile = std::env::temp_dir().join(format!("nxc-it-{}-secrets.log", std::process::id()));
+    let variants: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["--include-ignored"],
+        vec!["--include-ignored", "--format", "terse"],
+        vec!["--include-ignored", "--format", "json"],
+        vec!["--include-ignored", "-q"],
+        vec!["--include-ignored", "--color", "always"],
+        vec!["--include-ignored", "--logfile", logfile.to_str().unwrap()],
+        vec!["--list"],
+    ];
+    let mut saw_failures = false;
+    for variant in variants {
+        let mut a = server.target_args();
+        a.extend(args(&["--cases", dir.to_str().unwrap()]));
+        a.extend(args(&variant));
+        let run = harness(&a);
+        assert!(
+            run.code == 0 || run.code == 101,
+            "{variant:?}: {}",
+            run.all_output()
+        );
+        saw_failures |= run.code == 101;
+        assert_clean(&format!("stdout {variant:?}"), &run.stdout);
+        assert_clean(&format!("stderr {variant:?}"), &run.stderr);
+    }
+    assert!(saw_failures, "the failing runs printed failure texts");
+    let log = std::fs::read_to_string(&logfile).unwrap();
+    assert!(
+        log.contains("request authorization: Bearer [REDACTED]"),
+        "{log}"
+    );
+    assert!(
+        log.contains("$NEXUDUS_TOKEN"),
+        "curl lines name the variable"
+    );
+    assert_clean("--logfile", &log);
+    // A passing run against the echoing server, and the target-unusable path with a bad token.
+    let passing = harness(&server.target_args());
+    assert_clean("passing stdout", &passing.stdout);
+    assert_clean("passing stderr", &passing.stderr);
+    let unusable = harness(&args(&[
+        "--base-url",
+        &server.base_url(),
+        "--token",
+        EXPIRED,
+    ]));
+    assert_eq!(unusable.code, 3, "{}", unusable.all_output());
+    assert_clean("unusable stderr", &unusable.all_output());
+}
