@@ -10,12 +10,15 @@ fn mistake(id: &str, from: &str, to: &str) -> String {
     text.replacen(from, to, 1)
 }
 
+/// (file name, contents) pairs for a temporary directory.
+type Files<'a> = Vec<(&'a str, String)>;
+
 #[test]
 fn bad_input_exits_2_and_sends_nothing() {
     let server = Server::start();
     let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let read = |f: &str| std::fs::read_to_string(schemas.join(f)).unwrap();
-    let table: Vec<(&str, Vec<(&str, String)>, Vec<(&str, String)>, Vec<&str>)> = vec![
+    let table: Vec<(&str, Files, Files, Vec<&str>)> = vec![
         // (name, case files, schema files (empty: the shipped ones), extra flags)
         (
             "malformed_json",

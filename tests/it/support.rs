@@ -148,15 +148,13 @@ pub fn harness_measured(args: &[String]) -> (Run, std::time::Duration, u64) {
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak = 0u64;
     let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file) {
-            if let Some(kb) = text
-                .lines()
+        if let Some(kb) = std::fs::read_to_string(&status_file).ok().and_then(|text| {
+            text.lines()
                 .find(|l| l.starts_with("VmHWM:"))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse::<u64>().ok())
-            {
-                peak = peak.max(kb * 1024);
-            }
+        }) {
+            peak = peak.max(kb * 1024);
         }
         if let Some(status) = child.try_wait().unwrap() {
             break status;
