@@ -1,24 +1,30 @@
 //! The command line: flags → options, then the pipeline load → plan → run → report.
 //!
 //! libtest's own flags (filter, `--exact`, `--skip`, `--list`, `--format`, `--include-ignored`,
-//! `--test-threads`, `-q`, `--color`, …) are libtest-mimic's `Arguments`, flattened in.
+//! `--test-threads`, `-q`, `--color`, …) are libtest-mimic's `Arguments`, flattened in. This
+//! module also owns the process-level concerns: the runtime, the embedded server's and a
+//! `--spawn`ed implementation's lifetime, sign-in, and Ctrl-C.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::watch;
 
 use crate::case::{Case, load_cases};
 use crate::contract::Contract;
 use crate::error::LoadError;
-use crate::http::{HttpClient, HttpOptions, parse_base_url};
+use crate::http::{HttpClient, HttpOptions, is_loopback, parse_base_url};
 use crate::redact::Redactor;
-use crate::report::{self, Output, exit};
-use crate::run::{self, Credentials, Target};
-use crate::server::{self, Fault, ServerOptions};
+use crate::report::{self, EmitOptions, Output, exit};
+use crate::run::{self, Credentials, RunReport, Target};
+use crate::server::{self, Fault, FixedTokens, RunningServer, ServerOptions};
+use crate::signin::{SignIn, sign_in};
+use crate::spawn::{Spawned, signal_group};
 use crate::{plan, source};
 
 /// Contract-conformance tests for the Nexudus "Switch Active Profile" API.
@@ -37,6 +43,12 @@ pub struct Cli {
     target: TargetArgs,
 
     #[command(flatten)]
+    auth: AuthArgs,
+
+    #[command(flatten)]
+    gate: GateArgs,
+
+    #[command(flatten)]
     libtest: libtest_mimic::Arguments,
 }
 
@@ -44,7 +56,7 @@ pub struct Cli {
 enum Command {
     /// Run the reference server alone and print its base URL and fixture tokens.
     Serve(ServeArgs),
-    /// Print the rule catalog: each rule, its level and the statement it enforces.
+    /// Print the rule catalog: each rule, its level, the statement it enforces, the faults that kill it.
     Rules,
 }
 
@@ -65,6 +77,26 @@ struct ServeArgs {
     /// Delay every response by this many milliseconds, to model a remote target.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     latency_ms: u64,
+    /// The primary user's token, instead of a random one (so a CI job knows it in advance).
+    #[arg(long, value_name = "TOKEN")]
+    primary_token: Option<String>,
+    /// The second user's token, instead of a random one.
+    #[arg(
+        long = "foreign-token",
+        id = "serve_foreign_token",
+        value_name = "TOKEN"
+    )]
+    foreign_token: Option<String>,
+    /// The primary user's expired token, instead of a random one.
+    #[arg(
+        long = "expired-token",
+        id = "serve_expired_token",
+        value_name = "TOKEN"
+    )]
+    expired_token: Option<String>,
+    /// The seeded users' password, instead of a random one.
+    #[arg(long = "password", id = "serve_password", value_name = "PASSWORD")]
+    password: Option<String>,
 }
 
 fn parse_fault(name: &str) -> Result<Fault, String> {
@@ -115,6 +147,59 @@ struct TargetArgs {
     /// Largest response body read, in bytes.
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     max_body: usize,
+    /// Requests per second at most; writes go at half this rate. Default: 2 against a remote
+    /// target (Nexudus allows 120 requests and 60 writes a minute), unlimited on loopback. 0: no limit.
+    #[arg(long, value_name = "N")]
+    max_rps: Option<f64>,
+    /// How often a throttled answer (409/429 with Retry-After) is waited out and retried.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    throttle_retries: u32,
+    /// Stop sending case requests after this many seconds; the account is still restored.
+    #[arg(long, value_name = "SECS")]
+    deadline: Option<f64>,
+}
+
+#[derive(Args)]
+struct AuthArgs {
+    /// Sign in as this user (email) instead of passing --token.
+    #[arg(long, env = "NEXUDUS_USERNAME", value_name = "EMAIL")]
+    username: Option<String>,
+    /// The primary user's password.
+    #[arg(long, env = "NEXUDUS_PASSWORD", hide_env_values = true, value_parser = parse_secret, value_name = "PASSWORD")]
+    password: Option<SecretString>,
+    /// The primary user's current two-factor code, if the account has 2FA.
+    #[arg(long, env = "NEXUDUS_TOTP", hide_env_values = true, value_parser = parse_secret, value_name = "CODE")]
+    totp: Option<SecretString>,
+    /// Sign the second user in instead of passing --foreign-token.
+    #[arg(long, env = "NEXUDUS_FOREIGN_USERNAME", value_name = "EMAIL")]
+    foreign_username: Option<String>,
+    /// The second user's password.
+    #[arg(long, env = "NEXUDUS_FOREIGN_PASSWORD", hide_env_values = true, value_parser = parse_secret, value_name = "PASSWORD")]
+    foreign_password: Option<SecretString>,
+    /// Where to sign in; default: BASE_URL/api/token (Nexudus also answers at
+    /// https://spaces.nexudus.com/api/token).
+    #[arg(long, env = "NEXUDUS_TOKEN_URL", value_name = "URL")]
+    token_url: Option<String>,
+    /// Sent as the `client_id` header when signing in (Nexudus uses the email without it).
+    #[arg(long, env = "NEXUDUS_CLIENT_ID", value_name = "ID")]
+    client_id: Option<String>,
+}
+
+#[derive(Args)]
+struct GateArgs {
+    /// Start the implementation under test with this shell command, wait until --base-url
+    /// accepts connections, run, then stop it and its children.
+    #[arg(long, value_name = "CMD", requires = "base_url")]
+    spawn: Option<String>,
+    /// Seconds to wait for the spawned implementation to accept connections.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    ready_timeout: f64,
+    /// Where the spawned implementation's output goes (default: a file in the temp directory).
+    #[arg(long, value_name = "PATH")]
+    spawn_log: Option<PathBuf>,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
 }
 
 /// Infallible on purpose: clap never echoes a secret in an "invalid value" error.
@@ -125,13 +210,19 @@ fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
 /// Cases in flight at once unless `--test-threads` says otherwise.
 const DEFAULT_CONCURRENCY: usize = 8;
 
+/// The documented limits (120 requests a minute, 60 writes) as a default pace for remote targets.
+const DEFAULT_REMOTE_RPS: f64 = 2.0;
+
+/// How long a spawned implementation gets to stop after SIGTERM.
+const SPAWN_GRACE: Duration = Duration::from_secs(5);
+
 fn parse() -> Cli {
     // libtest-mimic's `Arguments` brings its own help template and hides `--version`; restore ours.
     let command = Cli::command()
         .help_template("{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}")
         .after_help(
             "Exit codes: 0 all selected trials passed, 101 a trial failed, 2 bad input (nothing sent), \
-             3 target unusable.",
+             3 target unusable, 130 interrupted.",
         )
         .disable_version_flag(false);
     let matches = command.get_matches();
@@ -145,8 +236,7 @@ fn parse() -> Cli {
 pub fn main() -> ExitCode {
     quiet_on_broken_pipe();
     let cli = parse();
-    let secrets = cli.secrets();
-    let output = Output::new(Redactor::new(secrets.iter().map(|s| s.as_str())));
+    let output = Output::new(Redactor::new(cli.secrets()));
     match &cli.command {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Rules) => rules(&cli, &output),
@@ -172,18 +262,115 @@ fn quiet_on_broken_pipe() {
     }));
 }
 
+/// An empty environment variable counts as set for clap; CI passes unset secrets as "".
+fn non_empty(secret: &Option<SecretString>) -> Option<SecretString> {
+    secret
+        .as_ref()
+        .filter(|s| !s.expose_secret().trim().is_empty())
+        .cloned()
+}
+
+fn non_empty_str(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
 impl Cli {
+    /// Every secret given on the command line or in the environment.
     fn secrets(&self) -> Vec<String> {
-        use secrecy::ExposeSecret;
         [
             &self.target.token,
             &self.target.foreign_token,
             &self.target.expired_token,
+            &self.auth.password,
+            &self.auth.totp,
+            &self.auth.foreign_password,
         ]
         .into_iter()
         .flatten()
         .map(|s| s.expose_secret().to_string())
         .collect()
+    }
+
+    fn http_options(&self, remote: bool) -> HttpOptions {
+        let t = &self.target;
+        let rps = t
+            .max_rps
+            .unwrap_or(if remote { DEFAULT_REMOTE_RPS } else { 0.0 });
+        let pace = (rps > 0.0).then(|| Duration::from_secs_f64(1.0 / rps));
+        HttpOptions {
+            timeout: Duration::from_secs_f64(t.timeout.clamp(0.001, 86_400.0)),
+            max_body: t.max_body,
+            pace,
+            write_pace: pace.map(|p| p * 2),
+            throttle_retries: t.throttle_retries,
+            ..HttpOptions::default()
+        }
+    }
+
+    /// Checks the flags that clap cannot; an error is bad input (exit 2).
+    fn validate(&self) -> Result<(), LoadError> {
+        let t = &self.target;
+        let positive = |flag: &str, v: f64| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(LoadError::new(flag, "must be a positive number of seconds"))
+            }
+        };
+        positive("--timeout", t.timeout)?;
+        positive("--ready-timeout", self.gate.ready_timeout)?;
+        if let Some(d) = t.deadline {
+            positive("--deadline", d)?;
+        }
+        if let Some(rps) = t.max_rps
+            && !(rps >= 0.0 && rps.is_finite())
+        {
+            return Err(LoadError::new(
+                "--max-rps",
+                "must be a number of requests per second, 0 for no limit",
+            ));
+        }
+        let a = &self.auth;
+        for (user, password, flag) in [
+            (&a.username, &a.password, "--username"),
+            (
+                &a.foreign_username,
+                &a.foreign_password,
+                "--foreign-username",
+            ),
+        ] {
+            if non_empty_str(user).is_some() != non_empty(password).is_some() {
+                return Err(LoadError::new(
+                    flag,
+                    "signing in needs both the username and the password",
+                ));
+            }
+        }
+        if let Some(url) = non_empty_str(&t.base_url) {
+            parse_base_url(url).map_err(|e| LoadError::new("--base-url", e.0))?;
+            if non_empty(&t.token).is_none() && non_empty_str(&a.username).is_none() {
+                return Err(LoadError::new(
+                    "--token",
+                    "a --base-url target needs the primary user's bearer token; pass --token (NEXUDUS_TOKEN) \
+                     or sign in with --username and --password",
+                ));
+            }
+        } else if non_empty_str(&a.username).is_some() {
+            return Err(LoadError::new(
+                "--username",
+                "signing in needs a --base-url target",
+            ));
+        }
+        if let Some(url) = non_empty_str(&a.token_url) {
+            parse_base_url(url).map_err(|e| LoadError::new("--token-url", e.0))?;
+        }
+        if let Some(path) = &self.gate.junit {
+            // Fail before sending anything, not after a long run.
+            std::fs::File::create(path).map_err(|e| {
+                LoadError::new("--junit", format!("cannot write {}: {e}", path.display()))
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -221,39 +408,27 @@ fn load(args: &ContractArgs) -> Result<Vec<Case>, LoadError> {
     load_cases(&case_files, &mut contract)
 }
 
-fn non_empty(secret: &Option<SecretString>) -> Option<SecretString> {
-    use secrecy::ExposeSecret;
-    // An empty environment variable counts as set for clap; CI passes unset secrets as "".
-    secret
-        .as_ref()
-        .filter(|s| !s.expose_secret().trim().is_empty())
-        .cloned()
+fn runtime(output: &Output) -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            output.err(&format!("error: cannot start the async runtime: {e}"));
+            ExitCode::from(exit::TARGET_UNUSABLE)
+        })
+}
+
+/// What a finished run hands to the report.
+struct Finished {
+    report: RunReport,
+    label: String,
+    /// Secrets learnt during the run (fixture or signed-in tokens).
+    secrets: Vec<String>,
 }
 
 fn suite(cli: &Cli, output: &Output) -> ExitCode {
-    let t = &cli.target;
-    if !(t.timeout > 0.0 && t.timeout.is_finite()) {
-        return output.load_error(&LoadError::new(
-            "--timeout",
-            "must be a positive number of seconds",
-        ));
-    }
-    let base_url = t
-        .base_url
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let token = non_empty(&t.token);
-    if let Some(url) = base_url {
-        if let Err(e) = parse_base_url(url) {
-            return output.load_error(&LoadError::new("--base-url", e.0));
-        }
-        if token.is_none() {
-            return output.load_error(&LoadError::new(
-                "--token",
-                "a --base-url target needs the primary user's bearer token; pass --token or set NEXUDUS_TOKEN",
-            ));
-        }
+    if let Err(e) = cli.validate() {
+        return output.load_error(&e);
     }
     let cases = match load(&cli.contract) {
         Ok(cases) => cases,
@@ -264,99 +439,245 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
     if args.list {
         return report::list(&plan, args);
     }
-    let options = HttpOptions {
-        timeout: Duration::from_secs_f64(t.timeout),
-        max_body: t.max_body,
-    };
-    let concurrency = args.test_threads.unwrap_or(DEFAULT_CONCURRENCY);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(output) {
         Ok(rt) => rt,
-        Err(e) => {
-            output.err(&format!("error: cannot start the async runtime: {e}"));
-            return ExitCode::from(exit::TARGET_UNUSABLE);
-        }
+        Err(code) => return code,
     };
-    let given = Credentials {
-        primary: token,
-        foreign: non_empty(&t.foreign_token),
-        expired: non_empty(&t.expired_token),
-        foreign_profile_id: t.foreign_profile_id,
-        unknown_profile_id: t.unknown_profile_id,
-    };
-    let outcome: Result<(run::RunReport, String, Vec<String>), String> = runtime.block_on(async {
-        match base_url {
-            Some(url) => {
-                let client = HttpClient::new(url, options).map_err(|e| e.0)?;
-                let target = Target {
-                    client,
-                    base_url: url.to_string(),
-                    credentials: given,
-                    concurrency,
-                };
-                Ok((
-                    run::run(&plan, target).await,
-                    "--base-url".to_string(),
-                    Vec::new(),
-                ))
-            }
-            None => {
-                if !plan.needs_target() {
-                    let client = HttpClient::new("http://127.0.0.1:1", options).map_err(|e| e.0)?;
-                    let target = Target {
-                        client,
-                        base_url: "embedded reference server (not started)".into(),
-                        credentials: given,
-                        concurrency,
-                    };
-                    return Ok((
-                        run::run(&plan, target).await,
-                        "nothing selected".to_string(),
-                        Vec::new(),
-                    ));
-                }
-                let server = server::start(&ServerOptions::default())
-                    .await
-                    .map_err(|e| format!("cannot start the embedded reference server: {e}"))?;
-                let fixture = server.credentials().clone();
-                let client = HttpClient::new(&server.base_url(), options).map_err(|e| e.0)?;
-                let target = Target {
-                    client,
-                    base_url: server.base_url(),
-                    credentials: Credentials {
-                        primary: Some(fixture.primary_token.clone().into()),
-                        foreign: Some(fixture.foreign_token.clone().into()),
-                        expired: Some(fixture.expired_token.clone().into()),
-                        foreign_profile_id: given.foreign_profile_id,
-                        unknown_profile_id: given.unknown_profile_id,
-                    },
-                    concurrency,
-                };
-                let report = run::run(&plan, target).await;
-                server.stop().await;
-                let secrets = vec![
-                    fixture.primary_token,
-                    fixture.foreign_token,
-                    fixture.expired_token,
-                    fixture.password,
-                ];
-                Ok((report, "embedded reference server".to_string(), secrets))
-            }
-        }
+    let spawn_log = cli.gate.spawn.as_ref().map(|_| {
+        cli.gate.spawn_log.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!(
+                "nexudus-conformance-spawn-{}.log",
+                std::process::id()
+            ))
+        })
     });
+    let outcome = runtime.block_on(run_suite(cli, &plan, output, spawn_log.as_deref()));
     drop(runtime);
     match outcome {
-        Ok((report, label, more_secrets)) => {
+        Ok(finished) => {
             let mut redactor = output.redactor().clone();
-            more_secrets.iter().for_each(|s| redactor.add(s));
-            report::emit(&plan, report, args, &Output::new(redactor), &label)
+            finished.secrets.iter().for_each(|s| redactor.add(s));
+            let options = EmitOptions {
+                label: finished.label,
+                junit: cli.gate.junit.clone(),
+                spawn_log,
+            };
+            report::emit(
+                &plan,
+                finished.report,
+                args,
+                &Output::new(redactor),
+                &options,
+            )
         }
-        Err(message) => {
+        Err((code, message)) => {
             output.err(&format!("error: {message}"));
-            ExitCode::from(exit::TARGET_UNUSABLE)
+            ExitCode::from(code)
         }
+    }
+}
+
+/// Starts what the run needs (a spawned implementation, the embedded server, sign-in), runs, and
+/// stops it all again.
+async fn run_suite(
+    cli: &Cli,
+    plan: &plan::Plan,
+    output: &Output,
+    spawn_log: Option<&std::path::Path>,
+) -> Result<Finished, (u8, String)> {
+    let unusable = |m: String| (exit::TARGET_UNUSABLE, m);
+    let base_url = non_empty_str(&cli.target.base_url);
+    let mut spawned = None;
+    if let (Some(command), Some(log), Some(url)) = (&cli.gate.spawn, spawn_log, base_url) {
+        let parsed = parse_base_url(url).map_err(|e| unusable(e.0))?;
+        let host = parsed
+            .host_str()
+            .unwrap_or("127.0.0.1")
+            .trim_matches(['[', ']'])
+            .to_string();
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let mut child = Spawned::start(command, log).map_err(unusable)?;
+        if let Err(e) = child
+            .wait_ready(&host, port, Duration::from_secs_f64(cli.gate.ready_timeout))
+            .await
+        {
+            child.stop(SPAWN_GRACE);
+            return Err(unusable(e));
+        }
+        spawned = Some(child);
+    }
+    let pgid = Arc::new(Mutex::new(spawned.as_ref().map(Spawned::pid)));
+    let result = run_against_target(cli, plan, output, base_url, pgid.clone()).await;
+    if let Some(child) = spawned {
+        child.stop(SPAWN_GRACE);
+    }
+    result
+}
+
+async fn run_against_target(
+    cli: &Cli,
+    plan: &plan::Plan,
+    output: &Output,
+    base_url: Option<&str>,
+    spawned_group: Arc<Mutex<Option<u32>>>,
+) -> Result<Finished, (u8, String)> {
+    let unusable = |m: String| (exit::TARGET_UNUSABLE, m);
+    let t = &cli.target;
+    let concurrency = cli.libtest.test_threads.unwrap_or(DEFAULT_CONCURRENCY);
+    let mut secrets = Vec::new();
+    let mut embedded: Option<RunningServer> = None;
+    let (url, credentials, label) = match base_url {
+        Some(url) => {
+            let mut credentials = Credentials {
+                primary: non_empty(&t.token),
+                foreign: non_empty(&t.foreign_token),
+                expired: non_empty(&t.expired_token),
+                foreign_profile_id: t.foreign_profile_id,
+                unknown_profile_id: t.unknown_profile_id,
+            };
+            let remote = parse_base_url(url)
+                .map(|u| !is_loopback(&u))
+                .unwrap_or(true);
+            let token_url = non_empty_str(&cli.auth.token_url).map_or_else(
+                || format!("{}/api/token", url.trim_end_matches('/')),
+                str::to_string,
+            );
+            let token_client =
+                HttpClient::new(&token_url, cli.http_options(remote)).map_err(|e| unusable(e.0))?;
+            let a = &cli.auth;
+            if credentials.primary.is_none()
+                && let (Some(username), Some(password)) =
+                    (non_empty_str(&a.username), non_empty(&a.password))
+            {
+                let who = SignIn {
+                    role: "primary",
+                    username: username.to_string(),
+                    password,
+                    totp: non_empty(&a.totp),
+                    client_id: non_empty_str(&a.client_id).map(str::to_string),
+                };
+                let token = sign_in(&token_client, &who).await.map_err(unusable)?;
+                secrets.push(token.expose_secret().to_string());
+                credentials.primary = Some(token);
+            }
+            if credentials.foreign.is_none()
+                && let (Some(username), Some(password)) = (
+                    non_empty_str(&a.foreign_username),
+                    non_empty(&a.foreign_password),
+                )
+            {
+                let who = SignIn {
+                    role: "foreign",
+                    username: username.to_string(),
+                    password,
+                    totp: None,
+                    client_id: None,
+                };
+                let token = sign_in(&token_client, &who).await.map_err(unusable)?;
+                secrets.push(token.expose_secret().to_string());
+                credentials.foreign = Some(token);
+            }
+            (url.to_string(), credentials, "--base-url".to_string())
+        }
+        None => {
+            let server = server::start(&ServerOptions::default())
+                .await
+                .map_err(|e| {
+                    unusable(format!("cannot start the embedded reference server: {e}"))
+                })?;
+            let c = server.credentials().clone();
+            secrets.extend([
+                c.primary_token.clone(),
+                c.foreign_token.clone(),
+                c.expired_token.clone(),
+                c.password,
+            ]);
+            let url = server.base_url();
+            embedded = Some(server);
+            let credentials = Credentials {
+                primary: Some(c.primary_token.into()),
+                foreign: Some(c.foreign_token.into()),
+                expired: Some(c.expired_token.into()),
+                foreign_profile_id: t.foreign_profile_id,
+                unknown_profile_id: t.unknown_profile_id,
+            };
+            (url, credentials, "embedded reference server".to_string())
+        }
+    };
+    let remote = parse_base_url(&url)
+        .map(|u| !is_loopback(&u))
+        .unwrap_or(true);
+    let client = HttpClient::new(&url, cli.http_options(remote)).map_err(|e| unusable(e.0))?;
+    let mut target = Target::new(client, url, credentials, concurrency);
+    target.deadline = t
+        .deadline
+        .map(|d| Instant::now() + Duration::from_secs_f64(d));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    target.stop = stop_rx;
+    let hint = target.restore_hint.clone();
+    let mut redactor = output.redactor().clone();
+    secrets.iter().for_each(|s| redactor.add(s));
+    let watcher = tokio::spawn(watch_signals(
+        stop_tx,
+        hint,
+        Output::new(redactor),
+        spawned_group,
+    ));
+    let report = run::run(plan, target).await;
+    watcher.abort();
+    if let Some(server) = embedded {
+        server.stop().await;
+    }
+    Ok(Finished {
+        report,
+        label,
+        secrets,
+    })
+}
+
+/// The first Ctrl-C or SIGTERM stops the run (which then restores the account and reports); a
+/// second one aborts at once, saying how to restore by hand.
+async fn watch_signals(
+    stop: watch::Sender<bool>,
+    hint: Arc<OnceLock<String>>,
+    output: Output,
+    spawned_group: Arc<Mutex<Option<u32>>>,
+) {
+    wait_for_signal().await;
+    output.err("interrupted: stopping and putting the original default profile back (interrupt again to abort)");
+    let _ = stop.send(true);
+    wait_for_signal().await;
+    match hint.get() {
+        Some(command) => output.err(&format!(
+            "aborted: the account may not be as it was found; restore its default profile by hand: {command}"
+        )),
+        None => output.err("aborted before the account was changed"),
+    }
+    if let Some(pgid) = *spawned_group.lock().unwrap_or_else(|e| e.into_inner()) {
+        signal_group(pgid, "KILL");
+    }
+    std::process::exit(i32::from(exit::INTERRUPTED));
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -367,21 +688,14 @@ fn rules(cli: &Cli, output: &Output) -> ExitCode {
         Err(e) => return output.load_error(&e),
     };
     let plan = plan::build(cases, &|_, _| true);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(output) {
         Ok(rt) => rt,
-        Err(e) => {
-            output.err(&format!("error: cannot start the async runtime: {e}"));
-            return ExitCode::from(exit::TARGET_UNUSABLE);
-        }
+        Err(code) => return code,
     };
-    let options = HttpOptions {
-        timeout: Duration::from_secs_f64(cli.target.timeout.clamp(0.1, 3600.0)),
-        max_body: cli.target.max_body,
-    };
-    match runtime.block_on(crate::fault_matrix::compute(&plan, &options)) {
+    match runtime.block_on(crate::fault_matrix::compute(
+        &plan,
+        &cli.http_options(false),
+    )) {
         Ok(matrix) => {
             report::print_rules(&plan, &matrix, output);
             ExitCode::from(exit::OK)
@@ -403,22 +717,22 @@ fn serve(args: &ServeArgs) -> ExitCode {
         }
         return ExitCode::from(exit::OK);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(&output) {
         Ok(rt) => rt,
-        Err(e) => {
-            output.err(&format!("error: cannot start the async runtime: {e}"));
-            return ExitCode::from(exit::TARGET_UNUSABLE);
-        }
+        Err(code) => return code,
+    };
+    let tokens = FixedTokens {
+        primary: args.primary_token.clone(),
+        foreign: args.foreign_token.clone(),
+        expired: args.expired_token.clone(),
+        password: args.password.clone(),
     };
     runtime.block_on(async {
         let options = ServerOptions {
             host: args.host,
             port: args.port,
             faults: args.faults.iter().copied().collect(),
-            tokens: None,
+            tokens: Some(tokens),
             latency: Duration::from_millis(args.latency_ms),
         };
         let server = match server::start(&options).await {
@@ -441,8 +755,11 @@ fn serve(args: &ServeArgs) -> ExitCode {
         output.out(&format!("NEXUDUS_TOKEN={}", c.primary_token));
         output.out(&format!("NEXUDUS_FOREIGN_TOKEN={}", c.foreign_token));
         output.out(&format!("NEXUDUS_EXPIRED_TOKEN={}", c.expired_token));
+        output.out(&format!("NEXUDUS_USERNAME={}", c.primary_email));
+        output.out(&format!("NEXUDUS_FOREIGN_USERNAME={}", c.foreign_email));
+        output.out(&format!("NEXUDUS_PASSWORD={}", c.password));
         output.out("press Ctrl-C to stop");
-        let _ = tokio::signal::ctrl_c().await;
+        wait_for_signal().await;
         server.stop().await;
         ExitCode::from(exit::OK)
     })

@@ -87,18 +87,14 @@ async fn failing_trials(
     .map_err(|e| format!("cannot start a reference server: {e}"))?;
     let c = server.credentials().clone();
     let client = HttpClient::new(&server.base_url(), options.clone()).map_err(|e| e.0)?;
-    let target = Target {
-        client,
-        base_url: server.base_url(),
-        credentials: Credentials {
-            primary: Some(c.primary_token.into()),
-            foreign: Some(c.foreign_token.into()),
-            expired: Some(c.expired_token.into()),
-            foreign_profile_id: None,
-            unknown_profile_id: None,
-        },
-        concurrency: 8,
+    let credentials = Credentials {
+        primary: Some(c.primary_token.into()),
+        foreign: Some(c.foreign_token.into()),
+        expired: Some(c.expired_token.into()),
+        foreign_profile_id: None,
+        unknown_profile_id: None,
     };
+    let target = Target::new(client, server.base_url(), credentials, 8);
     let report = run::run(plan, target).await;
     server.stop().await;
     if let Some(reason) = report.unusable {

@@ -17,6 +17,14 @@ pub struct HttpOptions {
     pub timeout: Duration,
     /// Bodies longer than this are not read further; the exchange is then broken.
     pub max_body: usize,
+    /// Least time between the starts of two requests; `None` sends as fast as the target answers.
+    pub pace: Option<Duration>,
+    /// Least time between the starts of two writes (PUT, POST, DELETE, PATCH).
+    pub write_pace: Option<Duration>,
+    /// How often a throttled answer (409 or 429 with `Retry-After`) is retried.
+    pub throttle_retries: u32,
+    /// The longest `Retry-After` honoured; longer waits are cut to this.
+    pub max_retry_after: Duration,
 }
 
 impl Default for HttpOptions {
@@ -24,17 +32,25 @@ impl Default for HttpOptions {
         HttpOptions {
             timeout: Duration::from_secs(10),
             max_body: 1024 * 1024,
+            pace: None,
+            write_pace: None,
+            throttle_retries: 3,
+            max_retry_after: Duration::from_secs(30),
         }
     }
 }
 
 /// A request as the harness means it; `authorization` is the header's full value.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct HttpRequest {
     pub method: &'static str,
     pub path: String,
     pub query: Vec<(String, String)>,
     pub authorization: Option<String>,
+    /// Further headers (name, value).
+    pub headers: Vec<(String, String)>,
+    /// Content type and bytes of a body; `None` sends none (PUT/POST then say `Content-Length: 0`).
+    pub body: Option<(&'static str, Vec<u8>)>,
 }
 
 /// What came back, read completely (or up to the body cap).
@@ -65,6 +81,10 @@ pub enum TransportError {
     Timeout(Duration),
     /// The body was longer than the cap.
     BodyTooLarge(usize),
+    /// Still throttled (409/429 with `Retry-After`) after every retry.
+    Throttled { status: u16, attempts: u32 },
+    /// Not sent, or abandoned: the run was interrupted or its deadline passed.
+    Cancelled(String),
     /// Anything else the HTTP stack reported (reset, protocol error, …).
     Other(String),
 }
@@ -86,6 +106,11 @@ impl std::fmt::Display for TransportError {
                     "response body exceeds the {n}-byte cap; the rest was not read"
                 )
             }
+            TransportError::Throttled { status, attempts } => write!(
+                f,
+                "still throttled ({status} with Retry-After) after {attempts} attempts; lower --max-rps or raise --throttle-retries"
+            ),
+            TransportError::Cancelled(why) => write!(f, "not completed: {why}"),
             TransportError::Other(m) => write!(f, "transport error: {m}"),
         }
     }
@@ -98,6 +123,60 @@ pub struct Exchange {
     pub url: String,
     pub outcome: Result<HttpResponse, TransportError>,
     pub elapsed: Duration,
+    /// How many throttled answers were waited out and retried.
+    pub retries: u32,
+}
+
+impl Exchange {
+    /// An exchange that was never sent.
+    pub fn cancelled(method: &'static str, url: String, why: &str) -> Exchange {
+        Exchange {
+            method,
+            url,
+            outcome: Err(TransportError::Cancelled(why.to_string())),
+            elapsed: Duration::ZERO,
+            retries: 0,
+        }
+    }
+}
+
+/// Spaces request starts out, shared by all clones of a client.
+#[derive(Debug, Default)]
+struct Pacer {
+    next_any: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+    next_write: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Pacer {
+    /// Waits for this request's slot: slots are handed out in order, `interval` apart.
+    async fn wait(
+        slot: &tokio::sync::Mutex<Option<tokio::time::Instant>>,
+        interval: Option<Duration>,
+    ) {
+        let Some(interval) = interval else {
+            return;
+        };
+        let at = {
+            let mut next = slot.lock().await;
+            let now = tokio::time::Instant::now();
+            let at = next.map_or(now, |n| n.max(now));
+            *next = Some(at + interval);
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+/// The seconds of a `Retry-After` header; an HTTP date counts as one second.
+fn retry_after(response: &HttpResponse) -> Option<Duration> {
+    let value = response.header("retry-after")?.trim();
+    Some(
+        value
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map_or(Duration::from_secs(1), Duration::from_secs_f64),
+    )
 }
 
 /// A pooled client bound to one target.
@@ -106,6 +185,7 @@ pub struct HttpClient {
     client: reqwest::Client,
     base: String,
     options: HttpOptions,
+    pacer: std::sync::Arc<Pacer>,
 }
 
 /// A target URL that cannot be used.
@@ -135,6 +215,7 @@ impl HttpClient {
             client,
             base: url.as_str().trim_end_matches('/').to_string(),
             options,
+            pacer: std::sync::Arc::default(),
         })
     }
 
@@ -153,22 +234,61 @@ impl HttpClient {
         url
     }
 
+    /// The per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.options.timeout
+    }
+
     /// Sends the request and reads the response; never fails, the outcome says what happened.
     pub async fn send(&self, request: &HttpRequest) -> Exchange {
+        self.send_within(request, self.options.timeout).await
+    }
+
+    /// Like [`HttpClient::send`], each attempt limited to `limit` (at most the timeout). Waits
+    /// for its pacing slot first, and waits out throttled answers that carry `Retry-After`.
+    pub async fn send_within(&self, request: &HttpRequest, limit: Duration) -> Exchange {
         let url = self.url_for(request);
+        let limit = limit.min(self.options.timeout);
         let started = Instant::now();
-        // reqwest's own timeout covers the body too; this outer one is a guard against anything
-        // in the stack that does not observe it.
-        let guard = self.options.timeout + Duration::from_millis(500);
-        let outcome = match tokio::time::timeout(guard, self.exchange(request, &url)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(TransportError::Timeout(self.options.timeout)),
+        let mut retries = 0;
+        let outcome = loop {
+            Pacer::wait(&self.pacer.next_any, self.options.pace).await;
+            if request.method != "GET" {
+                Pacer::wait(&self.pacer.next_write, self.options.write_pace).await;
+            }
+            // reqwest's own timeout covers the body too; this outer one is a guard against
+            // anything in the stack that does not observe it.
+            let guard = limit + Duration::from_millis(500);
+            let outcome =
+                match tokio::time::timeout(guard, self.exchange(request, &url, limit)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(TransportError::Timeout(limit)),
+                };
+            let throttled = outcome
+                .as_ref()
+                .ok()
+                .filter(|r| r.status == 409 || r.status == 429)
+                .and_then(|r| retry_after(r).map(|wait| (r.status, wait)));
+            match throttled {
+                Some((status, _)) if retries >= self.options.throttle_retries => {
+                    break Err(TransportError::Throttled {
+                        status,
+                        attempts: retries + 1,
+                    });
+                }
+                Some((_, wait)) => {
+                    retries += 1;
+                    tokio::time::sleep(wait.min(self.options.max_retry_after)).await;
+                }
+                None => break outcome,
+            }
         };
         Exchange {
             method: request.method,
             url,
             outcome,
             elapsed: started.elapsed(),
+            retries,
         }
     }
 
@@ -176,10 +296,11 @@ impl HttpClient {
         &self,
         request: &HttpRequest,
         url: &str,
+        limit: Duration,
     ) -> Result<HttpResponse, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|e| TransportError::Other(e.to_string()))?;
-        let mut builder = self.client.request(method, url);
+        let mut builder = self.client.request(method, url).timeout(limit);
         if let Some(value) = &request.authorization {
             let mut value = HeaderValue::from_str(value).map_err(|_| {
                 TransportError::Other("authorization value is not a valid header".into())
@@ -187,11 +308,18 @@ impl HttpClient {
             value.set_sensitive(true);
             builder = builder.header(AUTHORIZATION, value);
         }
-        if request.method == "PUT" || request.method == "POST" {
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some((content_type, bytes)) = &request.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, *content_type)
+                .body(bytes.clone());
+        } else if request.method == "PUT" || request.method == "POST" {
             // No body is documented; send an explicit empty one, as browsers do for axios.put(url).
             builder = builder.header(reqwest::header::CONTENT_LENGTH, "0");
         }
-        let mut response = builder.send().await.map_err(|e| self.classify(&e))?;
+        let mut response = builder.send().await.map_err(|e| self.classify(&e, limit))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -210,7 +338,11 @@ impl HttpClient {
             return Err(TransportError::BodyTooLarge(self.options.max_body));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(&e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.classify(&e, limit))?
+        {
             if body.len() + chunk.len() > self.options.max_body {
                 return Err(TransportError::BodyTooLarge(self.options.max_body));
             }
@@ -223,9 +355,9 @@ impl HttpClient {
         })
     }
 
-    fn classify(&self, e: &reqwest::Error) -> TransportError {
+    fn classify(&self, e: &reqwest::Error, limit: Duration) -> TransportError {
         if e.is_timeout() {
-            TransportError::Timeout(self.options.timeout)
+            TransportError::Timeout(limit)
         } else if e.is_connect() {
             TransportError::Connect(error_chain(e))
         } else {
@@ -339,6 +471,7 @@ mod tests {
             path: "/api/x".into(),
             query: vec![("coworkerId".into(), "1.5 &x".into())],
             authorization: None,
+            ..HttpRequest::default()
         };
         assert_eq!(
             client.url_for(&request),

@@ -16,4 +16,6 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod server;
+pub mod signin;
 pub mod source;
+pub mod spawn;

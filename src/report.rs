@@ -13,9 +13,9 @@ use crate::case::{Credential, Level};
 use crate::check::{Verdict, media_type};
 use crate::error::LoadError;
 use crate::fault_matrix::FaultMatrix;
-use crate::plan::{Plan, TrialKind};
+use crate::plan::{Plan, TrialKind, TrialSpec};
 use crate::redact::{Redactor, mask_json};
-use crate::run::{ExchangeRecord, RunReport};
+use crate::run::{ExchangeRecord, RunReport, TrialResult};
 
 /// Exit codes, as documented in README.
 pub mod exit {
@@ -25,8 +25,10 @@ pub mod exit {
     pub const FAILED: u8 = 101;
     /// Bad input (flags, case or schema files); nothing was sent.
     pub const BAD_INPUT: u8 = 2;
-    /// The target could not be used (unreachable, discovery failed).
+    /// The target could not be used (unreachable, sign-in or discovery failed).
     pub const TARGET_UNUSABLE: u8 = 3;
+    /// Interrupted (Ctrl-C / SIGTERM); the account was restored unless a warning says otherwise.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// How much of a response body a failure shows.
@@ -85,13 +87,24 @@ pub fn list(plan: &Plan, args: &Arguments) -> ExitCode {
     libtest_mimic::run(args, trials).exit_code()
 }
 
-/// Prints the report of a run in libtest format and returns the exit code.
+/// Where a run's report goes besides the console.
+#[derive(Debug, Clone, Default)]
+pub struct EmitOptions {
+    /// What the target is, for the preamble (`embedded reference server`, `--base-url`).
+    pub label: String,
+    /// `--junit PATH`.
+    pub junit: Option<std::path::PathBuf>,
+    /// The log of a `--spawn`ed implementation, named when the run fails.
+    pub spawn_log: Option<std::path::PathBuf>,
+}
+
+/// Prints the report of a run in libtest format (and JUnit, if asked) and returns the exit code.
 pub fn emit(
     plan: &Plan,
     report: RunReport,
     args: &Arguments,
     output: &Output,
-    label: &str,
+    options: &EmitOptions,
 ) -> ExitCode {
     let mut redactor = output.redactor().clone();
     for record in &report.exchanges {
@@ -102,12 +115,25 @@ pub fn emit(
         }
     }
     let output = Output::new(redactor);
+    let spawn_note = || {
+        if let Some(log) = &options.spawn_log {
+            output.err(&format!(
+                "the implementation's output is in {}",
+                log.display()
+            ));
+        }
+    };
     if let Some(reason) = &report.unusable {
         output.err(&format!(
             "error: target {} is unusable: {reason}",
             report.base_url
         ));
-        return ExitCode::from(exit::TARGET_UNUSABLE);
+        spawn_note();
+        return ExitCode::from(if report.interrupted {
+            exit::INTERRUPTED
+        } else {
+            exit::TARGET_UNUSABLE
+        });
     }
     let quiet = args.quiet || matches!(args.format, Some(libtest_mimic::FormatSetting::Json));
     if !quiet {
@@ -116,29 +142,36 @@ pub fn emit(
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        output.err(&format!("target: {} ({label})", report.base_url));
+        output.err(&format!("target: {} ({})", report.base_url, options.label));
         if !fixtures.is_empty() {
             output.err(&format!("fixtures: {}", fixtures.join(", ")));
         }
     }
-    let trials: Vec<Trial> = plan
+    let outcomes: Vec<TrialOutcome> = plan
         .trials
         .iter()
-        .zip(report.results)
-        .map(|(spec, result)| {
-            let text = result.as_ref().map(|r| {
-                trial_text(
-                    plan,
-                    spec.kind,
-                    &spec.name,
-                    spec.level,
-                    &r.verdict,
-                    r.exchange.as_deref(),
-                    &output,
-                )
-            });
-            let verdict = result.map(|r| r.verdict);
-            Trial::ignorable_test(spec.name.clone(), move || match (verdict, text) {
+        .zip(&report.results)
+        .map(|(spec, result)| TrialOutcome::new(plan, spec, result.as_ref(), args, &output))
+        .collect();
+    if let Some(path) = &options.junit
+        && let Err(e) = write_junit(path, &outcomes, &report, options, &output)
+    {
+        output.err(&format!(
+            "error: cannot write --junit {}: {e}",
+            path.display()
+        ));
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let restore_failed = outcomes.iter().any(|o| {
+        o.kind == TrialKind::Restore
+            && matches!(o.verdict, Some(Verdict::Violation(_) | Verdict::Broken(_)))
+    });
+    let trials: Vec<Trial> = outcomes
+        .into_iter()
+        .map(|o| {
+            let ignored = o.level == Level::Should;
+            let (verdict, text) = (o.verdict, o.text);
+            Trial::ignorable_test(o.name, move || match (verdict, text) {
                 (Some(Verdict::Pass(_)), _) => Ok(Completion::Completed),
                 (Some(Verdict::Skipped(reason)), _) => Ok(Completion::ignored_with(reason)),
                 (Some(_), Some(text)) => Err(Failed::from(text)),
@@ -148,14 +181,149 @@ pub fn emit(
                     "harness error: this trial was selected but not run",
                 )),
             })
-            .with_ignored_flag(spec.level == Level::Should)
+            .with_ignored_flag(ignored)
         })
         .collect();
     // Trials only return stored verdicts, so one thread costs nothing and keeps the order stable;
     // `--test-threads` has already set how many cases ran at once.
-    let mut args = args.clone();
-    args.test_threads = Some(1);
-    libtest_mimic::run(&args, trials).exit_code()
+    let mut libtest_args = args.clone();
+    libtest_args.test_threads = Some(1);
+    let conclusion = libtest_mimic::run(&libtest_args, trials);
+    if restore_failed {
+        output.err(
+            "WARNING: the account was NOT left as it was found: its original default profile could not be \
+             restored. See restore::original_default_restored above for the command that restores it by hand.",
+        );
+    }
+    if let Some(why) = &report.stopped {
+        output.err(&format!(
+            "stopped early: {why}; the remaining steps were not run"
+        ));
+    }
+    if conclusion.has_failed() {
+        spawn_note();
+    }
+    if report.interrupted {
+        ExitCode::from(exit::INTERRUPTED)
+    } else {
+        conclusion.exit_code()
+    }
+}
+
+/// One trial as both the console and JUnit report it.
+struct TrialOutcome {
+    name: String,
+    kind: TrialKind,
+    level: Level,
+    /// `None` when the trial did not execute (filtered out, or an ignored SHOULD rule).
+    verdict: Option<Verdict>,
+    /// The redacted failure text, for failing verdicts.
+    text: Option<String>,
+    duration: std::time::Duration,
+    /// Whether libtest's filter leaves it out of the report entirely.
+    filtered_out: bool,
+}
+
+impl TrialOutcome {
+    fn new(
+        plan: &Plan,
+        spec: &TrialSpec,
+        result: Option<&TrialResult>,
+        args: &Arguments,
+        output: &Output,
+    ) -> TrialOutcome {
+        let probe = Trial::test(spec.name.clone(), || Ok(()))
+            .with_ignored_flag(spec.level == Level::Should);
+        TrialOutcome {
+            name: spec.name.clone(),
+            kind: spec.kind,
+            level: spec.level,
+            verdict: result.map(|r| r.verdict.clone()),
+            text: result.filter(|r| r.verdict.is_failure()).map(|r| {
+                trial_text(
+                    plan,
+                    spec.kind,
+                    &spec.name,
+                    spec.level,
+                    &r.verdict,
+                    r.exchange.as_deref(),
+                    output,
+                )
+            }),
+            duration: result.map(|r| r.duration).unwrap_or_default(),
+            filtered_out: args.is_filtered_out(&probe),
+        }
+    }
+}
+
+/// Writes the JUnit XML report: one testcase per trial (classname = case, name = the rest of the
+/// trial name), failures and errors with the console's text, the target and harness version as
+/// properties. Everything passes through the redactor.
+fn write_junit(
+    path: &std::path::Path,
+    outcomes: &[TrialOutcome],
+    report: &RunReport,
+    options: &EmitOptions,
+    output: &Output,
+) -> std::io::Result<()> {
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+    let redact = |s: &str| output.redactor().redact(s);
+    let mut suite = TestSuite::new("nexudus-conformance");
+    suite.add_property(Property::new("target", redact(&report.base_url)));
+    suite.add_property(Property::new("target_label", redact(&options.label)));
+    suite.add_property(Property::new("harness_version", env!("CARGO_PKG_VERSION")));
+    suite.set_time(report.elapsed);
+    for o in outcomes.iter().filter(|o| !o.filtered_out) {
+        let (classname, short) = o.name.split_once("::").unwrap_or(("", o.name.as_str()));
+        let status = match &o.verdict {
+            None => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message("SHOULD rule, ignored (run with --include-ignored)");
+                s
+            }
+            Some(Verdict::Pass(_)) => TestCaseStatus::success(),
+            Some(Verdict::Skipped(reason)) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(redact(reason));
+                s
+            }
+            Some(verdict) => {
+                let (kind, ty, message) = match verdict {
+                    Verdict::Violation(f) => (
+                        NonSuccessKind::Failure,
+                        "violation",
+                        format!("expected {}, got {}", f.expected, f.actual),
+                    ),
+                    Verdict::Broken(why) => (
+                        NonSuccessKind::Error,
+                        "broken",
+                        format!("could not judge: {why}"),
+                    ),
+                    _ => (
+                        NonSuccessKind::Error,
+                        "not run",
+                        "not run: an earlier step failed".to_string(),
+                    ),
+                };
+                let mut s = TestCaseStatus::non_success(kind);
+                s.set_type(ty);
+                s.set_message(redact(&message));
+                if let Some(text) = &o.text {
+                    s.set_description(text.as_str());
+                }
+                s
+            }
+        };
+        let mut case = TestCase::new(short, status);
+        case.set_classname(classname);
+        case.set_time(o.duration);
+        suite.add_test_case(case);
+    }
+    let mut junit = Report::new("nexudus-conformance");
+    junit.set_time(report.elapsed);
+    junit.add_test_suite(suite);
+    let xml = junit.to_string().map_err(std::io::Error::other)?;
+    std::fs::write(path, redact(&xml))
 }
 
 /// The failure text of a trial, redacted.
@@ -236,6 +404,12 @@ fn exchange_lines(record: &ExchangeRecord) -> Vec<String> {
             "response:  none ({e}) after {} ms",
             ex.elapsed.as_millis()
         )),
+    }
+    if ex.retries > 0 {
+        lines.push(format!(
+            "throttled: {} answer(s) with Retry-After were waited out and retried",
+            ex.retries
+        ));
     }
     lines.push(format!("reproduce: {}", curl(record)));
     lines

@@ -1,4 +1,4 @@
-//! The reference server's in-memory accounts: two users, their profiles and their tokens.
+//! The reference server's in-memory accounts: three users, their profiles and their tokens.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -18,8 +18,14 @@ pub struct Credentials {
     pub expired_token: String,
     /// `User.Id` of the primary user (not a profile id).
     pub primary_user_id: i64,
-    /// `User.Email` and password of the primary user, for the token endpoint.
+    /// Sign-in email of the primary user.
     pub primary_email: String,
+    /// Sign-in email of the second user.
+    pub foreign_email: String,
+    /// Sign-in email of a third user who has two-factor authentication.
+    pub totp_email: String,
+    /// The TOTP code the third user signs in with.
+    pub totp_code: String,
     /// Password of every seeded user.
     pub password: String,
 }
@@ -32,12 +38,16 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Tokens to seed instead of random ones (tests use canary values).
-#[derive(Clone)]
+/// Tokens (and a password) to seed instead of random ones: tests use canary values, and
+/// `serve --primary-token …` lets a CI job know the tokens before the server starts.
+/// Each value left `None` is random.
+#[derive(Clone, Default)]
 pub struct FixedTokens {
-    pub primary: String,
-    pub foreign: String,
-    pub expired: String,
+    pub primary: Option<String>,
+    pub foreign: Option<String>,
+    pub expired: Option<String>,
+    /// The seeded users' password.
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +56,8 @@ pub(crate) struct User {
     pub full_name: String,
     pub email: String,
     pub business: i64,
+    /// The code the user must send as `totp`, when two-factor authentication is on.
+    pub totp: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +94,9 @@ pub(crate) struct Db {
     pub users: Vec<User>,
     pub profiles: Vec<Profile>,
     pub tokens: HashMap<String, Token>,
+    /// Refresh token → user; refreshing replaces the user's refresh token.
+    pub refresh_tokens: HashMap<String, i64>,
+    pub password: String,
     pub businesses: Vec<Business>,
     /// The default (active) profile of each user, by user id.
     pub defaults: HashMap<i64, i64>,
@@ -92,25 +107,24 @@ pub(crate) struct Db {
 impl Db {
     /// The fixture accounts: user 7001 owns an individual profile (the default), a company
     /// profile, a profile at a second location and an inactive profile; user 7002 owns one
-    /// profile. Tokens are random per call.
+    /// profile; user 7003 (two-factor authentication) owns one profile.
     pub fn seeded(faults: Faults, tokens: Option<&FixedTokens>) -> (Db, Credentials) {
-        let (primary_token, foreign_token, expired_token) = match tokens {
-            Some(t) => (t.primary.clone(), t.foreign.clone(), t.expired.clone()),
-            None => (random_token(), random_token(), random_token()),
+        let fixed = tokens.cloned().unwrap_or_default();
+        let primary_token = fixed.primary.unwrap_or_else(random_token);
+        let foreign_token = fixed.foreign.unwrap_or_else(random_token);
+        let expired_token = fixed.expired.unwrap_or_else(random_token);
+        let password = fixed.password.unwrap_or_else(random_token);
+        let user = |id, full_name: &str, email: &str, totp: Option<&str>| User {
+            id,
+            full_name: full_name.into(),
+            email: email.into(),
+            business: 501,
+            totp: totp.map(str::to_string),
         };
         let users = vec![
-            User {
-                id: 7001,
-                full_name: "Ada Example".into(),
-                email: "ada@example.test".into(),
-                business: 501,
-            },
-            User {
-                id: 7002,
-                full_name: "Grace Other".into(),
-                email: "grace@example.test".into(),
-                business: 501,
-            },
+            user(7001, "Ada Example", "ada@example.test", None),
+            user(7002, "Grace Other", "grace@example.test", None),
+            user(7003, "Tess Twofactor", "tess@example.test", Some("246810")),
         ];
         let profile =
             |id, owner, full_name: &str, company: &str, active, kind, vo: Option<i64>| Profile {
@@ -139,29 +153,16 @@ impl Db {
             profile(1103, 7001, "Ada Example", "", true, 1, None),
             profile(1104, 7001, "Ada Example", "Old Venture", false, 2, None),
             profile(2201, 7002, "Grace Other", "", true, 1, None),
+            profile(3301, 7003, "Tess Twofactor", "", true, 1, None),
         ];
         let mut tokens = HashMap::new();
-        tokens.insert(
-            primary_token.clone(),
-            Token {
-                user: 7001,
-                expired: false,
-            },
-        );
-        tokens.insert(
-            foreign_token.clone(),
-            Token {
-                user: 7002,
-                expired: false,
-            },
-        );
-        tokens.insert(
-            expired_token.clone(),
-            Token {
-                user: 7001,
-                expired: true,
-            },
-        );
+        for (token, user, expired) in [
+            (&primary_token, 7001, false),
+            (&foreign_token, 7002, false),
+            (&expired_token, 7001, true),
+        ] {
+            tokens.insert(token.clone(), Token { user, expired });
+        }
         let businesses = vec![
             Business {
                 id: 501,
@@ -174,26 +175,46 @@ impl Db {
                 web_address: "examplespacenorth".into(),
             },
         ];
-        let defaults = HashMap::from([(7001, 1101), (7002, 2201)]);
+        let defaults = HashMap::from([(7001, 1101), (7002, 2201), (7003, 3301)]);
         let credentials = Credentials {
             primary_token,
             foreign_token,
             expired_token,
             primary_user_id: 7001,
             primary_email: "ada@example.test".into(),
-            password: random_token(),
+            foreign_email: "grace@example.test".into(),
+            totp_email: "tess@example.test".into(),
+            totp_code: "246810".into(),
+            password: password.clone(),
         };
-        (
-            Db {
-                users,
-                profiles,
-                tokens,
-                businesses,
-                defaults,
-                faults,
+        let db = Db {
+            users,
+            profiles,
+            tokens,
+            refresh_tokens: HashMap::new(),
+            password,
+            businesses,
+            defaults,
+            faults,
+        };
+        (db, credentials)
+    }
+
+    /// Issues a new access token and refresh token for `user`, replacing the user's earlier
+    /// refresh tokens (earlier access tokens stay valid, as the documentation says).
+    pub fn issue_tokens(&mut self, user: i64) -> (String, String) {
+        let access = random_token();
+        let refresh = random_token();
+        self.tokens.insert(
+            access.clone(),
+            Token {
+                user,
+                expired: false,
             },
-            credentials,
-        )
+        );
+        self.refresh_tokens.retain(|_, u| *u != user);
+        self.refresh_tokens.insert(refresh.clone(), user);
+        (access, refresh)
     }
 }
 

@@ -85,9 +85,10 @@ fn no_channel_shows_a_token() {
             Fault::AcceptRawToken,
         ]),
         tokens: Some(FixedTokens {
-            primary: PRIMARY.into(),
-            foreign: FOREIGN.into(),
-            expired: EXPIRED.into(),
+            primary: Some(PRIMARY.into()),
+            foreign: Some(FOREIGN.into()),
+            expired: Some(EXPIRED.into()),
+            password: None,
         }),
         ..ServerOptions::default()
     });

@@ -1,0 +1,281 @@
+//! Discovery: reading the account before the cases run — which profile is the default (to
+//! restore it), which other one to switch to, an inactive one, a foreign one.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde_json::Value;
+
+use super::session::{SendMode, Session};
+use super::{ExchangeRecord, PROFILES_PATH, describe_var};
+use crate::case::{Credential, Fixture, Var, Vars};
+
+/// What discovery learnt about the account.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Discovery {
+    pub vars: Vars,
+    /// Each fixture that could not be found, with the reason.
+    pub missing: BTreeMap<Fixture, String>,
+}
+
+impl Discovery {
+    /// Each profile variable and its value (or why it is missing), for the preamble.
+    pub fn describe(&self) -> BTreeMap<String, String> {
+        Var::ALL
+            .into_iter()
+            .filter(|v| !v.is_response_scoped())
+            .map(|v| {
+                (
+                    v.name().to_string(),
+                    describe_var(v, &self.vars, &self.missing),
+                )
+            })
+            .collect()
+    }
+}
+
+/// One profile as discovery needs it; lenient about types so a contract violation is reported by
+/// the rules rather than making the target unusable.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ProfileSummary {
+    pub id: i64,
+    pub active: bool,
+    pub default: bool,
+}
+
+/// Reads the profile list out of an exchange, or says why it cannot.
+pub(super) fn profiles_of(record: &ExchangeRecord) -> Result<Vec<ProfileSummary>, String> {
+    let response = record
+        .exchange
+        .outcome
+        .as_ref()
+        .map_err(|e| e.to_string())?;
+    if response.status != 200 {
+        return Err(format!("GET {PROFILES_PATH} answered {}", response.status));
+    }
+    let body: Value = serde_json::from_slice(&response.body)
+        .map_err(|e| format!("GET {PROFILES_PATH} answered a body that is not JSON ({e})"))?;
+    let list = body
+        .get("Profiles")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("GET {PROFILES_PATH} answered JSON without a `Profiles` array"))?;
+    Ok(list
+        .iter()
+        .filter_map(|p| {
+            let id = match p.get("Id")? {
+                Value::Number(n) => n.as_i64()?,
+                Value::String(s) => s.trim().parse().ok()?,
+                _ => return None,
+            };
+            let flag = |name: &str, default: bool| match p.get(name) {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+                _ => default,
+            };
+            Some(ProfileSummary {
+                id,
+                active: flag("Active", true),
+                default: flag("IsDefaultProfile", false),
+            })
+        })
+        .collect())
+}
+
+/// The distinct ids of the profiles flagged as default (a row listed twice counts once).
+fn default_ids(profiles: &[ProfileSummary]) -> BTreeSet<i64> {
+    profiles
+        .iter()
+        .filter(|p| p.default)
+        .map(|p| p.id)
+        .collect()
+}
+
+/// The one profile flagged as default, if exactly one is.
+pub(super) fn current_default(profiles: &[ProfileSummary]) -> Option<i64> {
+    let ids = default_ids(profiles);
+    if ids.len() == 1 {
+        ids.into_iter().next()
+    } else {
+        None
+    }
+}
+
+/// Reads the account: which profile is the default, which others can be used.
+pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
+    let creds = &session.target.credentials;
+    if creds.primary.is_none() {
+        return Err("no primary token; pass --token (or NEXUDUS_TOKEN)".into());
+    }
+    let record = session
+        .list_profiles("discovery", Credential::Primary, SendMode::Stoppable)
+        .await;
+    if let Ok(r) = &record.exchange.outcome
+        && r.status == 401
+    {
+        return Err(format!(
+            "GET {PROFILES_PATH} with the primary token answered 401: the token is missing, expired or invalid; \
+             get a fresh one and pass it with --token"
+        ));
+    }
+    let profiles =
+        profiles_of(&record).map_err(|e| format!("cannot discover the account's profiles: {e}"))?;
+    let mut d = Discovery::default();
+    let mut missing = |fixture: Fixture, why: &str| {
+        d.missing.insert(fixture, why.to_string());
+    };
+    let original = match default_ids(&profiles).len() {
+        1 => current_default(&profiles),
+        0 => {
+            missing(
+                Fixture::Profile(Var::OriginalProfileId),
+                "no profile has IsDefaultProfile true",
+            );
+            None
+        }
+        n => {
+            missing(
+                Fixture::Profile(Var::OriginalProfileId),
+                &format!("{n} profiles have IsDefaultProfile true"),
+            );
+            None
+        }
+    };
+    let target = profiles
+        .iter()
+        .find(|p| p.active && Some(p.id) != original)
+        .map(|p| p.id);
+    if target.is_none() {
+        missing(
+            Fixture::Profile(Var::TargetProfileId),
+            "the account has no second active profile",
+        );
+    }
+    let inactive = profiles.iter().find(|p| !p.active).map(|p| p.id);
+    if inactive.is_none() {
+        missing(
+            Fixture::Profile(Var::InactiveProfileId),
+            "the account has no inactive profile",
+        );
+    }
+    let own: HashSet<i64> = profiles.iter().map(|p| p.id).collect();
+    let mut foreign = creds.foreign_profile_id;
+    if foreign.is_none() {
+        if creds.foreign.is_some() {
+            let record = session
+                .list_profiles("discovery", Credential::Foreign, SendMode::Stoppable)
+                .await;
+            match profiles_of(&record) {
+                Ok(list) => {
+                    foreign = list.iter().map(|p| p.id).find(|id| !own.contains(id));
+                    if foreign.is_none() {
+                        missing(
+                            Fixture::Profile(Var::ForeignProfileId),
+                            "the foreign user lists no profile that the primary user does not own",
+                        );
+                    }
+                }
+                Err(e) => missing(
+                    Fixture::Profile(Var::ForeignProfileId),
+                    &format!("the foreign token could not list profiles: {e}"),
+                ),
+            }
+        } else {
+            missing(
+                Fixture::Profile(Var::ForeignProfileId),
+                "pass --foreign-token or --foreign-profile-id",
+            );
+        }
+    }
+    if creds.foreign.is_none() {
+        missing(Fixture::ForeignToken, "pass --foreign-token");
+    }
+    if creds.expired.is_none() {
+        missing(Fixture::ExpiredToken, "pass --expired-token");
+    }
+    // An id far above the account's own; presumed to belong to nobody.
+    let unknown = creds.unknown_profile_id.unwrap_or_else(|| {
+        let mut candidate: i64 = 999_999_937;
+        while own.contains(&candidate) || Some(candidate) == foreign {
+            candidate += 1;
+        }
+        candidate
+    });
+    for (var, value) in [
+        (Var::OriginalProfileId, original),
+        (Var::TargetProfileId, target),
+        (Var::InactiveProfileId, inactive),
+        (Var::ForeignProfileId, foreign),
+        (Var::UnknownProfileId, Some(unknown)),
+    ] {
+        if let Some(id) = value {
+            d.vars.set(var, Value::from(id));
+        }
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Exchange;
+    use crate::http::HttpResponse;
+    use std::time::Duration;
+
+    fn record(status: u16, body: &str) -> ExchangeRecord {
+        ExchangeRecord {
+            context: "t".into(),
+            credential: Credential::Primary,
+            exchange: Exchange {
+                method: "GET",
+                url: "http://x".into(),
+                outcome: Ok(HttpResponse {
+                    status,
+                    headers: Vec::new(),
+                    body: body.as_bytes().to_vec(),
+                }),
+                elapsed: Duration::ZERO,
+                retries: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn discovery_reads_profiles_leniently() {
+        let body = r#"{"Profiles":[{"Id":1,"Active":true,"IsDefaultProfile":true},
+            {"Id":"2","Active":"true"},{"Id":3,"Active":false},{"Name":"no id"}]}"#;
+        let profiles = profiles_of(&record(200, body)).unwrap();
+        assert_eq!(
+            profiles,
+            vec![
+                ProfileSummary {
+                    id: 1,
+                    active: true,
+                    default: true
+                },
+                ProfileSummary {
+                    id: 2,
+                    active: true,
+                    default: false
+                },
+                ProfileSummary {
+                    id: 3,
+                    active: false,
+                    default: false
+                },
+            ]
+        );
+        assert_eq!(current_default(&profiles), Some(1));
+    }
+
+    #[test]
+    fn discovery_errors_say_why() {
+        let cases = [
+            (500, "{}", "answered 500"),
+            (200, "<html>", "not JSON"),
+            (200, r#"{"Records":[]}"#, "without a `Profiles` array"),
+        ];
+        for (status, body, fragment) in cases {
+            let err = profiles_of(&record(status, body)).unwrap_err();
+            assert!(err.contains(fragment), "{err}");
+        }
+    }
+}

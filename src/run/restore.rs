@@ -1,0 +1,150 @@
+//! Leaving the account as it was found: a guard after every state-changing case, and the
+//! end-of-run check that is a trial of its own. Restores are never stopped by an interruption or
+//! the deadline — they are the reason those stop gracefully.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::discovery::{current_default, profiles_of};
+use super::session::{SendMode, Session};
+use super::{SWITCH_PATH, TrialResult};
+use crate::case::{Credential, Var};
+use crate::check::{Finding, Verdict};
+use crate::http::HttpRequest;
+
+pub(super) fn original_id(session: &Session) -> Option<i64> {
+    session
+        .vars()?
+        .get(Var::OriginalProfileId)
+        .and_then(Value::as_i64)
+}
+
+/// The command that puts `original` back by hand, with the token as a variable.
+pub(super) fn manual_command(session: &Session, original: i64) -> String {
+    format!(
+        "curl -sS -X PUT -H \"Authorization: Bearer $NEXUDUS_TOKEN\" -H 'Content-Length: 0' '{}'",
+        session.target.client.url_for(&HttpRequest {
+            method: "PUT",
+            path: SWITCH_PATH.into(),
+            query: vec![("coworkerId".into(), original.to_string())],
+            ..HttpRequest::default()
+        })
+    )
+}
+
+/// The one default profile now, or why it is not known.
+async fn current(
+    session: &Session,
+    context: &str,
+) -> (
+    std::sync::Arc<super::ExchangeRecord>,
+    Result<Option<i64>, String>,
+) {
+    let record = session
+        .list_profiles(context, Credential::Primary, SendMode::Always)
+        .await;
+    let current = profiles_of(&record).map(|p| current_default(&p));
+    (record, current)
+}
+
+/// After a state-changing case: if the default is not the original, switch back. What it did is
+/// logged for the restore trial.
+pub(super) async fn guard(session: &Session, case_id: &str) {
+    let Some(original) = original_id(session) else {
+        return;
+    };
+    let context = format!("restore after {case_id}");
+    let (_, now) = current(session, &context).await;
+    if now == Ok(Some(original)) {
+        return;
+    }
+    let switched = session.switch_to(&context, original).await;
+    let ok = switched
+        .exchange
+        .outcome
+        .as_ref()
+        .is_ok_and(|r| (200..300).contains(&r.status));
+    let mut log = session.guard_log.lock().unwrap_or_else(|e| e.into_inner());
+    log.push(match (now, ok) {
+        (Ok(found), true) => format!(
+            "after `{case_id}` the default was {}; switched back to {original}",
+            found.map_or("not a single profile".to_string(), |f| f.to_string())
+        ),
+        (Err(e), true) => {
+            format!("after `{case_id}` the profile list could not be read ({e}); switched to {original} anyway")
+        }
+        (_, false) => format!("after `{case_id}` switching back to {original} failed"),
+    });
+}
+
+/// The end-of-run check (and, when needed, the restore) of the original default profile.
+pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialResult {
+    let started = Instant::now();
+    let Some(original) = original_id(session) else {
+        return TrialResult {
+            verdict: Verdict::Skipped(
+                "needs original_profile_id: the account's default profile is unknown".into(),
+            ),
+            exchange: None,
+            duration: Duration::ZERO,
+        };
+    };
+    let mut notes: Vec<String> = session
+        .guard_log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let (mut record, mut now) = current(session, "restore").await;
+    if now != Ok(Some(original)) {
+        let switched = session.switch_to("restore", original).await;
+        notes.push(format!(
+            "at the end the default was {}; sent PUT coworkerId={original} ({})",
+            describe_default(&now),
+            match &switched.exchange.outcome {
+                Ok(r) => format!("status {}", r.status),
+                Err(e) => e.to_string(),
+            }
+        ));
+        (record, now) = current(session, "restore").await;
+    }
+    let verdict = match &now {
+        Ok(Some(id)) if *id == original => {
+            let mut note = if changed_state {
+                format!("the original default profile {original} is the default again")
+            } else {
+                format!("the default profile is still {original}")
+            };
+            if !notes.is_empty() {
+                note.push_str(&format!(" ({})", notes.join("; ")));
+            }
+            Verdict::Pass(Some(note))
+        }
+        _ => {
+            notes.push(format!(
+                "restore it by hand: {}",
+                manual_command(session, original)
+            ));
+            Verdict::Violation(Finding {
+                expected: format!(
+                    "profile {original} (the default when the run started) to be the one default profile"
+                ),
+                actual: describe_default(&now),
+                details: notes,
+            })
+        }
+    };
+    TrialResult {
+        verdict,
+        exchange: Some(record),
+        duration: started.elapsed(),
+    }
+}
+
+fn describe_default(current: &Result<Option<i64>, String>) -> String {
+    match current {
+        Ok(Some(id)) => format!("profile {id}"),
+        Ok(None) => "not exactly one default profile".into(),
+        Err(e) => format!("unknown ({e})"),
+    }
+}

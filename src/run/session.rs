@@ -1,0 +1,199 @@
+//! A run's shared state: the target, the discovered variables, every exchange sent, and the
+//! one place requests are sent from (with the stop signal and the deadline applied).
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{ExchangeRecord, PROFILES_PATH, SWITCH_PATH, Target};
+use crate::case::{Credential, Vars};
+use crate::http::{Exchange, HttpRequest};
+
+pub(super) const INTERRUPTED: &str = "the run was interrupted";
+pub(super) const DEADLINE: &str = "the run's --deadline passed";
+
+/// Whether a request obeys the stop signal and the deadline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum SendMode {
+    /// Cases and discovery: not sent, or abandoned, when the run stops.
+    Stoppable,
+    /// Restores: always sent, bounded only by the request timeout.
+    Always,
+}
+
+pub(super) struct Session {
+    pub target: Target,
+    /// Set once, after discovery.
+    vars: OnceLock<Vars>,
+    invalid_token: String,
+    exchanges: Mutex<Vec<Arc<ExchangeRecord>>>,
+    /// What the guard restores did, for the restore trial.
+    pub guard_log: Mutex<Vec<String>>,
+}
+
+impl Session {
+    pub fn new(target: Target) -> Session {
+        Session {
+            target,
+            vars: OnceLock::new(),
+            invalid_token: format!("nxc-invalid-{}", random_hex()),
+            exchanges: Mutex::new(Vec::new()),
+            guard_log: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn set_vars(&self, vars: Vars) {
+        let _ = self.vars.set(vars);
+    }
+
+    pub fn vars(&self) -> Option<&Vars> {
+        self.vars.get()
+    }
+
+    pub fn take_exchanges(&self) -> Vec<Arc<ExchangeRecord>> {
+        std::mem::take(&mut *self.exchanges.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn interrupted(&self) -> bool {
+        *self.target.stop.borrow()
+    }
+
+    /// Why case requests must no longer be sent, if they must not.
+    pub fn stop_reason(&self) -> Option<String> {
+        if self.interrupted() {
+            Some(INTERRUPTED.into())
+        } else if self.target.deadline.is_some_and(|d| Instant::now() >= d) {
+            Some(DEADLINE.into())
+        } else {
+            None
+        }
+    }
+
+    fn authorization(&self, credential: Credential) -> Option<String> {
+        let c = &self.target.credentials;
+        let bearer =
+            |s: &Option<SecretString>| s.as_ref().map(|s| format!("Bearer {}", s.expose_secret()));
+        match credential {
+            Credential::Primary => bearer(&c.primary),
+            Credential::Foreign => bearer(&c.foreign),
+            Credential::Expired => bearer(&c.expired),
+            Credential::None => None,
+            Credential::Invalid => Some(format!("Bearer {}", self.invalid_token)),
+            Credential::MalformedEmptyBearer => Some("Bearer".into()),
+            // base64("conformance@example.invalid:not-a-password"): a scheme the API does not
+            // document for /api/public, with credentials that belong to nobody.
+            Credential::MalformedBasic => {
+                Some("Basic Y29uZm9ybWFuY2VAZXhhbXBsZS5pbnZhbGlkOm5vdC1hLXBhc3N3b3Jk".into())
+            }
+            Credential::MalformedNoScheme => {
+                c.primary.as_ref().map(|s| s.expose_secret().to_string())
+            }
+        }
+    }
+
+    /// Sends one request and records it; never fails.
+    pub async fn send(
+        &self,
+        context: String,
+        method: &'static str,
+        path: &str,
+        query: Vec<(String, String)>,
+        credential: Credential,
+        mode: SendMode,
+    ) -> Arc<ExchangeRecord> {
+        let request = HttpRequest {
+            method,
+            path: path.to_string(),
+            query,
+            authorization: self.authorization(credential),
+            ..HttpRequest::default()
+        };
+        let client = &self.target.client;
+        let exchange = match (mode, self.stop_reason()) {
+            (SendMode::Always, _) => client.send(&request).await,
+            (SendMode::Stoppable, Some(why)) => {
+                Exchange::cancelled(method, client.url_for(&request), &why)
+            }
+            (SendMode::Stoppable, None) => {
+                let limit = self.target.deadline.map_or(client.timeout(), |d| {
+                    d.saturating_duration_since(Instant::now())
+                });
+                let mut stop = self.target.stop.clone();
+                let stopped = async move {
+                    // A closed channel (no one can interrupt) must never read as "stop".
+                    if stop.wait_for(|s| *s).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    exchange = client.send_within(&request, limit.max(Duration::from_millis(1))) => {
+                        match (&exchange.outcome, self.stop_reason()) {
+                            // A timeout cut short by the deadline is the deadline's doing.
+                            (Err(crate::http::TransportError::Timeout(_)), Some(why)) => {
+                                Exchange { outcome: Err(crate::http::TransportError::Cancelled(why)), ..exchange }
+                            }
+                            _ => exchange,
+                        }
+                    }
+                    () = stopped => Exchange::cancelled(method, client.url_for(&request), INTERRUPTED),
+                }
+            }
+        };
+        let record = Arc::new(ExchangeRecord {
+            context,
+            credential,
+            exchange,
+        });
+        self.exchanges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.clone());
+        record
+    }
+
+    pub async fn list_profiles(
+        &self,
+        context: &str,
+        credential: Credential,
+        mode: SendMode,
+    ) -> Arc<ExchangeRecord> {
+        self.send(
+            context.to_string(),
+            "GET",
+            PROFILES_PATH,
+            Vec::new(),
+            credential,
+            mode,
+        )
+        .await
+    }
+
+    /// Restores use this: always sent.
+    pub async fn switch_to(&self, context: &str, id: i64) -> Arc<ExchangeRecord> {
+        self.send(
+            context.to_string(),
+            "PUT",
+            SWITCH_PATH,
+            vec![("coworkerId".into(), id.to_string())],
+            Credential::Primary,
+            SendMode::Always,
+        )
+        .await
+    }
+}
+
+/// 32 hex characters, different in every run.
+fn random_hex() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    let a = h.finish();
+    h.write_u64(a);
+    format!("{a:016x}{:016x}", h.finish())
+}
