@@ -486,6 +486,8 @@ async fn run_suite(
     spawn_log: Option<&std::path::Path>,
 ) -> Result<Finished, (u8, String)> {
     let unusable = |m: String| (exit::TARGET_UNUSABLE, m);
+    let signals =
+        Signals::register().map_err(|e| unusable(format!("cannot listen for Ctrl-C: {e}")))?;
     let base_url = non_empty_str(&cli.target.base_url);
     let mut spawned = None;
     if let (Some(command), Some(log), Some(url)) = (&cli.gate.spawn, spawn_log, base_url) {
@@ -507,7 +509,7 @@ async fn run_suite(
         spawned = Some(child);
     }
     let pgid = Arc::new(Mutex::new(spawned.as_ref().map(Spawned::pid)));
-    let result = run_against_target(cli, plan, output, base_url, pgid.clone()).await;
+    let result = run_against_target(cli, plan, output, base_url, signals, pgid.clone()).await;
     if let Some(child) = spawned {
         child.stop(SPAWN_GRACE);
     }
@@ -519,6 +521,7 @@ async fn run_against_target(
     plan: &plan::Plan,
     output: &Output,
     base_url: Option<&str>,
+    signals: Signals,
     spawned_group: Arc<Mutex<Option<u32>>>,
 ) -> Result<Finished, (u8, String)> {
     let unusable = |m: String| (exit::TARGET_UNUSABLE, m);
@@ -618,6 +621,7 @@ async fn run_against_target(
     let mut redactor = output.redactor().clone();
     secrets.iter().for_each(|s| redactor.add(s));
     let watcher = tokio::spawn(watch_signals(
+        signals,
         stop_tx,
         hint,
         Output::new(redactor),
@@ -638,15 +642,16 @@ async fn run_against_target(
 /// The first Ctrl-C or SIGTERM stops the run (which then restores the account and reports); a
 /// second one aborts at once, saying how to restore by hand.
 async fn watch_signals(
+    mut signals: Signals,
     stop: watch::Sender<bool>,
     hint: Arc<OnceLock<String>>,
     output: Output,
     spawned_group: Arc<Mutex<Option<u32>>>,
 ) {
-    wait_for_signal().await;
+    signals.next().await;
     output.err("interrupted: stopping and putting the original default profile back (interrupt again to abort)");
     let _ = stop.send(true);
-    wait_for_signal().await;
+    signals.next().await;
     match hint.get() {
         Some(command) => output.err(&format!(
             "aborted: the account may not be as it was found; restore its default profile by hand: {command}"
@@ -659,25 +664,44 @@ async fn watch_signals(
     std::process::exit(i32::from(exit::INTERRUPTED));
 }
 
-async fn wait_for_signal() {
+/// Ctrl-C and SIGTERM, registered as soon as this is created (a signal that arrives before
+/// registration would kill the process without restoring the account).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must be called inside the runtime.
+    fn register() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -734,6 +758,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
             faults: args.faults.iter().copied().collect(),
             tokens: Some(tokens),
             latency: Duration::from_millis(args.latency_ms),
+            throttle: None,
         };
         let server = match server::start(&options).await {
             Ok(s) => s,
@@ -758,8 +783,14 @@ fn serve(args: &ServeArgs) -> ExitCode {
         output.out(&format!("NEXUDUS_USERNAME={}", c.primary_email));
         output.out(&format!("NEXUDUS_FOREIGN_USERNAME={}", c.foreign_email));
         output.out(&format!("NEXUDUS_PASSWORD={}", c.password));
-        output.out("press Ctrl-C to stop");
-        wait_for_signal().await;
+        output.out(&format!("NEXUDUS_FOREIGN_PASSWORD={}", c.password));
+                output.out("press Ctrl-C to stop");
+        match Signals::register() {
+            Ok(mut signals) => signals.next().await,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
         server.stop().await;
         ExitCode::from(exit::OK)
     })

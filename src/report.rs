@@ -123,17 +123,18 @@ pub fn emit(
             ));
         }
     };
+    if report.interrupted && report.unusable.is_some() {
+        output.err("interrupted before the account was read: nothing was changed");
+        spawn_note();
+        return ExitCode::from(exit::INTERRUPTED);
+    }
     if let Some(reason) = &report.unusable {
         output.err(&format!(
             "error: target {} is unusable: {reason}",
             report.base_url
         ));
         spawn_note();
-        return ExitCode::from(if report.interrupted {
-            exit::INTERRUPTED
-        } else {
-            exit::TARGET_UNUSABLE
-        });
+        return ExitCode::from(exit::TARGET_UNUSABLE);
     }
     let quiet = args.quiet || matches!(args.format, Some(libtest_mimic::FormatSetting::Json));
     if !quiet {

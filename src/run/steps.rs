@@ -62,10 +62,11 @@ pub(super) async fn run_case(session: &Session, case: &Case) -> CaseVerdicts {
                         },
                     );
                 }
-                skip = Some(format!(
-                    "step `{}` could not be completed: {transport}",
-                    step.name
-                ));
+                skip = Some(match transport {
+                    // The run stopped: say so, not that this step failed.
+                    crate::http::TransportError::Cancelled(why) => why.clone(),
+                    _ => format!("step `{}` could not be completed: {transport}", step.name),
+                });
             }
             Ok(response) => {
                 for (ri, rule) in step.rules.iter().enumerate() {

@@ -22,10 +22,44 @@ use super::fault::{Fault, Faults};
 
 pub(crate) type Shared = Arc<Mutex<Db>>;
 
-/// Requests received, whatever their route.
-pub(crate) type Counter = Arc<AtomicU64>;
+/// Throttling as Nexudus does it past its rate limits (contract-notes §6): a 409 (or 429) with
+/// `Retry-After` and an empty body. Not a contract fault; it tests the harness's politeness.
+#[derive(Debug, Clone)]
+pub struct Throttle {
+    /// Every `every`-th request (counting only the ones it applies to) is throttled; 1 throttles all.
+    pub every: u64,
+    /// Only PUT, POST, DELETE and PATCH requests are throttled.
+    pub writes_only: bool,
+    /// 409 (what Nexudus documents) or 429.
+    pub status: u16,
+    /// The `Retry-After` value, in seconds.
+    pub retry_after: String,
+}
 
-pub(crate) fn router(state: Shared, counter: Counter, latency: Duration) -> Router {
+/// One request as the server saw it arrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    /// Since the server started.
+    pub at: Duration,
+    pub method: String,
+    pub path: String,
+}
+
+/// What the server counts and logs of its traffic, whatever the route.
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    pub count: AtomicU64,
+    counted_for_throttle: AtomicU64,
+    pub log: Mutex<Vec<Arrival>>,
+}
+
+pub(crate) fn router(
+    state: Shared,
+    traffic: Arc<Traffic>,
+    latency: Duration,
+    throttle: Option<Throttle>,
+) -> Router {
+    let started = std::time::Instant::now();
     Router::new()
         .route("/api/public/coworkers/profiles", get(list_profiles))
         .route(
@@ -41,10 +75,37 @@ pub(crate) fn router(state: Shared, counter: Counter, latency: Duration) -> Rout
         .with_state(state)
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| {
-                counter.fetch_add(1, Ordering::Relaxed);
+                traffic.count.fetch_add(1, Ordering::Relaxed);
+                traffic
+                    .log
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Arrival {
+                        at: started.elapsed(),
+                        method: req.method().to_string(),
+                        path: req.uri().path().to_string(),
+                    });
+                let throttled = throttle.as_ref().and_then(|t| {
+                    let applies = !t.writes_only || req.method() != axum::http::Method::GET;
+                    let n = if applies {
+                        traffic.counted_for_throttle.fetch_add(1, Ordering::Relaxed) + 1
+                    } else {
+                        0
+                    };
+                    (applies && n % t.every.max(1) == 0).then(|| (t.status, t.retry_after.clone()))
+                });
                 async move {
                     if !latency.is_zero() {
                         tokio::time::sleep(latency).await;
+                    }
+                    if let Some((status, retry_after)) = throttled {
+                        let mut res = StatusCode::from_u16(status)
+                            .unwrap_or(StatusCode::CONFLICT)
+                            .into_response();
+                        if let Ok(v) = HeaderValue::from_str(&retry_after) {
+                            res.headers_mut().insert(header::RETRY_AFTER, v);
+                        }
+                        return res;
                     }
                     next.run(req).await
                 }

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 pub use data::{Credentials, FixedTokens};
 pub use fault::{Fault, Faults};
+pub use handlers::{Arrival, Throttle};
 
 /// Where the reference server listens and how it behaves.
 #[derive(Clone)]
@@ -34,6 +35,8 @@ pub struct ServerOptions {
     pub tokens: Option<FixedTokens>,
     /// A delay added to every request, to model a remote target.
     pub latency: std::time::Duration,
+    /// Rate limiting as Nexudus does it, to test the harness's politeness.
+    pub throttle: Option<Throttle>,
 }
 
 impl Default for ServerOptions {
@@ -44,6 +47,7 @@ impl Default for ServerOptions {
             faults: Faults::new(),
             tokens: None,
             latency: std::time::Duration::ZERO,
+            throttle: None,
         }
     }
 }
@@ -53,7 +57,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     credentials: Credentials,
     state: handlers::Shared,
-    counter: handlers::Counter,
+    traffic: Arc<handlers::Traffic>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -82,7 +86,18 @@ impl RunningServer {
 
     /// How many requests the server has received so far.
     pub fn requests_received(&self) -> u64 {
-        self.counter.load(std::sync::atomic::Ordering::Relaxed)
+        self.traffic
+            .count
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every request received so far, with its arrival time.
+    pub fn arrivals(&self) -> Vec<Arrival> {
+        self.traffic
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Stops accepting connections and waits until the server task has ended.
@@ -103,8 +118,13 @@ pub async fn start(options: &ServerOptions) -> std::io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (db, credentials) = data::Db::seeded(options.faults.clone(), options.tokens.as_ref());
     let state: handlers::Shared = Arc::new(Mutex::new(db));
-    let counter = handlers::Counter::default();
-    let router = handlers::router(state.clone(), counter.clone(), options.latency);
+    let traffic = Arc::new(handlers::Traffic::default());
+    let router = handlers::router(
+        state.clone(),
+        traffic.clone(),
+        options.latency,
+        options.throttle.clone(),
+    );
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router)
@@ -117,7 +137,7 @@ pub async fn start(options: &ServerOptions) -> std::io::Result<RunningServer> {
         addr,
         credentials,
         state,
-        counter,
+        traffic,
         shutdown: Some(tx),
         task,
     })

@@ -9,6 +9,7 @@ mod support;
 
 mod bad_input;
 mod faults;
+mod gating;
 mod hostile;
 mod secrets;
 mod suite;

@@ -9,6 +9,7 @@ use crate::support::{Server, args, case_dir, harness, shipped_case};
 const PRIMARY: &str = "canary+Prim/ary=Token.0001";
 const FOREIGN: &str = "canary+For/eign=Token.0002";
 const EXPIRED: &str = "canary+Exp/ired=Token.0003";
+const PASSWORD: &str = "canary+Pass/word=Secret.0004";
 
 fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -54,7 +55,7 @@ fn forms(secret: &str) -> Vec<(String, String)> {
 }
 
 fn assert_clean(what: &str, text: &str) {
-    for secret in [PRIMARY, FOREIGN, EXPIRED] {
+    for secret in [PRIMARY, FOREIGN, EXPIRED, PASSWORD] {
         for (form, needle) in forms(secret) {
             assert!(
                 !text.contains(&needle),
@@ -88,7 +89,7 @@ fn no_channel_shows_a_token() {
             primary: Some(PRIMARY.into()),
             foreign: Some(FOREIGN.into()),
             expired: Some(EXPIRED.into()),
-            password: None,
+            password: Some(PASSWORD.into()),
         }),
         ..ServerOptions::default()
     });
@@ -114,6 +115,7 @@ fn no_channel_shows_a_token() {
         .collect();
     let dir = case_dir("secrets", &files);
     let logfile = std::env::temp_dir().join(format!("nxc-it-{}-secrets.log", std::process::id()));
+    let junit = std::env::temp_dir().join(format!("nxc-it-{}-secrets.xml", std::process::id()));
     let variants: Vec<Vec<&str>> = vec![
         vec![],
         vec!["--include-ignored"],
@@ -123,6 +125,7 @@ fn no_channel_shows_a_token() {
         vec!["--include-ignored", "--color", "always"],
         vec!["--include-ignored", "--logfile", logfile.to_str().unwrap()],
         vec!["--list"],
+        vec!["--include-ignored", "--junit", junit.to_str().unwrap()],
     ];
     let mut saw_failures = false;
     for variant in variants {
@@ -150,6 +153,43 @@ fn no_channel_shows_a_token() {
         "curl lines name the variable"
     );
     assert_clean("--logfile", &log);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("request authorization: Bearer [REDACTED]"),
+        "{xml}"
+    );
+    assert_clean("--junit", &xml);
+    // Signed in with the password (the tokens the server issues are new, and redacted too).
+    let url = server.base_url();
+    let signed_in = harness(&args(&[
+        "--base-url",
+        &url,
+        "--username",
+        "ada@example.test",
+        "--password",
+        PASSWORD,
+        "--cases",
+        dir.to_str().unwrap(),
+        "--include-ignored",
+    ]));
+    assert_eq!(signed_in.code, 101, "{}", signed_in.all_output());
+    assert!(
+        signed_in.stdout.contains("\"AccessToken\":\"[REDACTED]\""),
+        "{}",
+        signed_in.stdout
+    );
+    assert_clean("signed-in stdout", &signed_in.stdout);
+    assert_clean("signed-in stderr", &signed_in.stderr);
+    let wrong = harness(&args(&[
+        "--base-url",
+        &url,
+        "--username",
+        "ada@example.test",
+        "--password",
+        &format!("{PASSWORD}x"),
+    ]));
+    assert_eq!(wrong.code, 3, "{}", wrong.all_output());
+    assert_clean("sign-in error", &wrong.all_output());
     // A passing run against the echoing server, and the target-unusable path with a bad token.
     let passing = harness(&server.target_args());
     assert_clean("passing stdout", &passing.stdout);
