@@ -116,7 +116,8 @@ pub fn signal_group(pgid: u32, signal: &str) {
     {
         let _ = Command::new("sh")
             .arg("-c")
-            .arg(format!("kill -{signal} -- -{pgid} 2>/dev/null"))
+            // No `--`: dash's kill builtin takes it for a pid. `-PGID` after the signal names the group.
+            .arg(format!("kill -{signal} -{pgid} 2>/dev/null"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -388,7 +388,8 @@ fn the_deadline_stops_sending_and_still_restores() {
 
 fn spawn_command(port: u16, extra: &str) -> String {
     format!(
-        "exec '{}' serve --port {port} --primary-token spawn-primary-token --foreign-token spawn-foreign-token --expired-token spawn-expired-token {extra}",
+        // Not `exec`: the server is a child of the shell, so stopping must reach the whole group.
+        "'{}' serve --port {port} --primary-token spawn-primary-token --foreign-token spawn-foreign-token --expired-token spawn-expired-token {extra} & wait",
         env!("CARGO_BIN_EXE_nexudus-conformance")
     )
 }
