@@ -28,7 +28,38 @@ fn main() {
         }
         let _ = writeln!(code, "];");
     }
+    // The embedded reference server's response snapshots, so an installed binary can check them.
+    let snapshots = root.join("snapshots").join("embedded");
+    println!("cargo:rerun-if-changed={}", snapshots.display());
+    let mut snaps: Vec<PathBuf> = std::fs::read_dir(&snapshots)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+                .collect()
+        })
+        .unwrap_or_default();
+    snaps.sort();
+    let mut snap_code = String::from("pub static SNAPSHOTS: &[(&str, &str)] = &[\n");
+    for file in snaps {
+        println!("cargo:rerun-if-changed={}", file.display());
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let _ = writeln!(
+            snap_code,
+            "    ({name:?}, include_str!({:?})),",
+            file.display().to_string()
+        );
+    }
+    snap_code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()));
+    if let Err(e) = std::fs::write(out.join("embedded_snapshots.rs"), snap_code) {
+        println!("cargo:warning=cannot write embedded_snapshots.rs: {e}");
+        std::process::exit(1);
+    }
     if let Err(e) = std::fs::write(out.join("embedded.rs"), code) {
         println!("cargo:warning=cannot write embedded.rs: {e}");
         std::process::exit(1);

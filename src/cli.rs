@@ -24,6 +24,7 @@ use crate::report::{self, EmitOptions, Output, exit};
 use crate::run::{self, Credentials, RunReport, Target};
 use crate::server::{self, Fault, FixedTokens, RunningServer, ServerOptions};
 use crate::signin::{SignIn, sign_in};
+use crate::snapshot::{self, SnapshotStore};
 use crate::spawn::{Spawned, signal_group};
 use crate::{plan, source};
 
@@ -47,6 +48,9 @@ pub struct Cli {
 
     #[command(flatten)]
     gate: GateArgs,
+
+    #[command(flatten)]
+    nightly: NightlyArgs,
 
     #[command(flatten)]
     libtest: libtest_mimic::Arguments,
@@ -202,6 +206,36 @@ struct GateArgs {
     junit: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct NightlyArgs {
+    /// Compare responses with the snapshots of this target (default: `embedded` for the embedded
+    /// server, else the --base-url host). Turns snapshots on for a --base-url target.
+    #[arg(long, value_name = "LABEL")]
+    target_label: Option<String>,
+    /// Where snapshots live: DIR/<target-label>/<case>.snap. Turns snapshots on for a --base-url target.
+    #[arg(long = "snapshots", value_name = "DIR")]
+    snapshot_dir: Option<PathBuf>,
+    /// No `case::snapshot` trials.
+    #[arg(long)]
+    no_snapshots: bool,
+    /// What to do with new or drifted snapshots: write `.snap.new` for `cargo insta review` (new),
+    /// accept them (always), or nothing (no). auto: no when CI is set, else new.
+    #[arg(long, value_enum, default_value_t = UpdateMode::Auto, value_name = "MODE")]
+    update_snapshots: UpdateMode,
+    /// Snapshot drift fails the run (MUST) instead of being a SHOULD trial.
+    #[arg(long)]
+    deny_drift: bool,
+}
+
+/// `--update-snapshots`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum UpdateMode {
+    Auto,
+    New,
+    Always,
+    No,
+}
+
 /// Infallible on purpose: clap never echoes a secret in an "invalid value" error.
 fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s.to_string()))
@@ -224,7 +258,9 @@ fn parse() -> Cli {
             "Exit codes: 0 all selected trials passed, 101 a trial failed, 2 bad input (nothing sent), \
              3 target unusable, 130 interrupted.",
         )
-        .disable_version_flag(false);
+        .disable_version_flag(false)
+        // A later flag wins over an earlier one (CI templates append to a base command line).
+        .args_override_self(true);
     let matches = command.get_matches();
     match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -289,6 +325,39 @@ impl Cli {
         .flatten()
         .map(|s| s.expose_secret().to_string())
         .collect()
+    }
+
+    /// The stored snapshots to compare with, when snapshots are on: always for the embedded
+    /// server, for a --base-url target when --target-label or --snapshots is given.
+    fn snapshot_store(&self) -> Result<Option<SnapshotStore>, LoadError> {
+        let n = &self.nightly;
+        let base_url = non_empty_str(&self.target.base_url);
+        let on = !n.no_snapshots
+            && (base_url.is_none() || n.target_label.is_some() || n.snapshot_dir.is_some());
+        if !on {
+            return Ok(None);
+        }
+        let label = match (&n.target_label, base_url) {
+            (Some(label), _) => snapshot::sanitize_label(label),
+            (None, Some(url)) => snapshot::label_for(url),
+            (None, None) => snapshot::EMBEDDED_LABEL.to_string(),
+        };
+        let dir = n
+            .snapshot_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("snapshots"));
+        SnapshotStore::load(&dir, &label).map(Some)
+    }
+
+    /// What `--update-snapshots` means here; `auto` writes nothing under CI.
+    fn update_mode(&self) -> report::SnapshotWrite {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+        match self.nightly.update_snapshots {
+            UpdateMode::Auto if ci => report::SnapshotWrite::Nothing,
+            UpdateMode::Auto | UpdateMode::New => report::SnapshotWrite::New,
+            UpdateMode::Always => report::SnapshotWrite::Accept,
+            UpdateMode::No => report::SnapshotWrite::Nothing,
+        }
     }
 
     fn http_options(&self, remote: bool) -> HttpOptions {
@@ -435,7 +504,17 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
         Err(e) => return output.load_error(&e),
     };
     let args = &cli.libtest;
-    let plan = plan::build(cases, &|name, level| report::selects(args, name, level));
+    let snapshots = match cli.snapshot_store() {
+        Ok(store) => store,
+        Err(e) => return output.load_error(&e),
+    };
+    let options = plan::PlanOptions {
+        snapshots: snapshots.is_some(),
+        deny_drift: cli.nightly.deny_drift,
+    };
+    let plan = plan::build(cases, options, &|name, level| {
+        report::selects(args, name, level)
+    });
     if args.list {
         return report::list(&plan, args);
     }
@@ -451,7 +530,13 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
             ))
         })
     });
-    let outcome = runtime.block_on(run_suite(cli, &plan, output, spawn_log.as_deref()));
+    let outcome = runtime.block_on(run_suite(
+        cli,
+        &plan,
+        output,
+        spawn_log.as_deref(),
+        snapshots.as_ref(),
+    ));
     drop(runtime);
     match outcome {
         Ok(finished) => {
@@ -461,6 +546,10 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
                 label: finished.label,
                 junit: cli.gate.junit.clone(),
                 spawn_log,
+                snapshots: snapshots.map(|store| report::SnapshotWriting {
+                    store,
+                    write: cli.update_mode(),
+                }),
             };
             report::emit(
                 &plan,
@@ -484,6 +573,7 @@ async fn run_suite(
     plan: &plan::Plan,
     output: &Output,
     spawn_log: Option<&std::path::Path>,
+    snapshots: Option<&SnapshotStore>,
 ) -> Result<Finished, (u8, String)> {
     let unusable = |m: String| (exit::TARGET_UNUSABLE, m);
     let signals =
@@ -509,7 +599,16 @@ async fn run_suite(
         spawned = Some(child);
     }
     let pgid = Arc::new(Mutex::new(spawned.as_ref().map(Spawned::pid)));
-    let result = run_against_target(cli, plan, output, base_url, signals, pgid.clone()).await;
+    let result = run_against_target(
+        cli,
+        plan,
+        output,
+        base_url,
+        signals,
+        pgid.clone(),
+        snapshots,
+    )
+    .await;
     if let Some(child) = spawned {
         child.stop(SPAWN_GRACE);
     }
@@ -523,6 +622,7 @@ async fn run_against_target(
     base_url: Option<&str>,
     signals: Signals,
     spawned_group: Arc<Mutex<Option<u32>>>,
+    snapshots: Option<&SnapshotStore>,
 ) -> Result<Finished, (u8, String)> {
     let unusable = |m: String| (exit::TARGET_UNUSABLE, m);
     let t = &cli.target;
@@ -627,7 +727,7 @@ async fn run_against_target(
         Output::new(redactor),
         spawned_group,
     ));
-    let report = run::run(plan, target).await;
+    let report = run::run(plan, target, snapshots).await;
     watcher.abort();
     if let Some(server) = embedded {
         server.stop().await;
@@ -711,7 +811,7 @@ fn rules(cli: &Cli, output: &Output) -> ExitCode {
         Ok(cases) => cases,
         Err(e) => return output.load_error(&e),
     };
-    let plan = plan::build(cases, &|_, _| true);
+    let plan = plan::build(cases, plan::PlanOptions::default(), &|_, _| true);
     let runtime = match runtime(output) {
         Ok(rt) => rt,
         Err(code) => return code,

@@ -95,7 +95,7 @@ async fn failing_trials(
         unknown_profile_id: None,
     };
     let target = Target::new(client, server.base_url(), credentials, 8);
-    let report = run::run(plan, target).await;
+    let report = run::run(plan, target, None).await;
     server.stop().await;
     if let Some(reason) = report.unusable {
         return Ok(Err(reason));

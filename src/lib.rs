@@ -17,5 +17,6 @@ pub mod report;
 pub mod run;
 pub mod server;
 pub mod signin;
+pub mod snapshot;
 pub mod source;
 pub mod spawn;

@@ -24,6 +24,8 @@ pub enum TrialKind {
     },
     /// The end-of-run state check.
     Restore,
+    /// The snapshot of case `case`'s responses.
+    Snapshot { case: usize },
 }
 
 /// One trial, named as libtest will show it.
@@ -71,6 +73,10 @@ impl std::hash::Hash for TrialKind {
                 (case, step, rule).hash(state);
             }
             TrialKind::Restore => 1u8.hash(state),
+            TrialKind::Snapshot { case } => {
+                2u8.hash(state);
+                case.hash(state);
+            }
         }
     }
 }
@@ -98,8 +104,29 @@ pub fn trial_names(case: &Case) -> Vec<(usize, usize, String)> {
     out
 }
 
+/// What trials besides the rules a plan has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanOptions {
+    /// One `case::snapshot` trial per case.
+    pub snapshots: bool,
+    /// Drift fails the run (`--deny-drift`): snapshot trials are MUST instead of SHOULD.
+    pub deny_drift: bool,
+}
+
+/// The trial name of a case's snapshot.
+pub fn snapshot_trial(case: &Case) -> String {
+    format!("{}::{}", case.id, RESERVED_RULE_ID)
+}
+
+/// The rule id reserved for the snapshot trial.
+pub const RESERVED_RULE_ID: &str = "snapshot";
+
 /// Builds the plan; `selects(name, level)` says whether a trial will execute.
-pub fn build(cases: Vec<Case>, selects: &dyn Fn(&str, Level) -> bool) -> Plan {
+pub fn build(
+    cases: Vec<Case>,
+    options: PlanOptions,
+    selects: &dyn Fn(&str, Level) -> bool,
+) -> Plan {
     let cases: Vec<Arc<Case>> = cases.into_iter().map(Arc::new).collect();
     let mut trials = Vec::new();
     let mut run_cases = Vec::new();
@@ -117,6 +144,22 @@ pub fn build(cases: Vec<Case>, selects: &dyn Fn(&str, Level) -> bool) -> Plan {
                     step: si,
                     rule: ri,
                 },
+                selected,
+            });
+        }
+        if options.snapshots {
+            let level = if options.deny_drift {
+                Level::Must
+            } else {
+                Level::Should
+            };
+            let name = snapshot_trial(case);
+            let selected = selects(&name, level);
+            any |= selected;
+            trials.push(TrialSpec {
+                name,
+                level,
+                kind: TrialKind::Snapshot { case: ci },
                 selected,
             });
         }

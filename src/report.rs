@@ -16,6 +16,7 @@ use crate::fault_matrix::FaultMatrix;
 use crate::plan::{Plan, TrialKind, TrialSpec};
 use crate::redact::{Redactor, mask_json};
 use crate::run::{ExchangeRecord, RunReport, TrialResult};
+use crate::snapshot::{self, Comparison, SnapshotStore};
 
 /// Exit codes, as documented in README.
 pub mod exit {
@@ -96,6 +97,85 @@ pub struct EmitOptions {
     pub junit: Option<std::path::PathBuf>,
     /// The log of a `--spawn`ed implementation, named when the run fails.
     pub spawn_log: Option<std::path::PathBuf>,
+    /// Where new and drifted snapshots go.
+    pub snapshots: Option<SnapshotWriting>,
+}
+
+/// What happens to a snapshot that is new or drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotWrite {
+    /// Write `<case>.snap.new` for `cargo insta review`.
+    New,
+    /// Overwrite `<case>.snap`: the drift is accepted and the trial passes.
+    Accept,
+    /// Write nothing (CI).
+    Nothing,
+}
+
+/// The snapshot store of a run and what to do with differences.
+#[derive(Debug, Clone)]
+pub struct SnapshotWriting {
+    pub store: SnapshotStore,
+    pub write: SnapshotWrite,
+}
+
+/// Writes new or drifted snapshots as asked, removes stale `.snap.new` files of matching ones,
+/// and says what it did in the snapshot trials' texts (accepted ones pass).
+fn write_snapshots(
+    plan: &Plan,
+    report: &mut RunReport,
+    writing: &SnapshotWriting,
+    output: &Output,
+) {
+    let index = plan.trial_index();
+    for record in &report.snapshots {
+        let case = &plan.cases[record.case];
+        let stored = writing.store.path(&case.id);
+        let pending = stored.with_extension("snap.new");
+        let Some(ti) = index.get(&TrialKind::Snapshot { case: record.case }) else {
+            continue;
+        };
+        if record.comparison == Comparison::Same {
+            let _ = std::fs::remove_file(&pending);
+            continue;
+        }
+        let text =
+            output
+                .redactor()
+                .redact(&snapshot::file_text(&case.file, &case.id, &record.text));
+        let write = |path: &std::path::Path| {
+            std::fs::create_dir_all(&writing.store.dir).and_then(|()| std::fs::write(path, &text))
+        };
+        let note = match writing.write {
+            SnapshotWrite::Nothing => format!(
+                "stored snapshot: {}; nothing written (--update-snapshots no, or CI)",
+                stored.display()
+            ),
+            SnapshotWrite::New => match write(&pending) {
+                Ok(()) => format!(
+                    "written to {} — review with `cargo insta review`, or accept with --update-snapshots always",
+                    pending.display()
+                ),
+                Err(e) => format!("could not write {}: {e}", pending.display()),
+            },
+            SnapshotWrite::Accept => match write(&stored) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&pending);
+                    if let Some(result) = report.results[*ti].as_mut() {
+                        result.verdict =
+                            Verdict::Pass(Some(format!("accepted into {}", stored.display())));
+                    }
+                    continue;
+                }
+                Err(e) => format!("could not write {}: {e}", stored.display()),
+            },
+        };
+        if let Some(Verdict::Violation(finding)) =
+            report.results[*ti].as_mut().map(|r| &mut r.verdict)
+        {
+            finding.details.insert(0, note);
+        }
+    }
 }
 
 /// Prints the report of a run in libtest format (and JUnit, if asked) and returns the exit code.
@@ -147,6 +227,10 @@ pub fn emit(
         if !fixtures.is_empty() {
             output.err(&format!("fixtures: {}", fixtures.join(", ")));
         }
+    }
+    let mut report = report;
+    if let Some(writing) = &options.snapshots {
+        write_snapshots(plan, &mut report, writing, &output);
     }
     let outcomes: Vec<TrialOutcome> = plan
         .trials
@@ -349,6 +433,13 @@ fn trial_text(
             lines.push(
                 "enforces:  the run leaves the account as it found it (harness guarantee)".into(),
             );
+        }
+        TrialKind::Snapshot { case } => {
+            lines.push(
+                "enforces:  the responses keep the shape of the stored snapshot (nightly regression; SHOULD unless --deny-drift)"
+                    .into(),
+            );
+            lines.push(format!("origin:    {}", plan.cases[case].file));
         }
     }
     match verdict {

@@ -248,6 +248,15 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
             let rp = format!("{sp}/rules/{ri}");
             check_identifier(&rule.id)
                 .map_err(|m| bad(format!("{rp}/id"), format!("rule id {m}")))?;
+            if rule.id == crate::plan::RESERVED_RULE_ID {
+                return Err(bad(
+                    format!("{rp}/id"),
+                    format!(
+                        "the rule id `{}` is reserved for the case's response snapshot; rename the rule",
+                        rule.id
+                    ),
+                ));
+            }
             if !rule_ids.insert(rule.id.clone()) {
                 return Err(bad(
                     format!("{rp}/id"),

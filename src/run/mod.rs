@@ -24,9 +24,10 @@ use secrecy::SecretString;
 use tokio::sync::{RwLock, Semaphore, watch};
 
 use crate::case::{Case, Credential, Fixture, StateUse, Var};
-use crate::check::Verdict;
+use crate::check::{Finding, Verdict};
 use crate::http::{Exchange, HttpClient};
 use crate::plan::{Plan, TrialKind};
+use crate::snapshot::{self, Comparison, SnapshotStore};
 
 use session::Session;
 
@@ -124,11 +125,23 @@ pub struct RunReport {
     pub fixtures: BTreeMap<String, String>,
     /// Every exchange of the run, for redaction (bodies may echo tokens) and counting.
     pub exchanges: Vec<Arc<ExchangeRecord>>,
+    /// The normalised responses of each case whose snapshot trial ran, for writing `.snap.new`.
+    pub snapshots: Vec<SnapshotRecord>,
     pub elapsed: Duration,
 }
 
-/// Runs the plan. Nothing is sent when nothing is selected.
-pub async fn run(plan: &Plan, target: Target) -> RunReport {
+/// A case's normalised responses and how they compare with the stored snapshot.
+#[derive(Debug, Clone)]
+pub struct SnapshotRecord {
+    /// Index into the plan's cases.
+    pub case: usize,
+    pub text: String,
+    pub comparison: Comparison,
+}
+
+/// Runs the plan. Nothing is sent when nothing is selected. `snapshots` holds the stored
+/// snapshots that `case::snapshot` trials compare with.
+pub async fn run(plan: &Plan, target: Target, snapshots: Option<&SnapshotStore>) -> RunReport {
     let started = Instant::now();
     let mut report = RunReport {
         base_url: target.base_url.clone(),
@@ -138,6 +151,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         interrupted: false,
         fixtures: BTreeMap::new(),
         exchanges: Vec::new(),
+        snapshots: Vec::new(),
         elapsed: Duration::ZERO,
     };
     if !plan.needs_target() {
@@ -171,9 +185,13 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
     for &ci in &plan.run_cases {
         let case = plan.cases[ci].clone();
         let trial_ids = selected_trials(plan, ci, &index);
+        let snapshot_trial = index
+            .get(&TrialKind::Snapshot { case: ci })
+            .copied()
+            .filter(|ti| plan.trials[*ti].selected);
         if let Some(reason) = missing_fixture(&case, &discovery.missing) {
-            for (_, _, ti) in &trial_ids {
-                report.results[*ti] = Some(TrialResult::bare(Verdict::Skipped(reason.clone())));
+            for ti in trial_ids.iter().map(|(_, _, ti)| *ti).chain(snapshot_trial) {
+                report.results[ti] = Some(TrialResult::bare(Verdict::Skipped(reason.clone())));
             }
             continue;
         }
@@ -194,17 +212,23 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
             }
             verdicts
         });
-        tasks.push((trial_ids, handle));
+        tasks.push((ci, trial_ids, snapshot_trial, handle));
     }
-    for (trial_ids, handle) in tasks {
+    for (ci, trial_ids, snapshot_trial, handle) in tasks {
         match handle.await {
-            Ok(verdicts) => {
+            Ok(case_run) => {
                 for (si, ri, ti) in trial_ids {
-                    report.results[ti] = verdicts.get(&(si, ri)).cloned();
+                    report.results[ti] = case_run.verdicts.get(&(si, ri)).cloned();
+                }
+                if let Some(ti) = snapshot_trial {
+                    let (result, record) =
+                        snapshot_verdict(&session, plan, ci, &case_run.exchanges, snapshots);
+                    report.results[ti] = Some(result);
+                    report.snapshots.extend(record);
                 }
             }
             Err(e) => {
-                for (_, _, ti) in trial_ids {
+                for ti in trial_ids.iter().map(|(_, _, ti)| *ti).chain(snapshot_trial) {
                     report.results[ti] = Some(TrialResult::bare(Verdict::Broken(format!(
                         "harness error while running this case: {e}"
                     ))));
@@ -223,6 +247,72 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
     report.exchanges = session.take_exchanges();
     report.elapsed = started.elapsed();
     report
+}
+
+/// Compares a case's responses with its stored snapshot.
+fn snapshot_verdict(
+    session: &Session,
+    plan: &Plan,
+    ci: usize,
+    exchanges: &[Option<Arc<ExchangeRecord>>],
+    store: Option<&SnapshotStore>,
+) -> (TrialResult, Option<SnapshotRecord>) {
+    if let Some(why) = session.stop_reason() {
+        return (TrialResult::bare(Verdict::NotRun(why)), None);
+    }
+    let case = &plan.cases[ci];
+    let vars = session.vars().cloned().unwrap_or_default();
+    let records: Vec<Option<&ExchangeRecord>> = exchanges.iter().map(|e| e.as_deref()).collect();
+    let text = snapshot::normalize_case(case, &records, &vars);
+    let label = store.map_or("?", |s| s.label.as_str());
+    let comparison = snapshot::compare(store.and_then(|s| s.stored(&case.id)), &text);
+    let verdict = match &comparison {
+        Comparison::Same => Verdict::Pass(None),
+        Comparison::New => Verdict::Violation(Finding {
+            expected: format!("a stored snapshot of this case's responses for target `{label}`"),
+            actual: "none yet".into(),
+            details: Vec::new(),
+        }),
+        Comparison::Drift {
+            diff,
+            new_fields,
+            new_statuses,
+        } => {
+            let mut details = Vec::new();
+            if !new_fields.is_empty() {
+                details.push(format!(
+                    "fields not in the stored snapshot: {}",
+                    new_fields.join(", ")
+                ));
+            }
+            if !new_statuses.is_empty() {
+                details.push(format!(
+                    "statuses not in the stored snapshot: {}",
+                    new_statuses.join(", ")
+                ));
+            }
+            details.extend(diff.lines().map(str::to_string));
+            Verdict::Violation(Finding {
+                expected: format!("responses shaped like the stored snapshot for target `{label}`"),
+                actual: "they drifted".into(),
+                details,
+            })
+        }
+    };
+    let duration = exchanges.iter().flatten().map(|e| e.exchange.elapsed).sum();
+    let result = TrialResult {
+        verdict,
+        exchange: None,
+        duration,
+    };
+    (
+        result,
+        Some(SnapshotRecord {
+            case: ci,
+            text,
+            comparison,
+        }),
+    )
 }
 
 /// Holds the state lock for the life of a case.

@@ -3,19 +3,29 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::TrialResult;
+use std::sync::Arc;
+
 use super::session::{SendMode, Session};
+use super::{ExchangeRecord, TrialResult};
 use crate::case::{Case, Step, Var, Vars};
 use crate::check::{Verdict, evaluate};
 
 /// (step, rule) → result.
 pub(super) type CaseVerdicts = BTreeMap<(usize, usize), TrialResult>;
 
+/// What running a case produced: a result per rule, and each step's exchange (`None` when the
+/// step was not sent).
+pub(super) struct CaseRun {
+    pub verdicts: CaseVerdicts,
+    pub exchanges: Vec<Option<Arc<ExchangeRecord>>>,
+}
+
 /// Runs the steps in order. A step that cannot be sent or completed makes its rules `Broken` and
 /// every later step's rules `NotRun`; a run that stops makes the remaining steps `NotRun`.
-pub(super) async fn run_case(session: &Session, case: &Case) -> CaseVerdicts {
+pub(super) async fn run_case(session: &Session, case: &Case) -> CaseRun {
     let vars = session.vars().cloned().unwrap_or_default();
     let mut out = CaseVerdicts::new();
+    let mut exchanges = vec![None; case.steps.len()];
     let mut skip: Option<String> = None;
     for (si, step) in case.steps.iter().enumerate() {
         if skip.is_none() {
@@ -50,6 +60,7 @@ pub(super) async fn run_case(session: &Session, case: &Case) -> CaseVerdicts {
             )
             .await;
         let duration: Duration = record.exchange.elapsed;
+        exchanges[si] = Some(record.clone());
         match &record.exchange.outcome {
             Err(transport) => {
                 for ri in 0..step.rules.len() {
@@ -82,7 +93,10 @@ pub(super) async fn run_case(session: &Session, case: &Case) -> CaseVerdicts {
             }
         }
     }
-    out
+    CaseRun {
+        verdicts: out,
+        exchanges,
+    }
 }
 
 fn render_request(vars: &Vars, step: &Step) -> Result<(String, Vec<(String, String)>), Var> {

@@ -67,6 +67,7 @@ faults! {
     DuplicateDefaultProfile = "duplicate_default_profile": "the default profile is listed twice (a join that duplicates rows)",
     SingleProfileList500 = "single_profile_list_500": "the profile list answers 500 for users with only one profile",
     List500 = "list_500": "the profile list answers 500 for everyone (the target is unusable)",
+    ExtraProfileField = "extra_profile_field": "Profiles[] items carry an undocumented UpdatedOn field (allowed by the contract; only snapshot drift shows it)",
     EchoTokenInErrors = "echo_token_in_errors": "error envelopes quote the Authorization header in Message (a leak the harness must not repeat)",
 }
 

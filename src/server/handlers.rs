@@ -344,7 +344,7 @@ async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Respo
             } else {
                 Value::from(p.coworker_type)
             };
-            json!({
+            let mut item = json!({
                 "Id": id,
                 "FullName": p.full_name,
                 "CompanyName": p.company_name,
@@ -354,7 +354,11 @@ async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Respo
                 "HasVirtualOffice": p.has_virtual_office,
                 "VirtualOfficePaused": p.virtual_office_paused,
                 "VirtualOfficeContractId": p.virtual_office_contract_id,
-            })
+            });
+            if ctx.has(Fault::ExtraProfileField) {
+                item["UpdatedOn"] = Value::String("2026-11-27T08:00:00".into());
+            }
+            item
         })
         .collect();
     if ctx.has(Fault::DuplicateDefaultProfile)

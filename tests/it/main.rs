@@ -12,4 +12,5 @@ mod faults;
 mod gating;
 mod hostile;
 mod secrets;
+mod snapshots;
 mod suite;

@@ -23,7 +23,7 @@ fn embedded_run_passes_every_rule_and_lists_sorted_trials() {
     }
     assert!(
         run.stdout
-            .contains("test result: ok. 77 passed; 0 failed; 0 ignored"),
+            .contains("test result: ok. 91 passed; 0 failed; 0 ignored"),
         "{}",
         run.stdout
     );
