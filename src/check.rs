@@ -18,6 +18,8 @@ pub enum Verdict {
     NotRun(String),
     /// Not run because a fixture is missing; reported as ignored.
     Skipped(String),
+    /// Failed, but listed in the known-deviations ledger; reported as ignored with the reason.
+    KnownDeviation(String),
 }
 
 impl Verdict {

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::case::{Case, load_cases};
 use crate::contract::Contract;
+use crate::deviation::Ledger;
 use crate::error::LoadError;
 use crate::http::{HttpClient, HttpOptions, is_loopback, parse_base_url};
 use crate::redact::Redactor;
@@ -62,6 +63,18 @@ enum Command {
     Serve(ServeArgs),
     /// Print the rule catalog: each rule, its level, the statement it enforces, the faults that kill it.
     Rules,
+    /// Render run manifests as a targets × trials compliance matrix (Markdown), with trends.
+    Matrix(MatrixArgs),
+}
+
+#[derive(Args)]
+struct MatrixArgs {
+    /// Manifests written with --manifest; several of one target give its trend.
+    #[arg(value_name = "MANIFEST", required = true, num_args = 1..)]
+    manifests: Vec<PathBuf>,
+    /// Also write a self-contained HTML page here.
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -225,6 +238,13 @@ struct NightlyArgs {
     /// Snapshot drift fails the run (MUST) instead of being a SHOULD trial.
     #[arg(long)]
     deny_drift: bool,
+    /// Write the run manifest (JSON, schemas/manifest.schema.json) here.
+    #[arg(long, value_name = "PATH")]
+    manifest: Option<PathBuf>,
+    /// Known failures of this target (JSON): ignored with their reason until they expire; a listed
+    /// trial that passes, or an expired entry, fails the run.
+    #[arg(long, value_name = "PATH")]
+    known_deviations: Option<PathBuf>,
 }
 
 /// `--update-snapshots`.
@@ -276,6 +296,7 @@ pub fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Rules) => rules(&cli, &output),
+        Some(Command::Matrix(args)) => matrix(args, &output),
         None => suite(&cli, &output),
     }
 }
@@ -337,16 +358,23 @@ impl Cli {
         if !on {
             return Ok(None);
         }
-        let label = match (&n.target_label, base_url) {
-            (Some(label), _) => snapshot::sanitize_label(label),
-            (None, Some(url)) => snapshot::label_for(url),
-            (None, None) => snapshot::EMBEDDED_LABEL.to_string(),
-        };
         let dir = n
             .snapshot_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("snapshots"));
-        SnapshotStore::load(&dir, &label).map(Some)
+        SnapshotStore::load(&dir, &self.target_label()).map(Some)
+    }
+
+    /// `--target-label`, or `embedded`, or the --base-url host.
+    fn target_label(&self) -> String {
+        match (
+            &self.nightly.target_label,
+            non_empty_str(&self.target.base_url),
+        ) {
+            (Some(label), _) => snapshot::sanitize_label(label),
+            (None, Some(url)) => snapshot::label_for(url),
+            (None, None) => snapshot::EMBEDDED_LABEL.to_string(),
+        }
     }
 
     /// What `--update-snapshots` means here; `auto` writes nothing under CI.
@@ -443,8 +471,8 @@ impl Cli {
     }
 }
 
-/// Loads the schemas, then the cases against them.
-fn load(args: &ContractArgs) -> Result<Vec<Case>, LoadError> {
+/// Loads the schemas, then the cases against them; also returns the contract's hash.
+fn load(args: &ContractArgs) -> Result<(Vec<Case>, String), LoadError> {
     let schema_files = match &args.schemas {
         Some(dir) => source::read_dir(dir)?,
         None => source::embedded_schemas(),
@@ -474,7 +502,9 @@ fn load(args: &ContractArgs) -> Result<Vec<Case>, LoadError> {
             "no case files (*.json) found; a run with no cases proves nothing — point --cases at a directory of case files",
         ));
     }
-    load_cases(&case_files, &mut contract)
+    let hash =
+        crate::manifest::contract_hash(&schema_files.iter().chain(&case_files).collect::<Vec<_>>());
+    Ok((load_cases(&case_files, &mut contract)?, hash))
 }
 
 fn runtime(output: &Output) -> Result<tokio::runtime::Runtime, ExitCode> {
@@ -499,8 +529,8 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
     if let Err(e) = cli.validate() {
         return output.load_error(&e);
     }
-    let cases = match load(&cli.contract) {
-        Ok(cases) => cases,
+    let (cases, contract_hash) = match load(&cli.contract) {
+        Ok(loaded) => loaded,
         Err(e) => return output.load_error(&e),
     };
     let args = &cli.libtest;
@@ -511,10 +541,22 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
     let options = plan::PlanOptions {
         snapshots: snapshots.is_some(),
         deny_drift: cli.nightly.deny_drift,
+        deviations: cli.nightly.known_deviations.is_some(),
     };
     let plan = plan::build(cases, options, &|name, level| {
         report::selects(args, name, level)
     });
+    let deviations = match &cli.nightly.known_deviations {
+        Some(path) => {
+            let names: Vec<&str> = plan.trials.iter().map(|t| t.name.as_str()).collect();
+            match Ledger::load(path, &names) {
+                Ok(ledger) => Some(ledger),
+                Err(e) => return output.load_error(&e),
+            }
+        }
+        None => None,
+    };
+    let started_at = crate::manifest::now_rfc3339();
     if args.list {
         return report::list(&plan, args);
     }
@@ -550,6 +592,18 @@ fn suite(cli: &Cli, output: &Output) -> ExitCode {
                     store,
                     write: cli.update_mode(),
                 }),
+                manifest: cli
+                    .nightly
+                    .manifest
+                    .clone()
+                    .map(|path| report::ManifestInfo {
+                        path,
+                        contract_hash,
+                        label: cli.target_label(),
+                        started_at,
+                    }),
+                deviations,
+                today: crate::deviation::today(),
             };
             report::emit(
                 &plan,
@@ -806,9 +860,34 @@ impl Signals {
 }
 
 /// `rules`: the catalog, with the faults that kill each rule (computed by running them).
+/// `matrix`: manifests in, the compliance matrix out (Markdown on stdout, HTML on request).
+fn matrix(args: &MatrixArgs, output: &Output) -> ExitCode {
+    let mut manifests = Vec::with_capacity(args.manifests.len());
+    for path in &args.manifests {
+        match crate::manifest::load(path) {
+            Ok(m) => manifests.push(m),
+            Err(e) => return output.load_error(&e),
+        }
+    }
+    let targets = crate::matrix::group(manifests);
+    if let Some(path) = &args.html
+        && let Err(e) = std::fs::write(
+            path,
+            output.redactor().redact(&crate::matrix::html(&targets)),
+        )
+    {
+        return output.load_error(&LoadError::new(
+            "--html",
+            format!("cannot write {}: {e}", path.display()),
+        ));
+    }
+    output.out(&crate::matrix::markdown(&targets));
+    ExitCode::from(exit::OK)
+}
+
 fn rules(cli: &Cli, output: &Output) -> ExitCode {
-    let cases = match load(&cli.contract) {
-        Ok(cases) => cases,
+    let (cases, _) = match load(&cli.contract) {
+        Ok(loaded) => loaded,
         Err(e) => return output.load_error(&e),
     };
     let plan = plan::build(cases, plan::PlanOptions::default(), &|_, _| true);

@@ -26,6 +26,8 @@ pub enum TrialKind {
     Restore,
     /// The snapshot of case `case`'s responses.
     Snapshot { case: usize },
+    /// No entry of the known-deviations ledger has expired.
+    Deviations,
 }
 
 /// One trial, named as libtest will show it.
@@ -77,6 +79,7 @@ impl std::hash::Hash for TrialKind {
                 2u8.hash(state);
                 case.hash(state);
             }
+            TrialKind::Deviations => 3u8.hash(state),
         }
     }
 }
@@ -111,7 +114,12 @@ pub struct PlanOptions {
     pub snapshots: bool,
     /// Drift fails the run (`--deny-drift`): snapshot trials are MUST instead of SHOULD.
     pub deny_drift: bool,
+    /// A known-deviations ledger is in use: one `known_deviations::none_expired` trial.
+    pub deviations: bool,
 }
+
+/// The trial that fails when an entry of the known-deviations ledger has expired.
+pub const DEVIATIONS_TRIAL: &str = "known_deviations::none_expired";
 
 /// The trial name of a case's snapshot.
 pub fn snapshot_trial(case: &Case) -> String {
@@ -166,6 +174,15 @@ pub fn build(
         if any {
             run_cases.push(ci);
         }
+    }
+    if options.deviations {
+        let selected = selects(DEVIATIONS_TRIAL, Level::Must);
+        trials.push(TrialSpec {
+            name: DEVIATIONS_TRIAL.to_string(),
+            level: Level::Must,
+            kind: TrialKind::Deviations,
+            selected,
+        });
     }
     let run_restore = selects(RESTORE_TRIAL, Level::Must);
     trials.push(TrialSpec {

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use crate::case::{Credential, Level};
-use crate::check::{Verdict, media_type};
+use crate::check::{Finding, Verdict, media_type};
+use crate::deviation::Ledger;
 use crate::error::LoadError;
 use crate::fault_matrix::FaultMatrix;
 use crate::plan::{Plan, TrialKind, TrialSpec};
@@ -99,6 +100,84 @@ pub struct EmitOptions {
     pub spawn_log: Option<std::path::PathBuf>,
     /// Where new and drifted snapshots go.
     pub snapshots: Option<SnapshotWriting>,
+    /// `--manifest PATH` and what it records beyond the run itself.
+    pub manifest: Option<ManifestInfo>,
+    /// `--known-deviations PATH`, loaded.
+    pub deviations: Option<Ledger>,
+    /// The date expiry is judged against.
+    pub today: chrono::NaiveDate,
+}
+
+/// What the manifest records besides the trials.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestInfo {
+    pub path: std::path::PathBuf,
+    pub contract_hash: String,
+    /// The target label (`--target-label`, or derived from the target).
+    pub label: String,
+    pub started_at: String,
+}
+
+/// Known deviations: a listed failure becomes ignored with its reason; a listed pass fails; an
+/// expired entry keeps its failure and fails `known_deviations::none_expired`.
+fn apply_deviations(
+    plan: &Plan,
+    report: &mut RunReport,
+    ledger: &Ledger,
+    today: chrono::NaiveDate,
+) {
+    for (spec, result) in plan.trials.iter().zip(report.results.iter_mut()) {
+        let (Some(deviation), Some(result)) = (ledger.find(&spec.name), result.as_mut()) else {
+            continue;
+        };
+        let expired = deviation.expired(today);
+        let verdict = std::mem::replace(&mut result.verdict, Verdict::Pass(None));
+        result.verdict = match verdict {
+            v if v.is_failure() && !expired => Verdict::KnownDeviation(deviation.describe()),
+            Verdict::Violation(mut finding) if expired => {
+                finding.details.insert(
+                    0,
+                    format!(
+                        "the known deviation {} expired on {}: fix the target or extend the entry",
+                        deviation.origin, deviation.expires
+                    ),
+                );
+                Verdict::Violation(finding)
+            }
+            Verdict::Pass(_) => Verdict::Violation(Finding {
+                expected: format!(
+                    "a failure, as the known deviation {} says ({})",
+                    deviation.origin, deviation.reason
+                ),
+                actual: "the trial passes".into(),
+                details: vec!["remove the entry: the known-deviations list only shrinks".into()],
+            }),
+            other => other,
+        };
+    }
+    let index = plan.trial_index();
+    if let Some(&ti) = index.get(&TrialKind::Deviations)
+        && plan.trials[ti].selected
+    {
+        let expired = ledger.expired(today);
+        let verdict = if expired.is_empty() {
+            Verdict::Pass(None)
+        } else {
+            Verdict::Violation(Finding {
+                expected: format!("no expired entry in {} (today is {today})", ledger.file),
+                actual: format!("{} expired", expired.len()),
+                details: expired
+                    .iter()
+                    .map(|d| format!("{}: {} — expired {}", d.origin, d.reason, d.expires))
+                    .collect(),
+            })
+        };
+        report.results[ti] = Some(TrialResult {
+            verdict,
+            exchange: None,
+            duration: std::time::Duration::ZERO,
+        });
+    }
 }
 
 /// What happens to a snapshot that is new or drifted.
@@ -203,6 +282,25 @@ pub fn emit(
             ));
         }
     };
+    let manifest_failed = |outcomes: &[TrialOutcome], report: &RunReport, code: u8| {
+        if let Some(info) = &options.manifest
+            && let Err(e) = write_manifest(info, outcomes, report, code, &output)
+        {
+            output.err(&format!(
+                "error: cannot write --manifest {}: {e}",
+                info.path.display()
+            ));
+            return true;
+        }
+        false
+    };
+    let unusable_outcomes = || -> Vec<TrialOutcome> {
+        plan.trials
+            .iter()
+            .zip(&report.results)
+            .map(|(spec, result)| TrialOutcome::new(plan, spec, result.as_ref(), args, &output))
+            .collect()
+    };
     if report.interrupted && report.unusable.is_some() {
         output.err("interrupted before the account was read: nothing was changed");
         spawn_note();
@@ -214,6 +312,7 @@ pub fn emit(
             report.base_url
         ));
         spawn_note();
+        manifest_failed(&unusable_outcomes(), &report, exit::TARGET_UNUSABLE);
         return ExitCode::from(exit::TARGET_UNUSABLE);
     }
     let quiet = args.quiet || matches!(args.format, Some(libtest_mimic::FormatSetting::Json));
@@ -232,6 +331,9 @@ pub fn emit(
     if let Some(writing) = &options.snapshots {
         write_snapshots(plan, &mut report, writing, &output);
     }
+    if let Some(ledger) = &options.deviations {
+        apply_deviations(plan, &mut report, ledger, options.today);
+    }
     let outcomes: Vec<TrialOutcome> = plan
         .trials
         .iter()
@@ -247,6 +349,19 @@ pub fn emit(
         ));
         return ExitCode::from(exit::BAD_INPUT);
     }
+    let any_failed = outcomes
+        .iter()
+        .any(|o| o.verdict.as_ref().is_some_and(Verdict::is_failure));
+    let code = if report.interrupted {
+        exit::INTERRUPTED
+    } else if any_failed {
+        exit::FAILED
+    } else {
+        exit::OK
+    };
+    if manifest_failed(&outcomes, &report, code) {
+        return ExitCode::from(exit::BAD_INPUT);
+    }
     let restore_failed = outcomes.iter().any(|o| {
         o.kind == TrialKind::Restore
             && matches!(o.verdict, Some(Verdict::Violation(_) | Verdict::Broken(_)))
@@ -259,6 +374,9 @@ pub fn emit(
             Trial::ignorable_test(o.name, move || match (verdict, text) {
                 (Some(Verdict::Pass(_)), _) => Ok(Completion::Completed),
                 (Some(Verdict::Skipped(reason)), _) => Ok(Completion::ignored_with(reason)),
+                (Some(Verdict::KnownDeviation(reason)), _) => Ok(Completion::ignored_with(
+                    format!("known deviation: {reason}"),
+                )),
                 (Some(_), Some(text)) => Err(Failed::from(text)),
                 // Not executed by the run although libtest runs it: only possible if the plan's
                 // selection and libtest's disagree, which `selects` rules out.
@@ -295,6 +413,95 @@ pub fn emit(
     }
 }
 
+/// One line for a manifest or a JUnit message: expected vs actual, or the reason.
+fn short_message(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Violation(f) => format!("expected {}, got {}", f.expected, f.actual),
+        Verdict::Broken(why) => format!("could not judge: {why}"),
+        Verdict::NotRun(why) => format!("not run: {why}"),
+        Verdict::Skipped(why) => why.clone(),
+        Verdict::KnownDeviation(why) => format!("known deviation: {why}"),
+        Verdict::Pass(note) => note.clone().unwrap_or_default(),
+    }
+}
+
+/// Writes the run manifest (`schemas/manifest.schema.json`), redacted.
+fn write_manifest(
+    info: &ManifestInfo,
+    outcomes: &[TrialOutcome],
+    report: &RunReport,
+    exit_code: u8,
+    output: &Output,
+) -> std::io::Result<()> {
+    use crate::manifest::{FailureKind, Manifest, ManifestTarget, ManifestTrial, Outcome, Summary};
+    let mut summary = Summary::default();
+    let trials = outcomes
+        .iter()
+        .map(|o| {
+            let (outcome, failure, message) = match (&o.verdict, o.filtered_out) {
+                (_, true) => (Outcome::FilteredOut, None, None),
+                (None, false) => match &report.unusable {
+                    Some(why) if o.level == Level::Must || o.selected => (
+                        Outcome::Failed,
+                        Some(FailureKind::NotRun),
+                        Some(format!("target unusable: {why}")),
+                    ),
+                    _ => (Outcome::Ignored, None, None),
+                },
+                (Some(v), false) => {
+                    let message = Some(short_message(v)).filter(|m| !m.is_empty());
+                    match v {
+                        Verdict::Pass(_) => (Outcome::Passed, None, None),
+                        Verdict::Skipped(_) => (Outcome::Skipped, None, message),
+                        Verdict::KnownDeviation(_) => (Outcome::KnownDeviation, None, message),
+                        Verdict::Violation(_) => {
+                            (Outcome::Failed, Some(FailureKind::Violation), message)
+                        }
+                        Verdict::Broken(_) => (Outcome::Failed, Some(FailureKind::Broken), message),
+                        Verdict::NotRun(_) => (Outcome::Failed, Some(FailureKind::NotRun), message),
+                    }
+                }
+            };
+            match outcome {
+                Outcome::Passed => summary.passed += 1,
+                Outcome::Failed => summary.failed += 1,
+                Outcome::Ignored => summary.ignored += 1,
+                Outcome::Skipped => summary.skipped += 1,
+                Outcome::KnownDeviation => summary.known_deviations += 1,
+                Outcome::FilteredOut => summary.filtered_out += 1,
+            }
+            ManifestTrial {
+                name: o.name.clone(),
+                case: o.name.split("::").next().unwrap_or_default().to_string(),
+                level: match o.level {
+                    Level::Must => "must".into(),
+                    Level::Should => "should".into(),
+                },
+                outcome,
+                failure,
+                duration_ms: u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX),
+                message: message.map(|m| output.redactor().redact(&m)),
+            }
+        })
+        .collect();
+    let manifest = Manifest {
+        format: crate::manifest::FORMAT.into(),
+        harness_version: env!("CARGO_PKG_VERSION").into(),
+        contract_hash: info.contract_hash.clone(),
+        target: ManifestTarget {
+            base_url: report.base_url.clone(),
+            label: info.label.clone(),
+        },
+        started_at: info.started_at.clone(),
+        duration_ms: u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX),
+        exit_code,
+        summary,
+        trials,
+    };
+    let text = serde_json::to_string_pretty(&manifest).map_err(std::io::Error::other)?;
+    std::fs::write(&info.path, output.redactor().redact(&text) + "\n")
+}
+
 /// One trial as both the console and JUnit report it.
 struct TrialOutcome {
     name: String,
@@ -307,6 +514,8 @@ struct TrialOutcome {
     duration: std::time::Duration,
     /// Whether libtest's filter leaves it out of the report entirely.
     filtered_out: bool,
+    /// Whether the plan selected it to execute.
+    selected: bool,
 }
 
 impl TrialOutcome {
@@ -337,6 +546,7 @@ impl TrialOutcome {
             }),
             duration: result.map(|r| r.duration).unwrap_or_default(),
             filtered_out: args.is_filtered_out(&probe),
+            selected: spec.selected,
         }
     }
 }
@@ -370,6 +580,12 @@ fn write_junit(
             Some(Verdict::Skipped(reason)) => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(redact(reason));
+                s
+            }
+            Some(Verdict::KnownDeviation(reason)) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_type("known deviation");
+                s.set_message(redact(&format!("known deviation: {reason}")));
                 s
             }
             Some(verdict) => {
@@ -434,6 +650,9 @@ fn trial_text(
                 "enforces:  the run leaves the account as it found it (harness guarantee)".into(),
             );
         }
+        TrialKind::Deviations => {
+            lines.push("enforces:  the known-deviations list only shrinks: no entry outlives its expiry date".into());
+        }
         TrialKind::Snapshot { case } => {
             lines.push(
                 "enforces:  the responses keep the shape of the stored snapshot (nightly regression; SHOULD unless --deny-drift)"
@@ -452,7 +671,7 @@ fn trial_text(
         }
         Verdict::Broken(why) => lines.push(format!("could not judge: {why}")),
         Verdict::NotRun(why) => lines.push(format!("not run:   {why}")),
-        Verdict::Pass(_) | Verdict::Skipped(_) => {}
+        Verdict::Pass(_) | Verdict::Skipped(_) | Verdict::KnownDeviation(_) => {}
     }
     if let Some(record) = exchange {
         lines.extend(exchange_lines(record));

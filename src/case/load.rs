@@ -191,7 +191,7 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
             format!("the file name is the case id, and {m}; rename the file"),
         )
     })?;
-    if id == crate::plan::RESERVED_CASE_ID {
+    if id == crate::plan::RESERVED_CASE_ID || id == "known_deviations" {
         return Err(LoadError::new(
             &source.path,
             format!(
@@ -558,7 +558,8 @@ fn resolve_check(
     })
 }
 
-fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
+/// A serde path as an RFC 6901 JSON pointer (`/steps/0/rules/1`).
+pub fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
     for segment in path.iter() {

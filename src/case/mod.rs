@@ -6,7 +6,7 @@ mod model;
 mod suggest;
 mod template;
 
-pub use load::load_cases;
+pub use load::{load_cases, path_to_pointer};
 pub use model::*;
-pub use suggest::closest;
+pub use suggest::{annotate_serde_message, closest};
 pub use template::{Template, TemplateError, Var, Vars};

@@ -11,6 +11,7 @@ mod bad_input;
 mod faults;
 mod gating;
 mod hostile;
+mod nightly;
 mod secrets;
 mod snapshots;
 mod suite;

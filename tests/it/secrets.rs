@@ -116,6 +116,10 @@ fn no_channel_shows_a_token() {
     let dir = case_dir("secrets", &files);
     let logfile = std::env::temp_dir().join(format!("nxc-it-{}-secrets.log", std::process::id()));
     let junit = std::env::temp_dir().join(format!("nxc-it-{}-secrets.xml", std::process::id()));
+    let manifest = std::env::temp_dir().join(format!(
+        "nxc-it-{}-secrets-manifest.json",
+        std::process::id()
+    ));
     let variants: Vec<Vec<&str>> = vec![
         vec![],
         vec!["--include-ignored"],
@@ -125,7 +129,13 @@ fn no_channel_shows_a_token() {
         vec!["--include-ignored", "--color", "always"],
         vec!["--include-ignored", "--logfile", logfile.to_str().unwrap()],
         vec!["--list"],
-        vec!["--include-ignored", "--junit", junit.to_str().unwrap()],
+        vec![
+            "--include-ignored",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
     ];
     let mut saw_failures = false;
     for variant in variants {
@@ -159,6 +169,12 @@ fn no_channel_shows_a_token() {
         "{xml}"
     );
     assert_clean("--junit", &xml);
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(
+        text.contains("request authorization: Bearer [REDACTED]") || text.contains("\"failed\""),
+        "{text}"
+    );
+    assert_clean("--manifest", &text);
     // Signed in with the password (the tokens the server issues are new, and redacted too).
     let url = server.base_url();
     let signed_in = harness(&args(&[
