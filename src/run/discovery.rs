@@ -105,9 +105,18 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
     if creds.primary.is_none() {
         return Err("no primary token; pass --token (or NEXUDUS_TOKEN)".into());
     }
-    let record = session
-        .list_profiles("discovery", Credential::Primary, SendMode::Stoppable)
-        .await;
+    // Both lists at once: they do not depend on each other.
+    let read_foreign = creds.foreign_profile_id.is_none() && creds.foreign.is_some();
+    let (record, foreign_record) = tokio::join!(
+        session.list_profiles("discovery", Credential::Primary, SendMode::Stoppable),
+        async {
+            if read_foreign {
+                Some(session.list_profiles("discovery", Credential::Foreign, SendMode::Stoppable).await)
+            } else {
+                None
+            }
+        }
+    );
     if let Ok(r) = &record.exchange.outcome
         && r.status == 401
     {
@@ -159,11 +168,8 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
     let own: HashSet<i64> = profiles.iter().map(|p| p.id).collect();
     let mut foreign = creds.foreign_profile_id;
     if foreign.is_none() {
-        if creds.foreign.is_some() {
-            let record = session
-                .list_profiles("discovery", Credential::Foreign, SendMode::Stoppable)
-                .await;
-            match profiles_of(&record) {
+        if let Some(record) = &foreign_record {
+            match profiles_of(record) {
                 Ok(list) => {
                     foreign = list.iter().map(|p| p.id).find(|id| !own.contains(id));
                     if foreign.is_none() {

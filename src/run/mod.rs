@@ -206,11 +206,12 @@ pub async fn run(plan: &Plan, target: Target, snapshots: Option<&SnapshotStore>)
                 StateUse::None => Lock::None,
             };
             let _permit = permits.acquire_owned().await;
-            let verdicts = steps::run_case(&session, &case).await;
+            let case_run = steps::run_case(&session, &case).await;
             if case.state == StateUse::Changes {
-                restore::guard(&session, &case.id).await;
+                let last = case_run.exchanges.last().and_then(Option::as_deref);
+                restore::guard(&session, &case.id, last).await;
             }
-            verdicts
+            case_run
         });
         tasks.push((ci, trial_ids, snapshot_trial, handle));
     }

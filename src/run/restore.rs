@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::discovery::{current_default, profiles_of};
 use super::session::{SendMode, Session};
-use super::{SWITCH_PATH, TrialResult};
+use super::{ExchangeRecord, PROFILES_PATH, SWITCH_PATH, TrialResult};
 use crate::case::{Credential, Var};
 use crate::check::{Finding, Verdict};
 use crate::http::HttpRequest;
@@ -48,14 +48,29 @@ async fn current(
     (record, current)
 }
 
+/// The default profile as a case's last exchange shows it, when that exchange was a readable
+/// profile list of the primary user: the guard then needs no request of its own (nothing else can
+/// change the state while the case holds the state lock).
+fn observed_default(last: Option<&ExchangeRecord>) -> Option<Option<i64>> {
+    let record = last?;
+    let path = record.exchange.url.split('?').next().unwrap_or_default();
+    if record.exchange.method != "GET" || record.credential != Credential::Primary || !path.ends_with(PROFILES_PATH) {
+        return None;
+    }
+    profiles_of(record).ok().map(|p| current_default(&p))
+}
+
 /// After a state-changing case: if the default is not the original, switch back. What it did is
-/// logged for the restore trial.
-pub(super) async fn guard(session: &Session, case_id: &str) {
+/// logged for the restore trial. `last` is the case's last exchange.
+pub(super) async fn guard(session: &Session, case_id: &str, last: Option<&ExchangeRecord>) {
     let Some(original) = original_id(session) else {
         return;
     };
     let context = format!("restore after {case_id}");
-    let (_, now) = current(session, &context).await;
+    let now = match observed_default(last) {
+        Some(seen) => Ok(seen),
+        None => current(session, &context).await.1,
+    };
     if now == Ok(Some(original)) {
         return;
     }

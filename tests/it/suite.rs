@@ -96,9 +96,9 @@ fn the_filter_decides_what_is_sent() {
         run.trials(),
         vec![("valid_switch::status_is_200".to_string(), "ok".to_string())]
     );
-    // discovery (primary and foreign token) + the case's 4 steps + the guard's GET after a
-    // state-changing case + the end-of-run check; no other case sends anything.
-    assert_eq!(server.get().requests_received(), 8, "{}", run.all_output());
+    // discovery (primary and foreign token) + the case's 4 steps + the end-of-run check; the guard
+    // after the state-changing case reuses the case's last profile list. No other case sends anything.
+    assert_eq!(server.get().requests_received(), 7, "{}", run.all_output());
 }
 
 #[test]
