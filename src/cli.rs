@@ -174,6 +174,9 @@ struct TargetArgs {
     /// Stop sending case requests after this many seconds; the account is still restored.
     #[arg(long, value_name = "SECS")]
     deadline: Option<f64>,
+    /// How many requests a sweep step sends (e.g. unknown_profile_sweep).
+    #[arg(long, default_value_t = run::DEFAULT_SWEEP_SIZE, value_name = "N")]
+    sweep_size: usize,
 }
 
 #[derive(Args)]
@@ -769,6 +772,7 @@ async fn run_against_target(
     target.deadline = t
         .deadline
         .map(|d| Instant::now() + Duration::from_secs_f64(d));
+    target.sweep_size = t.sweep_size;
     let (stop_tx, stop_rx) = watch::channel(false);
     target.stop = stop_rx;
     let hint = target.restore_hint.clone();

@@ -154,7 +154,7 @@ pub fn sanitize_label(label: &str) -> String {
 fn roles(vars: &Vars) -> BTreeMap<i64, &'static str> {
     Var::ALL
         .into_iter()
-        .filter(|v| !v.is_response_scoped())
+        .filter(|v| v.is_fixture())
         .filter_map(|v| vars.get(v).and_then(Value::as_i64).map(|id| (id, v.name())))
         .collect()
 }

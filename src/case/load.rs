@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::model::*;
 use super::suggest::annotate_serde_message;
-use super::template::Template;
+use super::template::{Template, Var};
 use crate::contract::Contract;
 use crate::error::{LoadError, from_json_error};
 use crate::source::SourceFile;
@@ -32,6 +32,13 @@ struct StepFile {
     request: RequestFile,
     #[serde(default)]
     rules: Vec<RuleFile>,
+    sweep: Option<SweepFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepFile {
+    over: SweepSource,
 }
 
 #[derive(Deserialize)]
@@ -240,8 +247,30 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
                 ),
             ));
         }
-        let request =
-            resolve_request(step.request, &sp, &mut fixtures).map_err(|(p, m)| bad(p, m))?;
+        let mut used = BTreeSet::new();
+        let request = resolve_request(step.request, &sp, &mut used).map_err(|(p, m)| bad(p, m))?;
+        let sweeps = used.remove(&Fixture::Profile(Var::SweepId));
+        match (&step.sweep, sweeps) {
+            (Some(_), false) => {
+                return Err(bad(
+                    format!("{sp}/sweep"),
+                    "a sweep step sends `{{sweep_id}}` in its request; use it in the path or query"
+                        .into(),
+                ));
+            }
+            (None, true) => {
+                return Err(bad(
+                    format!("{sp}/request"),
+                    "`{{sweep_id}}` is only bound in a sweep step; add `\"sweep\": {\"over\": \"unowned_ids\"}`".into(),
+                ));
+            }
+            (Some(_), true) => {
+                // The sweep starts at the unknown id.
+                used.insert(Fixture::Profile(Var::UnknownProfileId));
+            }
+            (None, false) => {}
+        }
+        fixtures.extend(used);
         let mut rules = Vec::with_capacity(step.rules.len());
         let mut rule_ids = BTreeSet::new();
         for (ri, rule) in step.rules.into_iter().enumerate() {
@@ -298,8 +327,11 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
                 file: file.clone(),
                 pointer: sp,
             },
+            sweep: step.sweep.map(|s| s.over),
         });
     }
+    // Bound per request, not discovered.
+    fixtures.remove(&Fixture::Profile(Var::SweepId));
     if steps.iter().all(|s| s.rules.is_empty()) {
         return Err(bad(
             "/steps".into(),
@@ -729,6 +761,24 @@ mod tests {
             ),
             ("Bad-Name", with("/summary", json!("s"))),
             ("restore", with("/summary", json!("s"))),
+            ("sweep_without_sweep_id", {
+                let mut doc: Value = serde_json::from_str(&with("/summary", json!("s"))).unwrap();
+                doc["steps"][0]["sweep"] = json!({"over": "unowned_ids"});
+                doc.to_string()
+            }),
+            (
+                "sweep_id_without_sweep",
+                with("/steps/0/request/query/coworkerId", json!("{{sweep_id}}")),
+            ),
+            ("unknown_sweep_source", {
+                let mut doc: Value = serde_json::from_str(&with(
+                    "/steps/0/request/query/coworkerId",
+                    json!("{{sweep_id}}"),
+                ))
+                .unwrap();
+                doc["steps"][0]["sweep"] = json!({"over": "owned_ids"});
+                doc.to_string()
+            }),
         ];
         let mut report = String::new();
         for (name, text) in table {

@@ -179,6 +179,16 @@ pub struct Step {
     pub request: RequestSpec,
     pub rules: Vec<Rule>,
     pub origin: Origin,
+    /// Sent once per value of the sweep instead of once; every response must pass every rule.
+    pub sweep: Option<SweepSource>,
+}
+
+/// The values `{{sweep_id}}` takes in a sweep step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepSource {
+    /// `--sweep-size` ids, from `unknown_profile_id` up, that neither user owns.
+    UnownedIds,
 }
 
 #[derive(Debug, Clone)]

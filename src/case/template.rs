@@ -28,10 +28,12 @@ pub enum Var {
     ResponseStatus,
     /// Whether that status is 2xx (checks only).
     ResponseOk,
+    /// The id a sweep step sends in each of its requests (sweep steps only).
+    SweepId,
 }
 
 impl Var {
-    pub const ALL: [Var; 7] = [
+    pub const ALL: [Var; 8] = [
         Var::OriginalProfileId,
         Var::TargetProfileId,
         Var::ForeignProfileId,
@@ -39,6 +41,7 @@ impl Var {
         Var::UnknownProfileId,
         Var::ResponseStatus,
         Var::ResponseOk,
+        Var::SweepId,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,12 +53,18 @@ impl Var {
             Var::UnknownProfileId => "unknown_profile_id",
             Var::ResponseStatus => "response.status",
             Var::ResponseOk => "response.ok",
+            Var::SweepId => "sweep_id",
         }
     }
 
     /// Variables that describe the response, known only while checking it.
     pub fn is_response_scoped(self) -> bool {
         matches!(self, Var::ResponseStatus | Var::ResponseOk)
+    }
+
+    /// Variables that discovery provides (the rest are bound per request or response).
+    pub fn is_fixture(self) -> bool {
+        !self.is_response_scoped() && self != Var::SweepId
     }
 
     fn from_name(name: &str) -> Option<Var> {

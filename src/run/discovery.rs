@@ -15,6 +15,8 @@ pub(super) struct Discovery {
     pub vars: Vars,
     /// Each fixture that could not be found, with the reason.
     pub missing: BTreeMap<Fixture, String>,
+    /// The values of `{{sweep_id}}`: ids neither user owns, from the unknown id up.
+    pub sweep_ids: Vec<i64>,
 }
 
 impl Discovery {
@@ -22,7 +24,7 @@ impl Discovery {
     pub fn describe(&self) -> BTreeMap<String, String> {
         Var::ALL
             .into_iter()
-            .filter(|v| !v.is_response_scoped())
+            .filter(|v| v.is_fixture())
             .map(|v| {
                 (
                     v.name().to_string(),
@@ -111,7 +113,11 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
         session.list_profiles("discovery", Credential::Primary, SendMode::Stoppable),
         async {
             if read_foreign {
-                Some(session.list_profiles("discovery", Credential::Foreign, SendMode::Stoppable).await)
+                Some(
+                    session
+                        .list_profiles("discovery", Credential::Foreign, SendMode::Stoppable)
+                        .await,
+                )
             } else {
                 None
             }
@@ -205,6 +211,13 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
         }
         candidate
     });
+    let mut candidate = unknown;
+    while d.sweep_ids.len() < session.target.sweep_size {
+        if !own.contains(&candidate) && Some(candidate) != foreign {
+            d.sweep_ids.push(candidate);
+        }
+        candidate = candidate.saturating_add(1);
+    }
     for (var, value) in [
         (Var::OriginalProfileId, original),
         (Var::TargetProfileId, target),

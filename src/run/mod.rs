@@ -59,7 +59,12 @@ pub struct Target {
     /// Filled after discovery with the command that restores the original default by hand, for
     /// messages printed while the run is still going (a second Ctrl-C).
     pub restore_hint: Arc<OnceLock<String>>,
+    /// How many requests a sweep step sends (`--sweep-size`).
+    pub sweep_size: usize,
 }
+
+/// `--sweep-size` unless given: small, so a real deployment sees few requests.
+pub const DEFAULT_SWEEP_SIZE: usize = 10;
 
 impl Target {
     /// A target with no stop signal, no deadline and no restore hint.
@@ -79,6 +84,7 @@ impl Target {
             stop,
             deadline: None,
             restore_hint: Arc::default(),
+            sweep_size: DEFAULT_SWEEP_SIZE,
         }
     }
 }
@@ -169,7 +175,7 @@ pub async fn run(plan: &Plan, target: Target, snapshots: Option<&SnapshotStore>)
         }
     };
     report.fixtures = discovery.describe();
-    session.set_vars(discovery.vars.clone());
+    session.set_vars(discovery.vars.clone(), discovery.sweep_ids.clone());
     if let Some(original) = restore::original_id(&session) {
         let _ = session
             .target

@@ -54,7 +54,10 @@ async fn current(
 fn observed_default(last: Option<&ExchangeRecord>) -> Option<Option<i64>> {
     let record = last?;
     let path = record.exchange.url.split('?').next().unwrap_or_default();
-    if record.exchange.method != "GET" || record.credential != Credential::Primary || !path.ends_with(PROFILES_PATH) {
+    if record.exchange.method != "GET"
+        || record.credential != Credential::Primary
+        || !path.ends_with(PROFILES_PATH)
+    {
         return None;
     }
     profiles_of(record).ok().map(|p| current_default(&p))

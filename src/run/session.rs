@@ -26,6 +26,8 @@ pub(super) struct Session {
     pub target: Target,
     /// Set once, after discovery.
     vars: OnceLock<Vars>,
+    /// The values of `{{sweep_id}}`, set with the variables.
+    sweep_ids: OnceLock<Vec<i64>>,
     invalid_token: String,
     exchanges: Mutex<Vec<Arc<ExchangeRecord>>>,
     /// What the guard restores did, for the restore trial.
@@ -37,14 +39,20 @@ impl Session {
         Session {
             target,
             vars: OnceLock::new(),
+            sweep_ids: OnceLock::new(),
             invalid_token: format!("nxc-invalid-{}", random_hex()),
             exchanges: Mutex::new(Vec::new()),
             guard_log: Mutex::new(Vec::new()),
         }
     }
 
-    pub fn set_vars(&self, vars: Vars) {
+    pub fn set_vars(&self, vars: Vars, sweep_ids: Vec<i64>) {
         let _ = self.vars.set(vars);
+        let _ = self.sweep_ids.set(sweep_ids);
+    }
+
+    pub fn sweep_ids(&self) -> &[i64] {
+        self.sweep_ids.get().map_or(&[], Vec::as_slice)
     }
 
     pub fn vars(&self) -> Option<&Vars> {

@@ -107,6 +107,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "invalid_coworker_id::negative::status_is_400_or_404",
             "unknown_profile::failure_envelope",
             "unknown_profile::status_is_404",
+            "unknown_profile_sweep::status_is_404",
         ],
     ),
     (
@@ -117,6 +118,8 @@ const TABLE: &[(&str, &[&str])] = &[
             "unknown_profile::failure_envelope",
             "unknown_profile::status_is_404",
             "unknown_profile::status_mirrors_http",
+            "unknown_profile_sweep::not_5xx",
+            "unknown_profile_sweep::status_is_404",
         ],
     ),
     (
@@ -164,6 +167,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "switch_to_current::envelope_success",
             "switch_to_current::status_is_200",
             "unknown_profile::status_is_404",
+            "unknown_profile_sweep::status_is_404",
             "valid_switch::envelope_success",
             "valid_switch::original_not_default",
             "valid_switch::status_is_200",
@@ -260,6 +264,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "profiles_requires_auth::no_token::status_is_401",
             "unknown_profile::status_is_404",
             "unknown_profile::status_mirrors_http",
+            "unknown_profile_sweep::status_is_404",
         ],
     ),
     (
@@ -291,6 +296,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "profiles_list::body_matches_schema",
             "switch_to_current::still_default",
             "unknown_profile::default_unchanged",
+            "unknown_profile_sweep::default_unchanged",
             "valid_switch::original_is_default_again",
             "valid_switch::target_is_default",
         ],
@@ -329,6 +335,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "switch_to_current::one_default_profile",
             "switch_to_current::still_default",
             "unknown_profile::default_unchanged",
+            "unknown_profile_sweep::default_unchanged",
             "valid_switch::one_default_after_switch",
             "valid_switch::original_is_default_again",
             "valid_switch::target_is_default",
@@ -464,7 +471,7 @@ fn rules_names_the_killers_of_each_rule() {
     );
     assert!(
         run.stdout
-            .contains("38 of 39 MUST rules are killed by at least one"),
+            .contains("40 of 41 MUST rules are killed by at least one"),
         "{}",
         run.stdout
     );

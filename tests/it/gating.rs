@@ -280,7 +280,9 @@ fn throttled_answers_are_waited_out() {
             ..ServerOptions::default()
         });
         let mut a = server.target_args();
-        a.push("--include-ignored".into());
+        // One request at a time: with the server throttling every other request it receives,
+        // concurrent requests could keep landing on the throttled slots and exhaust their retries.
+        a.extend(args(&["--include-ignored", "--test-threads", "1"]));
         let run = harness(&a);
         assert_eq!(run.code, 0, "{status}: {}", run.all_output());
         let arrivals = server.get().arrivals().len();
