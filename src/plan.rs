@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::case::{Case, Level};
+use crate::case::{Case, Level, StateUse};
 
 /// The trial that checks, at the end of a run, that the original default profile is back.
 pub const RESTORE_TRIAL: &str = "restore::original_default_restored";
@@ -55,6 +55,53 @@ impl Plan {
     /// Whether anything at all will be sent.
     pub fn needs_target(&self) -> bool {
         !self.run_cases.is_empty() || self.run_restore
+    }
+
+    /// The round trips that must happen one after another when this plan runs: discovery (both
+    /// lists at once), one read phase (readers exclude writers), every step of every
+    /// state-changing case in turn (a sweep step counts `ceil(sweep_size / concurrency)`), a
+    /// guard request after a case that does not end by reading the profile list, and the final
+    /// check. A run cannot be faster than this many round trips; the benchmark compares with it.
+    pub fn dependent_chain(&self, sweep_size: usize, concurrency: usize) -> usize {
+        let steps = |case: &Case| -> usize {
+            case.steps
+                .iter()
+                .map(|s| {
+                    if s.sweep.is_some() {
+                        sweep_size.div_ceil(concurrency.max(1)).max(1)
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        };
+        let ends_with_read = |case: &Case| {
+            case.steps.last().is_some_and(|s| {
+                s.request.method == crate::case::Method::Get
+                    && s.request.credential == crate::case::Credential::Primary
+                    && s.request.path.as_value()
+                        == &serde_json::Value::String(crate::run::PROFILES_PATH.into())
+            })
+        };
+        let running = || self.run_cases.iter().map(|&ci| &*self.cases[ci]);
+        if !self.needs_target() {
+            return 0;
+        }
+        let readers = running()
+            .filter(|c| c.state == StateUse::Reads)
+            .map(steps)
+            .max()
+            .unwrap_or(0);
+        let writers: usize = running()
+            .filter(|c| c.state == StateUse::Changes)
+            .map(|c| steps(c) + usize::from(!ends_with_read(c)))
+            .sum();
+        let others = running()
+            .filter(|c| c.state == StateUse::None)
+            .map(steps)
+            .max()
+            .unwrap_or(0);
+        1 + (readers + writers).max(others) + 1
     }
 
     /// The trial index of each (case, step, rule), for the runner to file verdicts.
@@ -197,5 +244,42 @@ pub fn build(
         trials,
         run_cases,
         run_restore,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::load_cases;
+    use crate::contract::Contract;
+    use crate::source::{embedded_cases, embedded_schemas};
+
+    fn plan(select: &dyn Fn(&str, Level) -> bool) -> Plan {
+        let mut contract = Contract::load(&embedded_schemas()).unwrap();
+        let cases = load_cases(&embedded_cases(), &mut contract).unwrap();
+        build(cases, PlanOptions::default(), select)
+    }
+
+    #[test]
+    fn the_dependent_chain_counts_what_must_be_sequential() {
+        // valid_switch alone: discovery, its 4 steps (it ends by reading the list, so no guard
+        // request), the final check.
+        let one = plan(&|name, _| name.starts_with("valid_switch::"));
+        assert_eq!(one.dependent_chain(10, 8), 1 + 4 + 1);
+        // A sweep of 20 at 8 at a time takes 3 round trips, then its verify step.
+        let sweep = plan(&|name, _| name.starts_with("unknown_profile_sweep::"));
+        assert_eq!(sweep.dependent_chain(20, 8), 1 + 3 + 1 + 1);
+        // A reader and a case with no state: the reader is in the chain (it excludes writers).
+        let read = plan(&|name, _| {
+            name.starts_with("profiles_list::") || name.starts_with("profiles_requires_auth::")
+        });
+        assert_eq!(read.dependent_chain(10, 8), 1 + 2 + 1);
+        assert_eq!(plan(&|_, _| false).dependent_chain(10, 8), 0);
+        let all = plan(&|_, _| true);
+        assert!(
+            all.dependent_chain(10, 8) > 30,
+            "{}",
+            all.dependent_chain(10, 8)
+        );
     }
 }

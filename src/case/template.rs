@@ -4,7 +4,6 @@
 //! `"{{target_profile_id}}"` compares equal to the number `1102`); a placeholder inside a longer
 //! string is replaced by the variable's text.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Value;
@@ -78,19 +77,20 @@ impl fmt::Display for Var {
     }
 }
 
-/// Values of the variables known at some point of a run.
+/// Values of the variables known at some point of a run: one slot per [`Var`], so that a copy
+/// with the response variables set (made for every rule judged) does not allocate.
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
-    values: BTreeMap<Var, Value>,
+    values: [Option<Value>; Var::ALL.len()],
 }
 
 impl Vars {
     pub fn set(&mut self, var: Var, value: Value) {
-        self.values.insert(var, value);
+        self.values[var as usize] = Some(value);
     }
 
     pub fn get(&self, var: Var) -> Option<&Value> {
-        self.values.get(&var)
+        self.values[var as usize].as_ref()
     }
 
     /// A copy with the response-scoped variables set for a response of this status.

@@ -26,7 +26,7 @@ pub(super) struct CaseRun {
 
 /// Runs the steps in order. A step that cannot be sent or completed makes its rules `Broken` and
 /// every later step's rules `NotRun`; a run that stops makes the remaining steps `NotRun`.
-pub(super) async fn run_case(session: &Arc<Session>, case: &Case) -> CaseRun {
+pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRun {
     let vars = session.vars().cloned().unwrap_or_default();
     let mut out = CaseVerdicts::new();
     let mut exchanges = vec![None; case.steps.len()];
@@ -43,7 +43,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Case) -> CaseRun {
         }
         let context = format!("{}/{}", case.id, step.name);
         let sent = if step.sweep.is_some() {
-            sweep(session, step, &vars, &context).await
+            sweep(session, case, si, &vars, &context).await
         } else {
             send(session, step, &vars, context, None)
                 .await
@@ -178,10 +178,11 @@ async fn send(
         .await)
 }
 
-/// Sends the step once per sweep id, at most `concurrency` at a time; results in id order.
+/// Sends step `si` once per sweep id, at most `concurrency` at a time; results in id order.
 async fn sweep(
     session: &Arc<Session>,
-    step: &Step,
+    case: &Arc<Case>,
+    si: usize,
     vars: &Vars,
     context: &str,
 ) -> Result<Vec<(Option<i64>, Arc<ExchangeRecord>)>, String> {
@@ -196,11 +197,14 @@ async fn sweep(
     let mut next = 0;
     while next < ids.len() || !tasks.is_empty() {
         while next < ids.len() && tasks.len() < limit {
-            let (session, step, vars) = (session.clone(), step.clone(), vars.clone());
+            let (session, case, vars) = (session.clone(), case.clone(), vars.clone());
             let (id, index, context) = (ids[next], next, context.to_string());
-            tasks.spawn(
-                async move { (index, send(&session, &step, &vars, context, Some(id)).await) },
-            );
+            tasks.spawn(async move {
+                (
+                    index,
+                    send(&session, &case.steps[si], &vars, context, Some(id)).await,
+                )
+            });
             next += 1;
         }
         match tasks.join_next().await {

@@ -1,0 +1,266 @@
+//! `cargo bench`: how much the harness costs next to the target.
+//!
+//! 1. the full suite against the embedded server: wall time and requests/s;
+//! 2. the full suite against a server with 50 ms latency: wall time / (dependent chain × 50 ms);
+//! 3. a 10,000-request sweep: harness requests/s / a bare reqwest loop's, same concurrency, same server;
+//! 4. peak memory (VmHWM) of a full run of the release binary.
+//!
+//! Each figure is the median of several runs measured in this one process, interleaved where two
+//! things are compared, so a noisy machine affects both sides alike.
+
+// A measuring program, like a test: a failed setup step should stop it loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nexudus_conformance::case::{Level, load_cases};
+use nexudus_conformance::contract::Contract;
+use nexudus_conformance::http::{HttpClient, HttpOptions};
+use nexudus_conformance::plan::{self, Plan, PlanOptions};
+use nexudus_conformance::run::{self, Credentials, Target};
+use nexudus_conformance::server::{self, RunningServer, ServerOptions};
+use nexudus_conformance::source::{embedded_cases, embedded_schemas};
+
+const CONCURRENCY: usize = 8;
+const SWEEP: usize = 10_000;
+const SWEEP_CONCURRENCY: usize = 32;
+
+fn plan_for(select: &dyn Fn(&str, Level) -> bool) -> Plan {
+    let mut contract = Contract::load(&embedded_schemas()).expect("schemas");
+    let cases = load_cases(&embedded_cases(), &mut contract).expect("cases");
+    plan::build(cases, PlanOptions::default(), select)
+}
+
+fn target(server: &RunningServer, concurrency: usize, sweep_size: usize) -> Target {
+    let c = server.credentials().clone();
+    let client = HttpClient::new(&server.base_url(), HttpOptions::default()).expect("client");
+    let credentials = Credentials {
+        primary: Some(c.primary_token.into()),
+        foreign: Some(c.foreign_token.into()),
+        expired: Some(c.expired_token.into()),
+        ..Credentials::default()
+    };
+    let mut target = Target::new(client, server.base_url(), credentials, concurrency);
+    target.sweep_size = sweep_size;
+    target
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Runs `plan` against a fresh server; returns (wall time, requests the server received).
+async fn suite(
+    plan: &Plan,
+    latency: Duration,
+    concurrency: usize,
+    sweep_size: usize,
+) -> (Duration, u64) {
+    let server = server::start(&ServerOptions {
+        latency,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("server");
+    let target = target(&server, concurrency, sweep_size);
+    let started = Instant::now();
+    let report = run::run(plan, target, None).await;
+    let wall = started.elapsed();
+    assert!(report.unusable.is_none(), "{:?}", report.unusable);
+    let failed = report
+        .results
+        .iter()
+        .flatten()
+        .filter(|r| r.verdict.is_failure())
+        .count();
+    assert_eq!(failed, 0, "the faithful server passes everything");
+    let requests = server.requests_received();
+    server.stop().await;
+    (wall, requests)
+}
+
+/// `n` switches to unknown ids with a plain reqwest client, `concurrency` at a time: the floor.
+async fn bare_loop(n: usize, concurrency: usize) -> Duration {
+    let server = server::start(&ServerOptions::default())
+        .await
+        .expect("server");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let url = format!(
+        "{}/api/public/coworkers/profiles/current",
+        server.base_url()
+    );
+    let auth = format!("Bearer {}", server.credentials().primary_token);
+    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (client, url, auth, permits) =
+            (client.clone(), url.clone(), auth.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore");
+            let response = client
+                .put(format!("{url}?coworkerId={}", 999_999_937 + i))
+                .header("authorization", auth)
+                .header("content-length", "0")
+                .send()
+                .await
+                .expect("request");
+            let _ = response.bytes().await.expect("body");
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let wall = started.elapsed();
+    server.stop().await;
+    wall
+}
+
+/// Peak resident memory of the release binary running the whole suite, in bytes.
+fn peak_memory(args: &[&str]) -> u64 {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("binary");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Some(kb) = std::fs::read_to_string(&status_file).ok().and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        }) {
+            peak = peak.max(kb * 1024);
+        }
+        if child.try_wait().expect("wait").is_some() {
+            return peak;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn main() {
+    // `cargo bench -- FILTER` passes arguments we do not need; `cargo test --benches` passes --test.
+    if std::env::args().any(|a| a == "--test") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let everything = plan_for(&|_, _| true);
+    println!(
+        "machine: {} cores; figures are medians of the runs shown",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    // 1. Full suite, embedded server, no latency.
+    let runs = 11;
+    let mut walls = Vec::new();
+    let mut rates = Vec::new();
+    let mut requests = 0;
+    for _ in 0..runs {
+        let (wall, n) = runtime.block_on(suite(
+            &everything,
+            Duration::ZERO,
+            CONCURRENCY,
+            run::DEFAULT_SWEEP_SIZE,
+        ));
+        walls.push(wall.as_secs_f64() * 1000.0);
+        rates.push(n as f64 / wall.as_secs_f64());
+        requests = n;
+    }
+    println!(
+        "1. full suite, embedded server:        {:8.1} ms wall, {:8.0} requests/s ({requests} requests, {runs} runs)",
+        median(walls),
+        median(rates)
+    );
+
+    // 2. Full suite, 50 ms per request.
+    let latency = Duration::from_millis(50);
+    let chain = everything.dependent_chain(run::DEFAULT_SWEEP_SIZE, CONCURRENCY);
+    let floor = latency.as_secs_f64() * chain as f64;
+    let runs = 5;
+    let mut ratios = Vec::new();
+    let mut walls = Vec::new();
+    for _ in 0..runs {
+        let (wall, _) = runtime.block_on(suite(
+            &everything,
+            latency,
+            CONCURRENCY,
+            run::DEFAULT_SWEEP_SIZE,
+        ));
+        walls.push(wall.as_secs_f64());
+        ratios.push(wall.as_secs_f64() / floor);
+    }
+    println!(
+        "2. full suite, 50 ms latency:          {:8.3} s wall; chain {chain} × 50 ms = {floor:.3} s; ratio {:.3} (goal ≤ 1.2, {runs} runs)",
+        median(walls),
+        median(ratios)
+    );
+
+    // 3. A 10,000-request sweep against a bare reqwest loop, interleaved.
+    let sweep_plan = plan_for(&|name, _| name.starts_with("unknown_profile_sweep::"));
+    let runs = 5;
+    let (mut harness_rates, mut bare_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (wall, n) =
+            runtime.block_on(suite(&sweep_plan, Duration::ZERO, SWEEP_CONCURRENCY, SWEEP));
+        let harness = n as f64 / wall.as_secs_f64();
+        let bare_wall = runtime.block_on(bare_loop(SWEEP, SWEEP_CONCURRENCY));
+        let bare = SWEEP as f64 / bare_wall.as_secs_f64();
+        harness_rates.push(harness);
+        bare_rates.push(bare);
+        ratios.push(harness / bare);
+    }
+    println!(
+        "3. sweep of {SWEEP}, concurrency {SWEEP_CONCURRENCY}:     harness {:8.0} requests/s, bare reqwest {:8.0} requests/s; ratio {:.3} (goal ≥ 0.8, {runs} runs)",
+        median(harness_rates),
+        median(bare_rates),
+        median(ratios)
+    );
+
+    // 4. Peak memory of the release binary.
+    let mut peaks = Vec::new();
+    for _ in 0..5 {
+        peaks.push(peak_memory(&["--include-ignored", "-q"]) as f64 / 1024.0 / 1024.0);
+    }
+    let sweep_peak = peak_memory(&[
+        "--include-ignored",
+        "-q",
+        "--sweep-size",
+        "10000",
+        "--test-threads",
+        "32",
+        "unknown_profile_sweep",
+    ]) as f64
+        / 1024.0
+        / 1024.0;
+    println!(
+        "4. peak memory (VmHWM), full run:      {:8.1} MiB (5 runs); with a 10,000-request sweep: {sweep_peak:.1} MiB",
+        median(peaks)
+    );
+
+    // --list: start-up without network.
+    let mut lists = Vec::new();
+    for _ in 0..11 {
+        let started = Instant::now();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"))
+            .arg("--list")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("binary");
+        assert!(status.success());
+        lists.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "5. --list (process start to exit):     {:8.1} ms (11 runs)",
+        median(lists)
+    );
+}
