@@ -130,53 +130,10 @@ pub fn harness(args: &[String]) -> Run {
 }
 
 /// Like [`harness`], also returning the wall time and the peak resident memory (VmHWM, sampled
-/// from /proc while the process runs; 0 where /proc is missing). A watchdog kills the process
-/// after 60 s so that a hang fails the test instead of stalling it.
+/// from /proc while the process runs; 0 where /proc is missing).
 pub fn harness_measured(args: &[String]) -> (Run, std::time::Duration, u64) {
-    use std::io::Read;
     let started = std::time::Instant::now();
-    let mut child = command(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak = 0u64;
-    let status = loop {
-        if let Some(kb) = std::fs::read_to_string(&status_file).ok().and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        }) {
-            peak = peak.max(kb * 1024);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > std::time::Duration::from_secs(60) {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    let run = Run {
-        code: status.code().unwrap_or(-1),
-        stdout: out_reader.join().unwrap(),
-        stderr: err_reader.join().unwrap(),
-    };
+    let (run, peak) = wait_for(spawn_harness(args), true);
     (run, started.elapsed(), peak)
 }
 
@@ -238,23 +195,38 @@ pub fn spawn_harness(args: &[String]) -> std::process::Child {
         .unwrap()
 }
 
-/// Waits for a harness started by [`spawn_harness`] (killing it after 60 s) and collects its output.
-pub fn finish(mut child: std::process::Child) -> Run {
+/// Waits for a harness started by [`spawn_harness`] and collects its output.
+pub fn finish(child: std::process::Child) -> Run {
+    wait_for(child, false).0
+}
+
+/// Collects a child's output while waiting for it, sampling its peak memory if asked. A watchdog
+/// kills it after 60 s, so that a hang fails the test instead of stalling it.
+fn wait_for(mut child: std::process::Child, sample_memory: bool) -> (Run, u64) {
     use std::io::Read;
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
+    fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    }
+    let out = drain(child.stdout.take().unwrap());
+    let err = drain(child.stderr.take().unwrap());
+    let status_file = format!("/proc/{}/status", child.id());
     let started = std::time::Instant::now();
+    let mut peak = 0u64;
     let status = loop {
+        if sample_memory
+            && let Some(kb) = std::fs::read_to_string(&status_file).ok().and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+        {
+            peak = peak.max(kb * 1024);
+        }
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
@@ -262,13 +234,14 @@ pub fn finish(mut child: std::process::Child) -> Run {
             let _ = child.kill();
             break child.wait().unwrap();
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(std::time::Duration::from_millis(5));
     };
-    Run {
+    let run = Run {
         code: status.code().unwrap_or(-1),
         stdout: out.join().unwrap(),
         stderr: err.join().unwrap(),
-    }
+    };
+    (run, peak)
 }
 
 /// Sends a signal (`INT`, `TERM`) to a process.
