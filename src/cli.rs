@@ -978,3 +978,73 @@ fn serve(args: &ServeArgs) -> ExitCode {
         ExitCode::from(exit::OK)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("nexudus-conformance").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn remote_targets_are_paced_by_default_and_loopback_is_not() {
+        let cases: [(&[&str], bool, Option<u64>, Option<u64>); 4] = [
+            // (flags, remote, pace ms, write pace ms)
+            (&[], true, Some(500), Some(1000)),
+            (&[], false, None, None),
+            (&["--max-rps", "10"], false, Some(100), Some(200)),
+            (&["--max-rps", "0"], true, None, None),
+        ];
+        for (flags, remote, pace, write) in cases {
+            let options = cli(flags).http_options(remote);
+            let ms = |d: Option<Duration>| d.map(|d| u64::try_from(d.as_millis()).unwrap());
+            assert_eq!(
+                (ms(options.pace), ms(options.write_pace)),
+                (pace, write),
+                "{flags:?} remote={remote}"
+            );
+        }
+    }
+
+    #[test]
+    fn flag_validation() {
+        let cases: [(&[&str], Option<&str>); 6] = [
+            (&[], None),
+            (
+                &["--timeout", "0"],
+                Some("--timeout: must be a positive number of seconds"),
+            ),
+            (
+                &["--max-rps=-1"],
+                Some("--max-rps: must be a number of requests per second, 0 for no limit"),
+            ),
+            (
+                &["--base-url", "https://x.example", "--username", "a@b.c"],
+                Some("--username: signing in needs both the username and the password"),
+            ),
+            (
+                &["--username", "a@b.c", "--password", "p"],
+                Some("--username: signing in needs a --base-url target"),
+            ),
+            (
+                &[
+                    "--base-url",
+                    "https://x.example",
+                    "--token",
+                    "t",
+                    "--token-url",
+                    "nope",
+                ],
+                Some(
+                    "--token-url: `nope` is not a URL (relative URL without a base); write it as https://SPACE.spaces.nexudus.com",
+                ),
+            ),
+        ];
+        for (flags, expected) in cases {
+            let got = cli(flags).validate().err().map(|e| e.to_string());
+            assert_eq!(got.as_deref(), expected, "{flags:?}");
+        }
+    }
+}
