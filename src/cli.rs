@@ -990,8 +990,9 @@ mod tests {
 
     #[test]
     fn remote_targets_are_paced_by_default_and_loopback_is_not() {
-        let cases: [(&[&str], bool, Option<u64>, Option<u64>); 4] = [
-            // (flags, remote, pace ms, write pace ms)
+        /// (flags, remote, pace ms, write pace ms)
+        type Case<'a> = (&'a [&'a str], bool, Option<u64>, Option<u64>);
+        let cases: [Case; 4] = [
             (&[], true, Some(500), Some(1000)),
             (&[], false, None, None),
             (&["--max-rps", "10"], false, Some(100), Some(200)),
