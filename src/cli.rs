@@ -520,6 +520,13 @@ fn runtime(output: &Output) -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// Whether `url` is a remote target (paced by default); an unparsable one counts as remote.
+fn is_remote(url: &str) -> bool {
+    parse_base_url(url)
+        .map(|u| !is_loopback(&u))
+        .unwrap_or(true)
+}
+
 /// What a finished run hands to the report.
 struct Finished {
     report: RunReport,
@@ -695,9 +702,7 @@ async fn run_against_target(
                 foreign_profile_id: t.foreign_profile_id,
                 unknown_profile_id: t.unknown_profile_id,
             };
-            let remote = parse_base_url(url)
-                .map(|u| !is_loopback(&u))
-                .unwrap_or(true);
+            let remote = is_remote(url);
             let token_url = non_empty_str(&cli.auth.token_url).map_or_else(
                 || format!("{}/api/token", url.trim_end_matches('/')),
                 str::to_string,
@@ -764,10 +769,8 @@ async fn run_against_target(
             (url, credentials, "embedded reference server".to_string())
         }
     };
-    let remote = parse_base_url(&url)
-        .map(|u| !is_loopback(&u))
-        .unwrap_or(true);
-    let client = HttpClient::new(&url, cli.http_options(remote)).map_err(|e| unusable(e.0))?;
+    let client =
+        HttpClient::new(&url, cli.http_options(is_remote(&url))).map_err(|e| unusable(e.0))?;
     let mut target = Target::new(client, url, credentials, concurrency);
     target.deadline = t
         .deadline

@@ -88,7 +88,8 @@ impl Redactor {
     }
 }
 
-fn is_secret_key(key: &str) -> bool {
+/// Whether a JSON key names a secret (`AccessToken`, `refresh_token`, `password`, `apiKey`, …).
+pub fn is_secret_key(key: &str) -> bool {
     let key: String = key
         .chars()
         .filter(|c| *c != '_' && *c != '-')

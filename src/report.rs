@@ -294,13 +294,7 @@ pub fn emit(
         }
         false
     };
-    let unusable_outcomes = || -> Vec<TrialOutcome> {
-        plan.trials
-            .iter()
-            .zip(&report.results)
-            .map(|(spec, result)| TrialOutcome::new(plan, spec, result.as_ref(), args, &output))
-            .collect()
-    };
+
     if report.interrupted && report.unusable.is_some() {
         output.err("interrupted before the account was read: nothing was changed");
         spawn_note();
@@ -312,7 +306,11 @@ pub fn emit(
             report.base_url
         ));
         spawn_note();
-        manifest_failed(&unusable_outcomes(), &report, exit::TARGET_UNUSABLE);
+        manifest_failed(
+            &TrialOutcome::all(plan, &report, args, &output),
+            &report,
+            exit::TARGET_UNUSABLE,
+        );
         return ExitCode::from(exit::TARGET_UNUSABLE);
     }
     let quiet = args.quiet || matches!(args.format, Some(libtest_mimic::FormatSetting::Json));
@@ -334,12 +332,7 @@ pub fn emit(
     if let Some(ledger) = &options.deviations {
         apply_deviations(plan, &mut report, ledger, options.today);
     }
-    let outcomes: Vec<TrialOutcome> = plan
-        .trials
-        .iter()
-        .zip(&report.results)
-        .map(|(spec, result)| TrialOutcome::new(plan, spec, result.as_ref(), args, &output))
-        .collect();
+    let outcomes = TrialOutcome::all(plan, &report, args, &output);
     if let Some(path) = &options.junit
         && let Err(e) = write_junit(path, &outcomes, &report, options, &output)
     {
@@ -519,6 +512,19 @@ struct TrialOutcome {
 }
 
 impl TrialOutcome {
+    /// One outcome per trial of the plan, in plan order.
+    fn all(
+        plan: &Plan,
+        report: &RunReport,
+        args: &Arguments,
+        output: &Output,
+    ) -> Vec<TrialOutcome> {
+        plan.trials
+            .iter()
+            .zip(&report.results)
+            .map(|(spec, result)| TrialOutcome::new(plan, spec, result.as_ref(), args, output))
+            .collect()
+    }
     fn new(
         plan: &Plan,
         spec: &TrialSpec,
@@ -589,26 +595,14 @@ fn write_junit(
                 s
             }
             Some(verdict) => {
-                let (kind, ty, message) = match verdict {
-                    Verdict::Violation(f) => (
-                        NonSuccessKind::Failure,
-                        "violation",
-                        format!("expected {}, got {}", f.expected, f.actual),
-                    ),
-                    Verdict::Broken(why) => (
-                        NonSuccessKind::Error,
-                        "broken",
-                        format!("could not judge: {why}"),
-                    ),
-                    _ => (
-                        NonSuccessKind::Error,
-                        "not run",
-                        "not run: an earlier step failed".to_string(),
-                    ),
+                let (kind, ty) = match verdict {
+                    Verdict::Violation(_) => (NonSuccessKind::Failure, "violation"),
+                    Verdict::Broken(_) => (NonSuccessKind::Error, "broken"),
+                    _ => (NonSuccessKind::Error, "not run"),
                 };
                 let mut s = TestCaseStatus::non_success(kind);
                 s.set_type(ty);
-                s.set_message(redact(&message));
+                s.set_message(redact(&short_message(verdict)));
                 if let Some(text) = &o.text {
                     s.set_description(text.as_str());
                 }
@@ -766,10 +760,10 @@ pub fn curl(record: &ExchangeRecord) -> String {
         Credential::None => None,
         Credential::Invalid => Some("'Authorization: Bearer nxc-invalid-0000'".to_string()),
         Credential::MalformedEmptyBearer => Some("'Authorization: Bearer'".to_string()),
-        Credential::MalformedBasic => Some(
-            "'Authorization: Basic Y29uZm9ybWFuY2VAZXhhbXBsZS5pbnZhbGlkOm5vdC1hLXBhc3N3b3Jk'"
-                .to_string(),
-        ),
+        Credential::MalformedBasic => Some(format!(
+            "'Authorization: {}'",
+            Credential::MALFORMED_BASIC_HEADER
+        )),
     };
     if let Some(h) = header {
         parts.push(format!("-H {h}"));

@@ -26,9 +26,6 @@ mod embedded {
 /// Keys whose (non-empty) string values are personal: shown as `[text]`.
 const PERSONAL_KEYS: [&str; 5] = ["FullName", "CompanyName", "Name", "Email", "WebAddress"];
 
-/// Keys whose string values are secrets: shown as `[token]`.
-const SECRET_KEYS: [&str; 4] = ["AccessToken", "access_token", "refresh_token", "Password"];
-
 /// The stored snapshots of one target, read at start-up.
 #[derive(Debug, Clone)]
 pub struct SnapshotStore {
@@ -222,7 +219,7 @@ pub fn normalize_value(
             _ => value.clone(),
         },
         Value::String(s) => {
-            if key.is_some_and(|k| SECRET_KEYS.contains(&k)) && !s.is_empty() {
+            if key.is_some_and(crate::redact::is_secret_key) && !s.is_empty() {
                 Value::String("[token]".into())
             } else if let Some(role) = s.trim().parse::<i64>().ok().and_then(|id| roles.get(&id)) {
                 Value::String(format!("[{role} as string]"))

@@ -119,6 +119,11 @@ pub enum Credential {
 }
 
 impl Credential {
+    /// The header `malformed_basic` sends: base64("conformance@example.invalid:not-a-password"),
+    /// a scheme the API does not document for /api/public, with credentials that belong to nobody.
+    pub const MALFORMED_BASIC_HEADER: &'static str =
+        "Basic Y29uZm9ybWFuY2VAZXhhbXBsZS5pbnZhbGlkOm5vdC1hLXBhc3N3b3Jk";
+
     pub fn name(self) -> &'static str {
         match self {
             Credential::Primary => "primary",

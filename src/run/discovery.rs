@@ -203,21 +203,18 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
     if creds.expired.is_none() {
         missing(Fixture::ExpiredToken, "pass --expired-token");
     }
-    // An id far above the account's own; presumed to belong to nobody.
-    let unknown = creds.unknown_profile_id.unwrap_or_else(|| {
-        let mut candidate: i64 = 999_999_937;
-        while own.contains(&candidate) || Some(candidate) == foreign {
-            candidate += 1;
-        }
-        candidate
-    });
-    let mut candidate = unknown;
-    while d.sweep_ids.len() < session.target.sweep_size {
-        if !own.contains(&candidate) && Some(candidate) != foreign {
-            d.sweep_ids.push(candidate);
-        }
-        candidate = candidate.saturating_add(1);
-    }
+    // Ids far above the account's own, presumed to belong to nobody: the unknown id, and the
+    // sweep's ids from it up.
+    let unowned = |id: &i64| !own.contains(id) && Some(*id) != foreign;
+    const FIRST_UNKNOWN: i64 = 999_999_937;
+    let unknown = creds
+        .unknown_profile_id
+        .or_else(|| (FIRST_UNKNOWN..i64::MAX).find(unowned))
+        .unwrap_or(FIRST_UNKNOWN);
+    d.sweep_ids = (unknown..i64::MAX)
+        .filter(unowned)
+        .take(session.target.sweep_size)
+        .collect();
     for (var, value) in [
         (Var::OriginalProfileId, original),
         (Var::TargetProfileId, target),

@@ -89,11 +89,7 @@ impl Session {
             Credential::None => None,
             Credential::Invalid => Some(format!("Bearer {}", self.invalid_token)),
             Credential::MalformedEmptyBearer => Some("Bearer".into()),
-            // base64("conformance@example.invalid:not-a-password"): a scheme the API does not
-            // document for /api/public, with credentials that belong to nobody.
-            Credential::MalformedBasic => {
-                Some("Basic Y29uZm9ybWFuY2VAZXhhbXBsZS5pbnZhbGlkOm5vdC1hLXBhc3N3b3Jk".into())
-            }
+            Credential::MalformedBasic => Some(Credential::MALFORMED_BASIC_HEADER.into()),
             Credential::MalformedNoScheme => {
                 c.primary.as_ref().map(|s| s.expose_secret().to_string())
             }
