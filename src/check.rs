@@ -5,29 +5,21 @@ use serde_json::Value;
 use crate::case::{Check, HeaderOp, ItemsCheck, JsonType, Rule, Template, ValueOp, Var, Vars};
 use crate::http::HttpResponse;
 
-/// The result of judging one rule.
+/// The result of judging one rule on one response.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// The rule holds; the note says why, when it is not obvious (e.g. no body to judge).
     Pass(Option<String>),
     /// The target broke the contract.
     Violation(Finding),
-    /// The harness could not judge (transport failure, timeout, oversized body, …).
+    /// The harness could not judge (transport failure, timeout, oversized body, a variable
+    /// without a value, …).
     Broken(String),
-    /// Not judged because an earlier step of the case could not be completed.
-    NotRun(String),
-    /// Not run because a fixture is missing; reported as ignored.
-    Skipped(String),
-    /// Failed, but listed in the known-deviations ledger; reported as ignored with the reason.
-    KnownDeviation(String),
 }
 
 impl Verdict {
     pub fn is_failure(&self) -> bool {
-        matches!(
-            self,
-            Verdict::Violation(_) | Verdict::Broken(_) | Verdict::NotRun(_)
-        )
+        !matches!(self, Verdict::Pass(_))
     }
 }
 

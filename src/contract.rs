@@ -98,7 +98,7 @@ impl Contract {
                 "no schema file `{file}` in the contract (known: {})",
                 known.join(", ")
             );
-            if let Some(best) = crate::case::closest(file, known.iter().copied()) {
+            if let Some(best) = crate::suggest::closest(file, known.iter().copied()) {
                 message.push_str(&format!("; did you mean `{best}`?"));
             }
             return Err(message);

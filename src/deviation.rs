@@ -6,8 +6,8 @@
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::case::closest;
-use crate::error::{LoadError, from_json_error};
+use crate::error::LoadError;
+use crate::suggest::closest;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,17 +92,7 @@ impl Ledger {
         let text = std::fs::read_to_string(path).map_err(|e| {
             LoadError::new(&file, format!("cannot read the known-deviations file: {e}"))
         })?;
-        let mut de = serde_json::Deserializer::from_str(&text);
-        let parsed: LedgerFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let pointer = crate::case::path_to_pointer(e.path());
-            let inner = e.into_inner();
-            let mut err = from_json_error(&file, &inner);
-            if !inner.is_syntax() && !inner.is_eof() {
-                err.message = crate::case::annotate_serde_message(&err.message);
-                err.pointer = Some(pointer);
-            }
-            err
-        })?;
+        let parsed: LedgerFile = crate::error::parse_json(&file, &text)?;
         let mut entries = Vec::with_capacity(parsed.deviations.len());
         for (i, entry) in parsed.deviations.into_iter().enumerate() {
             let at = format!("/deviations/{i}");

@@ -69,3 +69,51 @@ pub fn from_json_error(file: &str, err: &serde_json::Error) -> LoadError {
     };
     LoadError::new(file, message).line_column(err.line(), err.column())
 }
+
+/// Parses `text` (the contents of `file`) as `T`: a syntax error gives line and column, a shape
+/// error the JSON pointer and a "did you mean" for a misspelt field or variant. Trailing
+/// characters after the value are an error too.
+///
+/// # Errors
+/// The first problem, as a [`LoadError`].
+pub fn parse_json<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, LoadError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let pointer = path_to_pointer(err.path());
+        let inner = err.into_inner();
+        let mut e = from_json_error(file, &inner);
+        if !inner.is_syntax() && !inner.is_eof() {
+            e.message = crate::suggest::annotate_serde_message(&e.message);
+            e.pointer = Some(pointer);
+        }
+        e
+    })?;
+    de.end().map_err(|err| from_json_error(file, &err))?;
+    Ok(parsed)
+}
+
+/// A serde path as an RFC 6901 JSON pointer (`/steps/0/rules/1`).
+pub fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("/{index}")),
+            Segment::Map { key } => {
+                out.push('/');
+                out.push_str(&escape_pointer(key));
+            }
+            Segment::Enum { variant } => {
+                out.push('/');
+                out.push_str(variant);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+/// One JSON pointer token (RFC 6901 §3): `~` → `~0`, `/` → `~1`.
+pub fn escape_pointer(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}

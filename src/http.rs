@@ -170,13 +170,23 @@ impl Pacer {
 /// The seconds of a `Retry-After` header; an HTTP date counts as one second.
 fn retry_after(response: &HttpResponse) -> Option<Duration> {
     let value = response.header("retry-after")?.trim();
-    Some(
-        value
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map_or(Duration::from_secs(1), Duration::from_secs_f64),
-    )
+    Some(retry_after_value(value, std::time::SystemTime::now()))
+}
+
+/// `Retry-After` (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date measured from `now`; a date in
+/// the past waits 0 s, an unreadable value 1 s.
+fn retry_after_value(value: &str, now: std::time::SystemTime) -> Duration {
+    if let Some(secs) = value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+    {
+        return Duration::from_secs_f64(secs);
+    }
+    match httpdate::parse_http_date(value) {
+        Ok(at) => at.duration_since(now).unwrap_or(Duration::ZERO),
+        Err(_) => Duration::from_secs(1),
+    }
 }
 
 /// A pooled client bound to one target.
@@ -426,17 +436,16 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
     }
 }
 
+/// What a query component keeps unencoded: RFC 3986's unreserved characters.
+const QUERY_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes a query component (RFC 3986 unreserved characters stay).
 pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, QUERY_COMPONENT).to_string()
 }
 
 #[cfg(test)]
@@ -477,6 +486,22 @@ mod tests {
             client.url_for(&request),
             "http://127.0.0.1:9/base/api/x?coworkerId=1.5%20%26x"
         );
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let cases = [
+            ("2", Duration::from_secs(2)),
+            ("0.5", Duration::from_millis(500)),
+            ("Sun, 06 Nov 1994 08:49:40 GMT", Duration::from_secs(3)),
+            ("Sun, 06 Nov 1994 08:49:30 GMT", Duration::ZERO),
+            ("soon", Duration::from_secs(1)),
+            ("-1", Duration::from_secs(1)),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(retry_after_value(value, now), expected, "{value}");
+        }
     }
 
     #[test]

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    nexudus_conformance::cli::main()
+    nexudus_conformance::app::main()
 }

@@ -5,16 +5,22 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::api::{self, DEVIATIONS_TRIAL, RESTORE_TRIAL};
 use crate::case::{Case, Level, StateUse};
 
-/// The trial that checks, at the end of a run, that the original default profile is back.
-pub const RESTORE_TRIAL: &str = "restore::original_default_restored";
-
-/// The case id reserved for [`RESTORE_TRIAL`].
-pub const RESERVED_CASE_ID: &str = "restore";
+/// What the caller's selection rule (libtest's filter, `--skip`, `--ignored`) makes of a trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// It executes.
+    Run,
+    /// It is listed but not executed: a SHOULD rule without `--include-ignored`.
+    Ignored,
+    /// The filter leaves it out of the report entirely.
+    FilteredOut,
+}
 
 /// What a trial reports on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrialKind {
     /// Rule `rule` of step `step` of case `case` (indexes into [`Plan::cases`]).
     Rule {
@@ -38,6 +44,8 @@ pub struct TrialSpec {
     pub kind: TrialKind,
     /// Whether the filter selects it and it is not an ignored SHOULD trial, i.e. it will execute.
     pub selected: bool,
+    /// Whether the filter leaves it out of the report entirely.
+    pub filtered_out: bool,
 }
 
 /// Everything the runner needs to know, decided up front.
@@ -77,10 +85,9 @@ impl Plan {
         };
         let ends_with_read = |case: &Case| {
             case.steps.last().is_some_and(|s| {
-                s.request.method == crate::case::Method::Get
-                    && s.request.credential == crate::case::Credential::Primary
-                    && s.request.path.as_value()
-                        == &serde_json::Value::String(crate::run::PROFILES_PATH.into())
+                s.request.path.as_value().as_str().is_some_and(|path| {
+                    api::reads_own_profiles(s.request.method.as_str(), path, s.request.credential)
+                })
             })
         };
         let running = || self.run_cases.iter().map(|&ci| &*self.cases[ci]);
@@ -111,23 +118,6 @@ impl Plan {
             .enumerate()
             .map(|(i, t)| (t.kind, i))
             .collect()
-    }
-}
-
-impl std::hash::Hash for TrialKind {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        match self {
-            TrialKind::Rule { case, step, rule } => {
-                0u8.hash(state);
-                (case, step, rule).hash(state);
-            }
-            TrialKind::Restore => 1u8.hash(state),
-            TrialKind::Snapshot { case } => {
-                2u8.hash(state);
-                case.hash(state);
-            }
-            TrialKind::Deviations => 3u8.hash(state),
-        }
     }
 }
 
@@ -165,42 +155,37 @@ pub struct PlanOptions {
     pub deviations: bool,
 }
 
-/// The trial that fails when an entry of the known-deviations ledger has expired.
-pub const DEVIATIONS_TRIAL: &str = "known_deviations::none_expired";
-
-/// The trial name of a case's snapshot.
-pub fn snapshot_trial(case: &Case) -> String {
-    format!("{}::{}", case.id, RESERVED_RULE_ID)
-}
-
-/// The rule id reserved for the snapshot trial.
-pub const RESERVED_RULE_ID: &str = "snapshot";
-
-/// Builds the plan; `selects(name, level)` says whether a trial will execute.
+/// Builds the plan; `select(name, level)` says what becomes of each trial.
 pub fn build(
     cases: Vec<Case>,
     options: PlanOptions,
-    selects: &dyn Fn(&str, Level) -> bool,
+    select: &dyn Fn(&str, Level) -> Selection,
 ) -> Plan {
     let cases: Vec<Arc<Case>> = cases.into_iter().map(Arc::new).collect();
     let mut trials = Vec::new();
     let mut run_cases = Vec::new();
+    let spec = |name: String, level: Level, kind: TrialKind| {
+        let selection = select(&name, level);
+        TrialSpec {
+            name,
+            level,
+            kind,
+            selected: selection == Selection::Run,
+            filtered_out: selection == Selection::FilteredOut,
+        }
+    };
     for (ci, case) in cases.iter().enumerate() {
         let mut any = false;
         for (si, ri, name) in trial_names(case) {
             let level = case.steps[si].rules[ri].level;
-            let selected = selects(&name, level);
-            any |= selected;
-            trials.push(TrialSpec {
-                name,
-                level,
-                kind: TrialKind::Rule {
-                    case: ci,
-                    step: si,
-                    rule: ri,
-                },
-                selected,
-            });
+            let kind = TrialKind::Rule {
+                case: ci,
+                step: si,
+                rule: ri,
+            };
+            let trial = spec(name, level, kind);
+            any |= trial.selected;
+            trials.push(trial);
         }
         if options.snapshots {
             let level = if options.deny_drift {
@@ -208,36 +193,28 @@ pub fn build(
             } else {
                 Level::Should
             };
-            let name = snapshot_trial(case);
-            let selected = selects(&name, level);
-            any |= selected;
-            trials.push(TrialSpec {
-                name,
+            let trial = spec(
+                api::snapshot_trial(&case.id),
                 level,
-                kind: TrialKind::Snapshot { case: ci },
-                selected,
-            });
+                TrialKind::Snapshot { case: ci },
+            );
+            any |= trial.selected;
+            trials.push(trial);
         }
         if any {
             run_cases.push(ci);
         }
     }
     if options.deviations {
-        let selected = selects(DEVIATIONS_TRIAL, Level::Must);
-        trials.push(TrialSpec {
-            name: DEVIATIONS_TRIAL.to_string(),
-            level: Level::Must,
-            kind: TrialKind::Deviations,
-            selected,
-        });
+        trials.push(spec(
+            DEVIATIONS_TRIAL.to_string(),
+            Level::Must,
+            TrialKind::Deviations,
+        ));
     }
-    let run_restore = selects(RESTORE_TRIAL, Level::Must);
-    trials.push(TrialSpec {
-        name: RESTORE_TRIAL.to_string(),
-        level: Level::Must,
-        kind: TrialKind::Restore,
-        selected: run_restore,
-    });
+    let restore = spec(RESTORE_TRIAL.to_string(), Level::Must, TrialKind::Restore);
+    let run_restore = restore.selected;
+    trials.push(restore);
     trials.sort_by(|a, b| a.name.cmp(&b.name));
     Plan {
         cases,
@@ -257,7 +234,13 @@ mod tests {
     fn plan(select: &dyn Fn(&str, Level) -> bool) -> Plan {
         let mut contract = Contract::load(&embedded_schemas()).unwrap();
         let cases = load_cases(&embedded_cases(), &mut contract).unwrap();
-        build(cases, PlanOptions::default(), select)
+        build(cases, PlanOptions::default(), &|name, level| {
+            if select(name, level) {
+                Selection::Run
+            } else {
+                Selection::FilteredOut
+            }
+        })
     }
 
     #[test]

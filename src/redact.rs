@@ -4,6 +4,9 @@
 //! JSON key (`User.AccessToken` echoes the bearer token). Each is also hidden in its base64 forms
 //! (at all three alignments, as inside a `Basic` header) and its percent-encoded form.
 
+use base64::Engine as _;
+use base64::engine::GeneralPurpose;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
 pub const MASK: &str = "[REDACTED]";
@@ -48,9 +51,9 @@ impl Redactor {
             return;
         }
         let mut forms = vec![secret.to_string(), crate::http::encode(secret)];
-        for alphabet in [STANDARD, URL_SAFE] {
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
             for offset in 0..3 {
-                forms.push(base64_fragment(secret.as_bytes(), offset, alphabet));
+                forms.push(base64_fragment(secret.as_bytes(), offset, engine));
             }
         }
         for form in forms {
@@ -120,26 +123,12 @@ pub fn mask_json(value: &Value) -> Value {
     }
 }
 
-const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /// The base64 characters that depend only on `data` when it starts `offset` bytes into a larger
-/// encoded string.
-fn base64_fragment(data: &[u8], offset: usize, alphabet: &[u8; 64]) -> String {
+/// encoded string (as a token inside `Basic base64(user:token)` does).
+fn base64_fragment(data: &[u8], offset: usize, engine: &GeneralPurpose) -> String {
     let mut bytes = vec![0u8; offset];
     bytes.extend_from_slice(data);
-    let mut encoded = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            encoded.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
+    let encoded = engine.encode(&bytes);
     let first = (8 * offset).div_ceil(6);
     let last = 8 * (offset + data.len()) / 6;
     encoded.get(first..last).unwrap_or_default().to_string()

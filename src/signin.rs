@@ -5,10 +5,10 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use crate::http::{HttpClient, HttpRequest, encode};
+use crate::http::{HttpClient, HttpRequest};
 
 /// Who signs in.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SignIn {
     /// Which user this is, for messages (`primary`, `foreign`).
     pub role: &'static str,
@@ -25,18 +25,13 @@ pub struct SignIn {
 /// # Errors
 /// A message saying why the token endpoint refused, and what to do.
 pub async fn sign_in(client: &HttpClient, who: &SignIn) -> Result<SecretString, String> {
-    let mut fields = vec![
-        ("grant_type", "password".to_string()),
-        ("username", who.username.clone()),
-        ("password", who.password.expose_secret().to_string()),
-    ];
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("grant_type", "password")
+        .append_pair("username", &who.username)
+        .append_pair("password", who.password.expose_secret());
     if let Some(totp) = &who.totp {
-        fields.push(("totp", totp.expose_secret().to_string()));
+        form.append_pair("totp", totp.expose_secret());
     }
-    let body: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect();
     let request = HttpRequest {
         method: "POST",
         headers: who
@@ -46,7 +41,7 @@ pub async fn sign_in(client: &HttpClient, who: &SignIn) -> Result<SecretString, 
             .collect(),
         body: Some((
             "application/x-www-form-urlencoded",
-            body.join("&").into_bytes(),
+            form.finish().into_bytes(),
         )),
         ..HttpRequest::default()
     };

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::case::{Case, Var, Vars};
 use crate::check::media_type;
 use crate::error::LoadError;
-use crate::run::ExchangeRecord;
+use crate::record::ExchangeRecord;
 
 /// The label of the embedded reference server, whose snapshots ship with the harness.
 pub const EMBEDDED_LABEL: &str = "embedded";
@@ -112,20 +112,14 @@ fn normalize_text(text: &str) -> String {
 
 /// A label derived from a base URL's host: `space.spaces.nexudus.com`, `127.0.0.1`.
 pub fn label_for(base_url: &str) -> String {
-    let host = base_url
-        .split("://")
-        .nth(1)
-        .unwrap_or(base_url)
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default();
-    let host = match host.strip_prefix('[') {
-        // An IPv6 literal: what is inside the brackets.
-        Some(rest) => rest.split(']').next().unwrap_or(rest),
-        None => match host.rsplit_once(':') {
-            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-            _ => host,
-        },
+    let host = match url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => d,
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        None => base_url.to_string(),
     };
     sanitize_label(&host.replace(':', "_"))
 }
@@ -249,15 +243,13 @@ pub fn normalize_case(case: &Case, exchanges: &[Option<&ExchangeRecord>], vars: 
             continue;
         };
         let ex = &record.exchange;
-        let path = ex
-            .url
-            .split_once("://")
-            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
-            .unwrap_or(&ex.url);
+        let path = url::Url::parse(&ex.url)
+            .map(|u| u[url::Position::BeforePath..].to_string())
+            .unwrap_or_else(|_| ex.url.clone());
         lines.push(format!(
             "request: {} {} (credential: {})",
             ex.method,
-            replace_ids(path, &roles),
+            replace_ids(&path, &roles),
             record.credential.name()
         ));
         match &ex.outcome {

@@ -92,39 +92,54 @@ impl Spawned {
         }
     }
 
-    /// Stops the command and its children: SIGTERM to the group, SIGKILL after `grace`.
-    pub fn stop(mut self, grace: Duration) {
-        signal_group(self.child.id(), "TERM");
+    /// Whether the command has exited, and how.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Stops the command and its children: SIGTERM to the group, SIGKILL after `grace`. Waits on
+    /// the runtime's timer, never blocking a worker thread.
+    pub async fn stop(mut self, grace: Duration) {
+        signal_group(self.child.id(), Stop::Terminate);
         let started = Instant::now();
         while started.elapsed() < grace {
             if let Ok(Some(_)) = self.child.try_wait() {
                 // The shell is gone; make sure nothing it started lingers.
-                signal_group(self.child.id(), "KILL");
+                signal_group(self.child.id(), Stop::Kill);
                 return;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        signal_group(self.child.id(), "KILL");
+        signal_group(self.child.id(), Stop::Kill);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// Sends `signal` to the process group `pgid` (a no-op if it is gone).
-pub fn signal_group(pgid: u32, signal: &str) {
+/// How to stop a process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM: asks it to end.
+    Terminate,
+    /// SIGKILL: ends it.
+    Kill,
+}
+
+/// Sends a stop signal to the process group `pgid` (a no-op if it is gone).
+pub fn signal_group(pgid: u32, stop: Stop) {
     #[cfg(unix)]
     {
-        let _ = Command::new("sh")
-            .arg("-c")
-            // No `--`: dash's kill builtin takes it for a pid. `-PGID` after the signal names the group.
-            .arg(format!("kill -{signal} -{pgid} 2>/dev/null"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        use rustix::process::{Pid, Signal, kill_process_group};
+        let signal = match stop {
+            Stop::Terminate => Signal::TERM,
+            Stop::Kill => Signal::KILL,
+        };
+        if let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
+            let _ = kill_process_group(pid, signal);
+        }
     }
     #[cfg(not(unix))]
     {
-        let _ = (pgid, signal);
+        let _ = (pgid, stop);
     }
 }

@@ -8,10 +8,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::model::*;
-use super::suggest::annotate_serde_message;
 use super::template::{Template, Var};
 use crate::contract::Contract;
-use crate::error::{LoadError, from_json_error};
+use crate::error::{LoadError, escape_pointer, parse_json};
 use crate::source::SourceFile;
 
 #[derive(Deserialize)]
@@ -198,7 +197,7 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
             format!("the file name is the case id, and {m}; rename the file"),
         )
     })?;
-    if id == crate::plan::RESERVED_CASE_ID || id == "known_deviations" {
+    if crate::api::RESERVED_CASE_IDS.contains(&id.as_str()) {
         return Err(LoadError::new(
             &source.path,
             format!(
@@ -206,23 +205,7 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
             ),
         ));
     }
-    let mut de = serde_json::Deserializer::from_str(&source.text);
-    let parsed: CaseFile = match serde_path_to_error::deserialize(&mut de) {
-        Ok(parsed) => parsed,
-        Err(err) => {
-            let pointer = path_to_pointer(err.path());
-            let inner = err.into_inner();
-            let mut e = from_json_error(&source.path, &inner);
-            if !inner.is_syntax() && !inner.is_eof() {
-                e.message = annotate_serde_message(&e.message);
-                e.pointer = Some(pointer);
-            }
-            return Err(e);
-        }
-    };
-    if let Err(err) = de.end() {
-        return Err(from_json_error(&source.path, &err));
-    }
+    let parsed: CaseFile = parse_json(&source.path, &source.text)?;
     let bad = |pointer: String, message: String| LoadError::new(&source.path, message).at(pointer);
 
     if parsed.steps.is_empty() {
@@ -277,7 +260,7 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
             let rp = format!("{sp}/rules/{ri}");
             check_identifier(&rule.id)
                 .map_err(|m| bad(format!("{rp}/id"), format!("rule id {m}")))?;
-            if rule.id == crate::plan::RESERVED_RULE_ID {
+            if rule.id == crate::api::SNAPSHOT_RULE_ID {
                 return Err(bad(
                     format!("{rp}/id"),
                     format!(
@@ -403,10 +386,7 @@ fn resolve_request(
     )?;
     let mut query = Vec::with_capacity(request.query.len());
     for (name, value) in request.query {
-        let qp = format!(
-            "{sp}/request/query/{}",
-            name.replace('~', "~0").replace('/', "~1")
-        );
+        let qp = format!("{sp}/request/query/{}", escape_pointer(&name));
         if value.is_object() || value.is_array() || value.is_null() {
             return Err((
                 qp,
@@ -415,7 +395,7 @@ fn resolve_request(
         }
         query.push((name, template(value, &qp, false, fixtures)?));
     }
-    fixtures.extend(request.credential.fixture());
+    fixtures.extend(Fixture::of_credential(request.credential));
     Ok(RequestSpec {
         method: request.method,
         path,
@@ -588,27 +568,6 @@ fn resolve_check(
             })
         }
     })
-}
-
-/// A serde path as an RFC 6901 JSON pointer (`/steps/0/rules/1`).
-pub fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => out.push_str(&format!("/{index}")),
-            Segment::Map { key } => {
-                out.push('/');
-                out.push_str(&key.replace('~', "~0").replace('/', "~1"));
-            }
-            Segment::Enum { variant } => {
-                out.push('/');
-                out.push_str(variant);
-            }
-            Segment::Unknown => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -3,10 +3,8 @@
 
 mod load;
 mod model;
-mod suggest;
 mod template;
 
-pub use load::{load_cases, path_to_pointer};
+pub use load::load_cases;
 pub use model::*;
-pub use suggest::{annotate_serde_message, closest};
 pub use template::{Template, TemplateError, Var, Vars};

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::template::{Template, Var};
+pub use crate::api::Credential;
 
 /// Where something came from: a file and a JSON pointer inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,57 +97,6 @@ pub enum StateUse {
     None,
 }
 
-/// The credential a request is sent with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Credential {
-    /// `Bearer` with the primary user's token.
-    Primary,
-    /// `Bearer` with another user's token.
-    Foreign,
-    /// No `Authorization` header.
-    None,
-    /// `Bearer` with a random token nobody was issued.
-    Invalid,
-    /// `Bearer` with an expired token of the primary user.
-    Expired,
-    /// `Authorization: Bearer` with no token.
-    MalformedEmptyBearer,
-    /// `Authorization: Basic …` instead of a bearer token.
-    MalformedBasic,
-    /// The primary token without the `Bearer` scheme.
-    MalformedNoScheme,
-}
-
-impl Credential {
-    /// The header `malformed_basic` sends: base64("conformance@example.invalid:not-a-password"),
-    /// a scheme the API does not document for /api/public, with credentials that belong to nobody.
-    pub const MALFORMED_BASIC_HEADER: &'static str =
-        "Basic Y29uZm9ybWFuY2VAZXhhbXBsZS5pbnZhbGlkOm5vdC1hLXBhc3N3b3Jk";
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Credential::Primary => "primary",
-            Credential::Foreign => "foreign",
-            Credential::None => "none",
-            Credential::Invalid => "invalid",
-            Credential::Expired => "expired",
-            Credential::MalformedEmptyBearer => "malformed_empty_bearer",
-            Credential::MalformedBasic => "malformed_basic",
-            Credential::MalformedNoScheme => "malformed_no_scheme",
-        }
-    }
-
-    /// The fixture this credential needs beyond the primary token, if any.
-    pub fn fixture(self) -> Option<Fixture> {
-        match self {
-            Credential::Foreign => Some(Fixture::ForeignToken),
-            Credential::Expired => Some(Fixture::ExpiredToken),
-            _ => None,
-        }
-    }
-}
-
 /// Something a case needs from discovery or the command line before it can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fixture {
@@ -161,6 +111,17 @@ impl fmt::Display for Fixture {
             Fixture::Profile(var) => f.write_str(var.name()),
             Fixture::ForeignToken => f.write_str("foreign_token"),
             Fixture::ExpiredToken => f.write_str("expired_token"),
+        }
+    }
+}
+
+impl Fixture {
+    /// The fixture a credential needs beyond the primary token, if any.
+    pub fn of_credential(credential: Credential) -> Option<Fixture> {
+        match credential {
+            Credential::Foreign => Some(Fixture::ForeignToken),
+            Credential::Expired => Some(Fixture::ExpiredToken),
+            _ => None,
         }
     }
 }

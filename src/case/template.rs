@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::suggest::closest;
+use crate::suggest::closest;
 
 /// A variable a case can refer to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -5,9 +5,11 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::Value;
 
+use super::describe_var;
 use super::session::{SendMode, Session};
-use super::{ExchangeRecord, PROFILES_PATH, describe_var};
-use crate::case::{Credential, Fixture, Var, Vars};
+use crate::api::{Credential, PROFILES_PATH};
+use crate::case::{Fixture, Var, Vars};
+use crate::record::ExchangeRecord;
 
 /// What discovery learnt about the account.
 #[derive(Debug, Clone, Default)]
@@ -240,6 +242,7 @@ mod tests {
         ExchangeRecord {
             context: "t".into(),
             credential: Credential::Primary,
+            path: PROFILES_PATH.into(),
             exchange: Exchange {
                 method: "GET",
                 url: "http://x".into(),

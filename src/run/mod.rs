@@ -1,6 +1,8 @@
 //! Running a plan against a target: discovery of fixtures, the cases (concurrently, with the
-//! account's state guarded), and the final restore. Never returns `Err`: every problem becomes a
-//! verdict, or — when the target cannot be used at all — the report's `unusable` reason.
+//! account's state guarded), and the final restore. Never returns `Err`: every problem becomes an
+//! observation on a trial, or — when the target cannot be used at all — the report's `unusable`
+//! reason. What it observed is handed on as a [`RunReport`] (see `record`); judging it against
+//! the policies of a run (deviations, snapshots) is `judge`'s work, not this module's.
 //!
 //! Scheduling: all cases are spawned at once on the runtime, bounded by `concurrency`. A case that
 //! changes the default profile holds the state lock exclusively; a case that reads it holds it
@@ -10,6 +12,9 @@
 //! Stopping: when the run is interrupted (the `stop` signal) or its deadline passes, requests in
 //! flight are abandoned, later steps are `NotRun`, and the restore still runs — restores are never
 //! stopped, only bounded by the request timeout.
+//!
+//! Events: while it runs, the runner tells a [`RunObserver`] what it does (cases started and
+//! finished, requests sent and answered, restores), as nextest's runner does for its reporters.
 
 mod discovery;
 mod restore;
@@ -23,16 +28,13 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use tokio::sync::{RwLock, Semaphore, watch};
 
-use crate::case::{Case, Credential, Fixture, StateUse, Var};
-use crate::check::{Finding, Verdict};
-use crate::http::{Exchange, HttpClient};
+use crate::case::{Case, Fixture, StateUse, Var};
+use crate::check::Verdict;
+use crate::http::HttpClient;
 use crate::plan::{Plan, TrialKind};
-use crate::snapshot::{self, Comparison, SnapshotStore};
+use crate::record::{CaseRecord, Observed, RunReport, TrialRecord};
 
 use session::Session;
-
-pub const PROFILES_PATH: &str = "/api/public/coworkers/profiles";
-pub const SWITCH_PATH: &str = "/api/public/coworkers/profiles/current";
 
 /// The secrets and ids a run is given.
 #[derive(Clone, Default)]
@@ -42,6 +44,19 @@ pub struct Credentials {
     pub expired: Option<SecretString>,
     pub foreign_profile_id: Option<i64>,
     pub unknown_profile_id: Option<i64>,
+}
+
+impl Credentials {
+    /// The tokens of an embedded reference server (every fixture it has).
+    pub fn of_reference_server(c: &crate::server::Credentials) -> Credentials {
+        Credentials {
+            primary: Some(c.primary_token.clone().into()),
+            foreign: Some(c.foreign_token.clone().into()),
+            expired: Some(c.expired_token.clone().into()),
+            foreign_profile_id: None,
+            unknown_profile_id: None,
+        }
+    }
 }
 
 /// Where and how to run.
@@ -61,6 +76,64 @@ pub struct Target {
     pub restore_hint: Arc<OnceLock<String>>,
     /// How many requests a sweep step sends (`--sweep-size`).
     pub sweep_size: usize,
+    /// Told what the run does while it runs (progress); the report does not depend on it.
+    pub observer: Arc<dyn RunObserver>,
+}
+
+/// Something the runner did, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEvent {
+    /// Discovery is done; this many cases will run.
+    Started {
+        cases: usize,
+    },
+    CaseStarted {
+        case: String,
+    },
+    /// A request is about to be sent (after its pacing slot).
+    RequestSent {
+        context: String,
+        method: &'static str,
+        url: String,
+    },
+    /// A request's outcome: the status, or why there is none; `retries` throttled answers were
+    /// waited out first.
+    Answered {
+        context: String,
+        status: Option<u16>,
+        elapsed: Duration,
+        retries: u32,
+    },
+    /// A case is done: how many of its selected trials failed, of how many judged.
+    CaseFinished {
+        case: String,
+        judged: usize,
+        failed: usize,
+        requests: usize,
+        duration: Duration,
+    },
+    /// A case was not run: a fixture is missing.
+    CaseSkipped {
+        case: String,
+        reason: String,
+    },
+    /// The final restore began.
+    Restoring,
+    Finished {
+        elapsed: Duration,
+    },
+}
+
+/// Receives [`RunEvent`]s; called from the runtime's worker threads, so it must be quick.
+pub trait RunObserver: Send + Sync {
+    fn on_event(&self, event: &RunEvent);
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl RunObserver for Silent {
+    fn on_event(&self, _: &RunEvent) {}
 }
 
 /// `--sweep-size` unless given: small, so a real deployment sees few requests.
@@ -85,80 +158,18 @@ impl Target {
             deadline: None,
             restore_hint: Arc::default(),
             sweep_size: DEFAULT_SWEEP_SIZE,
+            observer: Arc::new(Silent),
         }
     }
 }
 
-/// One exchange as a trial shows it.
-#[derive(Debug, Clone)]
-pub struct ExchangeRecord {
-    /// `case/step`, or `discovery`/`restore`.
-    pub context: String,
-    pub credential: Credential,
-    pub exchange: Exchange,
-}
-
-/// The result of one trial that executed.
-#[derive(Debug, Clone)]
-pub struct TrialResult {
-    pub verdict: Verdict,
-    pub exchange: Option<Arc<ExchangeRecord>>,
-    pub duration: Duration,
-}
-
-impl TrialResult {
-    fn bare(verdict: Verdict) -> TrialResult {
-        TrialResult {
-            verdict,
-            exchange: None,
-            duration: Duration::ZERO,
-        }
-    }
-}
-
-/// What a run found: one optional result per trial of the plan (same order).
-#[derive(Debug, Clone)]
-pub struct RunReport {
-    pub base_url: String,
-    pub results: Vec<Option<TrialResult>>,
-    /// Set when the target could not be used; no case ran.
-    pub unusable: Option<String>,
-    /// Set when the run stopped early: interrupted, or past its deadline.
-    pub stopped: Option<String>,
-    /// Whether the stop was an interruption (exit code 130) rather than the deadline.
-    pub interrupted: bool,
-    /// The discovered fixtures, for the preamble.
-    pub fixtures: BTreeMap<String, String>,
-    /// Every exchange of the run, for redaction (bodies may echo tokens) and counting.
-    pub exchanges: Vec<Arc<ExchangeRecord>>,
-    /// The normalised responses of each case whose snapshot trial ran, for writing `.snap.new`.
-    pub snapshots: Vec<SnapshotRecord>,
-    pub elapsed: Duration,
-}
-
-/// A case's normalised responses and how they compare with the stored snapshot.
-#[derive(Debug, Clone)]
-pub struct SnapshotRecord {
-    /// Index into the plan's cases.
-    pub case: usize,
-    pub text: String,
-    pub comparison: Comparison,
-}
-
-/// Runs the plan. Nothing is sent when nothing is selected. `snapshots` holds the stored
-/// snapshots that `case::snapshot` trials compare with.
-pub async fn run(plan: &Plan, target: Target, snapshots: Option<&SnapshotStore>) -> RunReport {
+/// Runs the plan. Nothing is sent when nothing is selected.
+pub async fn run(plan: &Plan, target: Target) -> RunReport {
     let started = Instant::now();
     let mut report = RunReport {
         base_url: target.base_url.clone(),
         results: vec![None; plan.trials.len()],
-        unusable: None,
-        stopped: None,
-        interrupted: false,
-        fixtures: BTreeMap::new(),
-        exchanges: Vec::new(),
-        snapshots: Vec::new(),
-        elapsed: Duration::ZERO,
+        ..RunReport::default()
     };
     if !plan.needs_target() {
         return report;
@@ -175,6 +186,7 @@ pub async fn run(plan: &Plan, target: Target, snapshots: Option<&SnapshotStore>)
         }
     };
     report.fixtures = discovery.describe();
+    report.vars = discovery.vars.clone();
     session.set_vars(discovery.vars.clone(), discovery.sweep_ids.clone());
     if let Some(original) = restore::original_id(&session) {
         let _ = session
@@ -188,6 +200,9 @@ pub async fn run(plan: &Plan, target: Target, snapshots: Option<&SnapshotStore>)
     let permits = Arc::new(Semaphore::new(session.target.concurrency.max(1)));
     let mut tasks = Vec::new();
     let mut changed_state = false;
+    session.event(RunEvent::Started {
+        cases: plan.run_cases.len(),
+    });
     for &ci in &plan.run_cases {
         let case = plan.cases[ci].clone();
         let trial_ids = selected_trials(plan, ci, &index);
@@ -197,14 +212,20 @@ pub async fn run(plan: &Plan, target: Target, snapshots: Option<&SnapshotStore>)
             .filter(|ti| plan.trials[*ti].selected);
         if let Some(reason) = missing_fixture(&case, &discovery.missing) {
             for ti in trial_ids.iter().map(|(_, _, ti)| *ti).chain(snapshot_trial) {
-                report.results[ti] = Some(TrialResult::bare(Verdict::Skipped(reason.clone())));
+                report.results[ti] =
+                    Some(TrialRecord::bare(Observed::MissingFixture(reason.clone())));
             }
+            session.event(RunEvent::CaseSkipped {
+                case: case.id.clone(),
+                reason,
+            });
             continue;
         }
         changed_state |= case.state == StateUse::Changes;
         let session = session.clone();
         let state_lock = state_lock.clone();
         let permits = permits.clone();
+        let selected: Vec<(usize, usize)> = trial_ids.iter().map(|&(si, ri, _)| (si, ri)).collect();
         let handle = tokio::spawn(async move {
             let _state = match case.state {
                 StateUse::Changes => Lock::Write(state_lock.write_owned().await),
@@ -212,39 +233,61 @@ pub async fn run(plan: &Plan, target: Target, snapshots: Option<&SnapshotStore>)
                 StateUse::None => Lock::None,
             };
             let _permit = permits.acquire_owned().await;
+            let case_started = Instant::now();
+            session.event(RunEvent::CaseStarted {
+                case: case.id.clone(),
+            });
             let case_run = steps::run_case(&session, &case).await;
             if case.state == StateUse::Changes {
                 let last = case_run.exchanges.last().and_then(Option::as_deref);
                 restore::guard(&session, &case.id, last).await;
             }
-            case_run
+            let duration = case_started.elapsed();
+            let judged: Vec<&TrialRecord> = selected
+                .iter()
+                .filter_map(|key| case_run.verdicts.get(key))
+                .collect();
+            session.event(RunEvent::CaseFinished {
+                case: case.id.clone(),
+                judged: judged.len(),
+                failed: judged
+                    .iter()
+                    .filter(|r| !matches!(r.observed, Observed::Judged(Verdict::Pass(_))))
+                    .count(),
+                requests: case_run.requests,
+                duration,
+            });
+            (case_run, session.stop_reason(), duration)
         });
         tasks.push((ci, trial_ids, snapshot_trial, handle));
     }
     for (ci, trial_ids, snapshot_trial, handle) in tasks {
         match handle.await {
-            Ok(case_run) => {
+            Ok((case_run, stopped, duration)) => {
                 for (si, ri, ti) in trial_ids {
                     report.results[ti] = case_run.verdicts.get(&(si, ri)).cloned();
                 }
-                if let Some(ti) = snapshot_trial {
-                    let (result, record) =
-                        snapshot_verdict(&session, plan, ci, &case_run.exchanges, snapshots);
-                    report.results[ti] = Some(result);
-                    report.snapshots.extend(record);
+                if snapshot_trial.is_some() {
+                    report.cases.push(CaseRecord {
+                        case: ci,
+                        exchanges: case_run.exchanges,
+                        stopped,
+                        duration,
+                    });
                 }
             }
             Err(e) => {
                 for ti in trial_ids.iter().map(|(_, _, ti)| *ti).chain(snapshot_trial) {
-                    report.results[ti] = Some(TrialResult::bare(Verdict::Broken(format!(
-                        "harness error while running this case: {e}"
-                    ))));
+                    report.results[ti] = Some(TrialRecord::bare(Observed::Judged(
+                        Verdict::Broken(format!("harness error while running this case: {e}")),
+                    )));
                 }
             }
         }
     }
     report.stopped = session.stop_reason();
     report.interrupted = session.interrupted();
+    session.event(RunEvent::Restoring);
     let restore = restore::at_end(&session, changed_state).await;
     if let Some(ti) = index.get(&TrialKind::Restore)
         && plan.run_restore
@@ -253,79 +296,16 @@ pub async fn run(plan: &Plan, target: Target, snapshots: Option<&SnapshotStore>)
     }
     report.exchanges = session.take_exchanges();
     report.elapsed = started.elapsed();
+    session.event(RunEvent::Finished {
+        elapsed: report.elapsed,
+    });
     report
-}
-
-/// Compares a case's responses with its stored snapshot.
-fn snapshot_verdict(
-    session: &Session,
-    plan: &Plan,
-    ci: usize,
-    exchanges: &[Option<Arc<ExchangeRecord>>],
-    store: Option<&SnapshotStore>,
-) -> (TrialResult, Option<SnapshotRecord>) {
-    if let Some(why) = session.stop_reason() {
-        return (TrialResult::bare(Verdict::NotRun(why)), None);
-    }
-    let case = &plan.cases[ci];
-    let vars = session.vars().cloned().unwrap_or_default();
-    let records: Vec<Option<&ExchangeRecord>> = exchanges.iter().map(|e| e.as_deref()).collect();
-    let text = snapshot::normalize_case(case, &records, &vars);
-    let label = store.map_or("?", |s| s.label.as_str());
-    let comparison = snapshot::compare(store.and_then(|s| s.stored(&case.id)), &text);
-    let verdict = match &comparison {
-        Comparison::Same => Verdict::Pass(None),
-        Comparison::New => Verdict::Violation(Finding {
-            expected: format!("a stored snapshot of this case's responses for target `{label}`"),
-            actual: "none yet".into(),
-            details: Vec::new(),
-        }),
-        Comparison::Drift {
-            diff,
-            new_fields,
-            new_statuses,
-        } => {
-            let mut details = Vec::new();
-            if !new_fields.is_empty() {
-                details.push(format!(
-                    "fields not in the stored snapshot: {}",
-                    new_fields.join(", ")
-                ));
-            }
-            if !new_statuses.is_empty() {
-                details.push(format!(
-                    "statuses not in the stored snapshot: {}",
-                    new_statuses.join(", ")
-                ));
-            }
-            details.extend(diff.lines().map(str::to_string));
-            Verdict::Violation(Finding {
-                expected: format!("responses shaped like the stored snapshot for target `{label}`"),
-                actual: "they drifted".into(),
-                details,
-            })
-        }
-    };
-    let duration = exchanges.iter().flatten().map(|e| e.exchange.elapsed).sum();
-    let result = TrialResult {
-        verdict,
-        exchange: None,
-        duration,
-    };
-    (
-        result,
-        Some(SnapshotRecord {
-            case: ci,
-            text,
-            comparison,
-        }),
-    )
 }
 
 /// Holds the state lock for the life of a case.
 enum Lock {
-    Write(#[allow(dead_code)] tokio::sync::OwnedRwLockWriteGuard<()>),
-    Read(#[allow(dead_code)] tokio::sync::OwnedRwLockReadGuard<()>),
+    Write(#[expect(dead_code, reason = "held, never read")] tokio::sync::OwnedRwLockWriteGuard<()>),
+    Read(#[expect(dead_code, reason = "held, never read")] tokio::sync::OwnedRwLockReadGuard<()>),
     None,
 }
 

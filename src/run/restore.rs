@@ -2,16 +2,16 @@
 //! end-of-run check that is a trial of its own. Restores are never stopped by an interruption or
 //! the deadline — they are the reason those stop gracefully.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
 use super::discovery::{current_default, profiles_of};
 use super::session::{SendMode, Session};
-use super::{ExchangeRecord, PROFILES_PATH, SWITCH_PATH, TrialResult};
-use crate::case::{Credential, Var};
+use crate::api::{self, Credential};
+use crate::case::Var;
 use crate::check::{Finding, Verdict};
-use crate::http::HttpRequest;
+use crate::record::{self, ExchangeRecord, Observed, TrialRecord};
 
 pub(super) fn original_id(session: &Session) -> Option<i64> {
     session
@@ -22,25 +22,15 @@ pub(super) fn original_id(session: &Session) -> Option<i64> {
 
 /// The command that puts `original` back by hand, with the token as a variable.
 pub(super) fn manual_command(session: &Session, original: i64) -> String {
-    format!(
-        "curl -sS -X PUT -H \"Authorization: Bearer $NEXUDUS_TOKEN\" -H 'Content-Length: 0' '{}'",
-        session.target.client.url_for(&HttpRequest {
-            method: "PUT",
-            path: SWITCH_PATH.into(),
-            query: vec![("coworkerId".into(), original.to_string())],
-            ..HttpRequest::default()
-        })
-    )
+    let url = session.target.client.url_for(&api::switch_to(original));
+    record::curl("PUT", &url, Credential::Primary)
 }
 
 /// The one default profile now, or why it is not known.
 async fn current(
     session: &Session,
     context: &str,
-) -> (
-    std::sync::Arc<super::ExchangeRecord>,
-    Result<Option<i64>, String>,
-) {
+) -> (std::sync::Arc<ExchangeRecord>, Result<Option<i64>, String>) {
     let record = session
         .list_profiles(context, Credential::Primary, SendMode::Always)
         .await;
@@ -52,14 +42,7 @@ async fn current(
 /// profile list of the primary user: the guard then needs no request of its own (nothing else can
 /// change the state while the case holds the state lock).
 fn observed_default(last: Option<&ExchangeRecord>) -> Option<Option<i64>> {
-    let record = last?;
-    let path = record.exchange.url.split('?').next().unwrap_or_default();
-    if record.exchange.method != "GET"
-        || record.credential != Credential::Primary
-        || !path.ends_with(PROFILES_PATH)
-    {
-        return None;
-    }
+    let record = last.filter(|r| r.reads_own_profiles())?;
     profiles_of(record).ok().map(|p| current_default(&p))
 }
 
@@ -97,16 +80,12 @@ pub(super) async fn guard(session: &Session, case_id: &str, last: Option<&Exchan
 }
 
 /// The end-of-run check (and, when needed, the restore) of the original default profile.
-pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialResult {
+pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialRecord {
     let started = Instant::now();
     let Some(original) = original_id(session) else {
-        return TrialResult {
-            verdict: Verdict::Skipped(
-                "needs original_profile_id: the account's default profile is unknown".into(),
-            ),
-            exchange: None,
-            duration: Duration::ZERO,
-        };
+        return TrialRecord::bare(Observed::MissingFixture(
+            "needs original_profile_id: the account's default profile is unknown".into(),
+        ));
     };
     let mut notes: Vec<String> = session
         .guard_log
@@ -152,10 +131,11 @@ pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialResul
             })
         }
     };
-    TrialResult {
-        verdict,
+    TrialRecord {
+        observed: Observed::Judged(verdict),
         exchange: Some(record),
         duration: started.elapsed(),
+        notes: Vec::new(),
     }
 }
 

@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{ExchangeRecord, PROFILES_PATH, SWITCH_PATH, Target};
-use crate::case::{Credential, Vars};
+use super::{RunEvent, Target};
+use crate::api::{self, Credential};
+use crate::case::Vars;
 use crate::http::{Exchange, HttpRequest};
+use crate::record::ExchangeRecord;
 
 pub(super) const INTERRUPTED: &str = "the run was interrupted";
 pub(super) const DEADLINE: &str = "the run's --deadline passed";
@@ -63,6 +65,10 @@ impl Session {
         std::mem::take(&mut *self.exchanges.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    pub fn event(&self, event: RunEvent) {
+        self.target.observer.on_event(&event);
+    }
+
     pub fn interrupted(&self) -> bool {
         *self.target.stop.borrow()
     }
@@ -100,26 +106,34 @@ impl Session {
     pub async fn send(
         &self,
         context: String,
-        method: &'static str,
-        path: &str,
-        query: Vec<(String, String)>,
+        request: HttpRequest,
         credential: Credential,
         mode: SendMode,
     ) -> Arc<ExchangeRecord> {
         let request = HttpRequest {
-            method,
-            path: path.to_string(),
-            query,
             authorization: self.authorization(credential),
-            ..HttpRequest::default()
+            ..request
         };
+        let method = request.method;
         let client = &self.target.client;
         let exchange = match (mode, self.stop_reason()) {
-            (SendMode::Always, _) => client.send(&request).await,
+            (SendMode::Always, _) => {
+                self.event(RunEvent::RequestSent {
+                    context: context.clone(),
+                    method,
+                    url: client.url_for(&request),
+                });
+                client.send(&request).await
+            }
             (SendMode::Stoppable, Some(why)) => {
                 Exchange::cancelled(method, client.url_for(&request), &why)
             }
             (SendMode::Stoppable, None) => {
+                self.event(RunEvent::RequestSent {
+                    context: context.clone(),
+                    method,
+                    url: client.url_for(&request),
+                });
                 let limit = self.target.deadline.map_or(client.timeout(), |d| {
                     d.saturating_duration_since(Instant::now())
                 });
@@ -144,9 +158,16 @@ impl Session {
                 }
             }
         };
+        self.event(RunEvent::Answered {
+            context: context.clone(),
+            status: exchange.outcome.as_ref().ok().map(|r| r.status),
+            elapsed: exchange.elapsed,
+            retries: exchange.retries,
+        });
         let record = Arc::new(ExchangeRecord {
             context,
             credential,
+            path: request.path,
             exchange,
         });
         self.exchanges
@@ -162,24 +183,15 @@ impl Session {
         credential: Credential,
         mode: SendMode,
     ) -> Arc<ExchangeRecord> {
-        self.send(
-            context.to_string(),
-            "GET",
-            PROFILES_PATH,
-            Vec::new(),
-            credential,
-            mode,
-        )
-        .await
+        self.send(context.to_string(), api::list_profiles(), credential, mode)
+            .await
     }
 
     /// Restores use this: always sent.
     pub async fn switch_to(&self, context: &str, id: i64) -> Arc<ExchangeRecord> {
         self.send(
             context.to_string(),
-            "PUT",
-            SWITCH_PATH,
-            vec![("coworkerId".into(), id.to_string())],
+            api::switch_to(id),
             Credential::Primary,
             SendMode::Always,
         )
@@ -187,17 +199,16 @@ impl Session {
     }
 }
 
-/// 32 hex characters, different in every run.
+/// 32 hex characters from the operating system's random source, different in every run.
 fn random_hex() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Never seen on Linux; the clock still makes the token differ between runs.
+        let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    let a = h.finish();
-    h.write_u64(a);
-    format!("{a:016x}{:016x}", h.finish())
+            .unwrap_or_default();
+        bytes = nanos.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

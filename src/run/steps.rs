@@ -9,19 +9,20 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use super::session::{SendMode, Session};
-use super::{ExchangeRecord, TrialResult};
 use crate::case::{Case, Step, Var, Vars};
 use crate::check::{Verdict, evaluate};
-use crate::http::TransportError;
+use crate::http::{HttpRequest, TransportError};
+use crate::record::{ExchangeRecord, Observed, TrialRecord};
 
 /// (step, rule) → result.
-pub(super) type CaseVerdicts = BTreeMap<(usize, usize), TrialResult>;
+pub(super) type CaseVerdicts = BTreeMap<(usize, usize), TrialRecord>;
 
-/// What running a case produced: a result per rule, and each step's exchange (`None` when the
-/// step was not sent; for a sweep, its first request).
+/// What running a case produced: a result per rule, each step's exchange (`None` when the step
+/// was not sent; for a sweep, its first request), and how many requests it sent.
 pub(super) struct CaseRun {
     pub verdicts: CaseVerdicts,
     pub exchanges: Vec<Option<Arc<ExchangeRecord>>>,
+    pub requests: usize,
 }
 
 /// Runs the steps in order. A step that cannot be sent or completed makes its rules `Broken` and
@@ -31,13 +32,17 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
     let mut out = CaseVerdicts::new();
     let mut exchanges = vec![None; case.steps.len()];
     let mut skip: Option<String> = None;
+    let mut requests = 0;
     for (si, step) in case.steps.iter().enumerate() {
         if skip.is_none() {
             skip = session.stop_reason();
         }
         if let Some(reason) = &skip {
             for ri in 0..step.rules.len() {
-                out.insert((si, ri), TrialResult::bare(Verdict::NotRun(reason.clone())));
+                out.insert(
+                    (si, ri),
+                    TrialRecord::bare(Observed::NotRun(reason.clone())),
+                );
             }
             continue;
         }
@@ -53,7 +58,10 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             Ok(records) => records,
             Err(why) => {
                 for ri in 0..step.rules.len() {
-                    out.insert((si, ri), TrialResult::bare(Verdict::Broken(why.clone())));
+                    out.insert(
+                        (si, ri),
+                        TrialRecord::bare(Observed::Judged(Verdict::Broken(why.clone()))),
+                    );
                 }
                 skip = Some(format!("step `{}` could not be sent: {why}", step.name));
                 continue;
@@ -61,6 +69,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
         };
         exchanges[si] = records.first().map(|(_, r)| r.clone());
         let n = records.len();
+        requests += n;
         let duration: Duration = records
             .iter()
             .map(|(_, r)| r.exchange.elapsed)
@@ -85,10 +94,11 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             for ri in 0..step.rules.len() {
                 out.insert(
                     (si, ri),
-                    TrialResult {
-                        verdict: Verdict::Broken(why.clone()),
+                    TrialRecord {
+                        observed: Observed::Judged(Verdict::Broken(why.clone())),
                         exchange: Some(record.clone()),
                         duration,
+                        notes: Vec::new(),
                     },
                 );
             }
@@ -113,24 +123,22 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
                 }
             }
             let result = match first {
-                None => TrialResult {
-                    verdict: Verdict::Pass(
+                None => TrialRecord {
+                    observed: Observed::Judged(Verdict::Pass(
                         (n > 1).then(|| format!("all {n} responses of the sweep")),
-                    ),
+                    )),
                     exchange: records.first().map(|(_, r)| r.clone()),
                     duration,
+                    notes: Vec::new(),
                 },
-                Some((id, verdict, record)) => TrialResult {
-                    verdict: match (id, verdict) {
-                        (Some(id), Verdict::Violation(mut finding)) => {
-                            finding.details.insert(
-                                0,
-                                format!("{failures} of {n} responses broke the rule; the first was for sweep_id={id} (shown)"),
-                            );
-                            Verdict::Violation(finding)
-                        }
-                        (_, verdict) => verdict,
+                Some((id, verdict, record)) => TrialRecord {
+                    notes: match (id, &verdict) {
+                        (Some(id), Verdict::Violation(_)) => vec![format!(
+                            "{failures} of {n} responses broke the rule; the first was for sweep_id={id} (shown)"
+                        )],
+                        _ => Vec::new(),
                     },
+                    observed: Observed::Judged(verdict),
                     exchange: Some(record.clone()),
                     duration,
                 },
@@ -141,6 +149,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
     CaseRun {
         verdicts: out,
         exchanges,
+        requests,
     }
 }
 
@@ -166,12 +175,16 @@ async fn send(
     let vars = with_sweep_id(vars, id);
     let (path, query) = render_request(&vars, step)
         .map_err(|var| format!("variable `{{{{{var}}}}}` has no value in this run"))?;
+    let request = HttpRequest {
+        method: step.request.method.as_str(),
+        path,
+        query,
+        ..HttpRequest::default()
+    };
     Ok(session
         .send(
             context,
-            step.request.method.as_str(),
-            &path,
-            query,
+            request,
             step.request.credential,
             SendMode::Stoppable,
         )

@@ -1,8 +1,6 @@
 //! The reference server's in-memory accounts: three users, their profiles and their tokens.
 
 use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 
 use super::fault::Faults;
 
@@ -28,6 +26,18 @@ pub struct Credentials {
     pub totp_code: String,
     /// Password of every seeded user.
     pub password: String,
+}
+
+impl Credentials {
+    /// Every secret of this instance: the tokens and the password.
+    pub fn secrets(&self) -> [&str; 4] {
+        [
+            &self.primary_token,
+            &self.foreign_token,
+            &self.expired_token,
+            &self.password,
+        ]
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -218,22 +228,17 @@ impl Db {
     }
 }
 
-/// 40 hex characters from the standard library's per-process random hasher keys.
+/// 40 hex characters from the operating system's random source.
 pub(crate) fn random_token() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut out = String::with_capacity(40);
-    while out.len() < 40 {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default(),
-        );
-        out.push_str(&format!("{:016x}", h.finish()));
+    let mut bytes = [0u8; 20];
+    // Without the OS source (never seen on Linux) the token is still unique per process run,
+    // from the clock; the reference server is a test fixture, not a credential store.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes[..16].copy_from_slice(&nanos.to_le_bytes());
     }
-    out.truncate(40);
-    out
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -234,7 +234,7 @@ fn a_second_interrupt_aborts_and_says_how_to_restore() {
     let run = finish(child);
     assert_eq!(run.code, 130, "{}", run.all_output());
     assert!(
-        run.stderr.contains("aborted: the account may not be as it was found; restore its default profile by hand: curl -sS -X PUT -H \"Authorization: Bearer $NEXUDUS_TOKEN\""),
+        run.stderr.contains("aborted: the account may not be as it was found; restore its default profile by hand: curl -sS -i -X PUT -H \"Authorization: Bearer $NEXUDUS_TOKEN\""),
         "{}",
         run.stderr
     );
@@ -261,7 +261,8 @@ fn a_target_that_fails_mid_run_gets_a_loud_warning_and_the_manual_command() {
         run.stderr
     );
     assert!(
-        run.stdout.contains("restore it by hand: curl -sS -X PUT"),
+        run.stdout
+            .contains("restore it by hand: curl -sS -i -X PUT"),
         "{}",
         run.stdout
     );

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use crate::http::{HttpClient, HttpOptions};
+use crate::judge::{self, Policy};
 use crate::plan::Plan;
+use crate::report::Kills;
 use crate::run::{self, Credentials, Target};
 use crate::server::{self, Fault, Faults, ServerOptions};
 
@@ -23,15 +25,24 @@ pub struct FaultMatrix {
 }
 
 impl FaultMatrix {
-    /// Trial name → the faults that kill it.
-    pub fn by_trial(&self) -> BTreeMap<&str, Vec<Fault>> {
-        let mut out: BTreeMap<&str, Vec<Fault>> = BTreeMap::new();
+    /// The matrix as `rules` prints it: trial name → the names of the faults that kill it.
+    pub fn kills(&self) -> Kills {
+        let mut by_trial: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
         for (fault, trials) in &self.by_fault {
             for t in trials {
-                out.entry(t.as_str()).or_default().push(*fault);
+                by_trial.entry(t.clone()).or_default().push(fault.name());
             }
         }
-        out
+        Kills {
+            by_trial,
+            faults: self.by_fault.len() + self.unusable.len(),
+            unusable: self
+                .unusable
+                .iter()
+                .map(|(f, why)| (f.name(), why.clone()))
+                .collect(),
+            baseline: self.baseline.clone(),
+        }
     }
 }
 
@@ -85,27 +96,24 @@ async fn failing_trials(
     })
     .await
     .map_err(|e| format!("cannot start a reference server: {e}"))?;
-    let c = server.credentials().clone();
     let client = HttpClient::new(&server.base_url(), options.clone()).map_err(|e| e.0)?;
-    let credentials = Credentials {
-        primary: Some(c.primary_token.into()),
-        foreign: Some(c.foreign_token.into()),
-        expired: Some(c.expired_token.into()),
-        foreign_profile_id: None,
-        unknown_profile_id: None,
-    };
+    let credentials = Credentials::of_reference_server(server.credentials());
     let target = Target::new(client, server.base_url(), credentials, 8);
-    let report = run::run(plan, target, None).await;
+    let report = run::run(plan, target).await;
     server.stop().await;
     if let Some(reason) = report.unusable {
         return Ok(Err(reason));
     }
-    let failing = plan
-        .trials
-        .iter()
-        .zip(&report.results)
-        .filter(|(_, r)| r.as_ref().is_some_and(|r| r.verdict.is_failure()))
-        .map(|(t, _)| t.name.clone())
+    let policy = Policy {
+        deviations: None,
+        today: crate::deviation::today(),
+        snapshots: None,
+    };
+    let failing = judge::judge(plan, &report, &policy)
+        .outcomes
+        .into_iter()
+        .filter(|o| o.failed())
+        .map(|o| o.name)
         .collect();
     Ok(Ok(failing))
 }

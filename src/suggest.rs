@@ -1,4 +1,4 @@
-//! "did you mean" suggestions for misspelt names in case files.
+//! "did you mean" suggestions for misspelt names (case files, faults, ledger entries).
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
@@ -30,31 +30,10 @@ pub fn annotate_serde_message(message: &str) -> String {
     }
 }
 
-/// Optimal-string-alignment distance: insertions, deletions, substitutions and transpositions
-/// of neighbours each cost 1 (so `levle` is one step from `level`).
+/// Optimal-string-alignment distance, case-insensitive: insertions, deletions, substitutions and
+/// transpositions of neighbours each cost 1 (so `levle` is one step from `level`).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
+    strsim::osa_distance(&a.to_lowercase(), &b.to_lowercase())
 }
 
 #[cfg(test)]

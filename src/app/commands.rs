@@ -1,0 +1,126 @@
+//! The subcommands besides the suite: `serve` (the reference server alone), `rules` (the catalog
+//! with the faults that kill each rule) and `matrix` (manifests → compliance matrix).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::fault_matrix;
+use super::signals::Signals;
+use super::{load_contract, runtime};
+use crate::cli::{Config, MatrixArgs, ServeArgs};
+use crate::error::LoadError;
+use crate::exit;
+use crate::plan::{self, PlanOptions, Selection};
+use crate::report::{self, Output};
+use crate::server::{self, Fault, FixedTokens, ServerOptions};
+
+/// `matrix`: manifests in, the compliance matrix out (Markdown on stdout, HTML on request).
+pub fn matrix(args: &MatrixArgs, output: &Output) -> ExitCode {
+    let mut manifests = Vec::with_capacity(args.manifests.len());
+    for path in &args.manifests {
+        match crate::manifest::load(path) {
+            Ok(m) => manifests.push(m),
+            Err(e) => return output.load_error(&e),
+        }
+    }
+    let targets = crate::matrix::group(manifests);
+    if let Some(path) = &args.html
+        && let Err(e) = output.write_file(path, &crate::matrix::html(&targets))
+    {
+        return output.load_error(&LoadError::new(
+            "--html",
+            format!("cannot write {}: {e}", path.display()),
+        ));
+    }
+    output.out(&crate::matrix::markdown(&targets));
+    ExitCode::from(exit::OK)
+}
+
+/// `rules`: the catalog, with the faults that kill each rule (computed by running them).
+pub fn rules(config: &Config, output: &Output) -> ExitCode {
+    let (cases, _) = match load_contract(&config.contract) {
+        Ok(loaded) => loaded,
+        Err(e) => return output.load_error(&e),
+    };
+    let plan = plan::build(cases, PlanOptions::default(), &|_, _| Selection::Run);
+    let runtime = match runtime(output) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match runtime.block_on(fault_matrix::compute(&plan, &config.http_options(false))) {
+        Ok(matrix) => {
+            report::print_rules(&plan, &matrix.kills(), output);
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            output.err(&format!("error: {e}"));
+            ExitCode::from(exit::TARGET_UNUSABLE)
+        }
+    }
+}
+
+/// `serve`: the reference server alone, printing its base URL and fixtures.
+pub fn serve(args: &ServeArgs) -> ExitCode {
+    // The reference server's tokens are fixtures meant to be copied; this is the one place that
+    // prints them, so it writes without the redactor's secrets.
+    let output = Output::default();
+    if args.list_faults {
+        for fault in Fault::ALL {
+            output.out(&format!("{:<26} {}", fault.name(), fault.description()));
+        }
+        return ExitCode::from(exit::OK);
+    }
+    let runtime = match runtime(&output) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let tokens = FixedTokens {
+        primary: args.primary_token.clone(),
+        foreign: args.foreign_token.clone(),
+        expired: args.expired_token.clone(),
+        password: args.password.clone(),
+    };
+    runtime.block_on(async {
+        let options = ServerOptions {
+            host: args.host,
+            port: args.port,
+            faults: args.faults.iter().copied().collect(),
+            tokens: Some(tokens),
+            latency: Duration::from_millis(args.latency_ms),
+            throttle: None,
+        };
+        let server = match server::start(&options).await {
+            Ok(s) => s,
+            Err(e) => {
+                output.err(&format!(
+                    "error: cannot listen on {}:{}: {e}; choose another --port (0 picks a free one)",
+                    args.host, args.port
+                ));
+                return ExitCode::from(exit::BAD_INPUT);
+            }
+        };
+        let c = server.credentials();
+        output.out(&format!("reference server listening on {}", server.base_url()));
+        if !args.faults.is_empty() {
+            let names: Vec<&str> = args.faults.iter().map(|f| f.name()).collect();
+            output.out(&format!("faults: {}", names.join(", ")));
+        }
+        output.out(&format!("NEXUDUS_BASE_URL={}", server.base_url()));
+        output.out(&format!("NEXUDUS_TOKEN={}", c.primary_token));
+        output.out(&format!("NEXUDUS_FOREIGN_TOKEN={}", c.foreign_token));
+        output.out(&format!("NEXUDUS_EXPIRED_TOKEN={}", c.expired_token));
+        output.out(&format!("NEXUDUS_USERNAME={}", c.primary_email));
+        output.out(&format!("NEXUDUS_FOREIGN_USERNAME={}", c.foreign_email));
+        output.out(&format!("NEXUDUS_PASSWORD={}", c.password));
+        output.out(&format!("NEXUDUS_FOREIGN_PASSWORD={}", c.password));
+        output.out("press Ctrl-C to stop");
+        match Signals::register() {
+            Ok(mut signals) => signals.next().await,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        server.stop().await;
+        ExitCode::from(exit::OK)
+    })
+}

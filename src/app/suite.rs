@@ -1,0 +1,195 @@
+//! The suite: load → plan → (`--list` stops here) → resolve the target → run → judge → report.
+//! Each stage hands the next plain data; this function only wires them and picks the exit code
+//! the judgement decided (made worse only by an output file that could not be written).
+
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use super::signals::{self, Signals};
+use super::{load_contract, runtime, target};
+use crate::cli::Config;
+use crate::deviation::Ledger;
+use crate::error::LoadError;
+use crate::exit;
+use crate::judge::{self, Judgement, Policy, SnapshotPolicy};
+use crate::plan::{self, Plan, PlanOptions};
+use crate::record::RunReport;
+use crate::report::{self, Output, Progress, RunInfo};
+use crate::run;
+use crate::snapshot::SnapshotStore;
+
+/// Runs the suite as configured; returns the process exit code.
+pub fn suite(config: &Config, output: &Output) -> ExitCode {
+    let (plan, policy, contract_hash) = match prepare(config) {
+        Ok(prepared) => prepared,
+        Err(e) => return output.load_error(&e),
+    };
+    if config.libtest.list {
+        report::list(&plan, output);
+        return ExitCode::from(exit::OK);
+    }
+    let started_at = crate::manifest::now_rfc3339();
+    let runtime = match runtime(output) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let ran = runtime.block_on(run_target(config, &plan, output));
+    drop(runtime);
+    let (report, kind) = match ran {
+        Ok(ran) => ran,
+        Err(message) => {
+            // Nothing was run: the target could not be set up. The report files still say so.
+            output.err(&format!("error: {message}"));
+            let report = RunReport {
+                base_url: config.base_url(),
+                results: vec![None; plan.trials.len()],
+                unusable: Some(message),
+                ..RunReport::default()
+            };
+            let info = run_info(config, &report, "unusable", contract_hash, started_at);
+            let judgement = judge::judge(&plan, &report, &policy);
+            return ExitCode::from(write_files(config, &plan, &judgement, &info, output));
+        }
+    };
+    output.learn_from_exchanges(&report.exchanges);
+    let info = run_info(config, &report, kind, contract_hash, started_at);
+    let judgement = judge::judge(&plan, &report, &policy);
+    if report.unusable.is_none() {
+        report::preamble(&report, &info, &config.libtest, output);
+    }
+    let mut failures = report::apply_files(&judgement.files, output);
+    if let Err(e) = report::print(&plan, &report, &judgement, &info, &config.libtest, output) {
+        failures.push(format!("cannot write the report: {e}"));
+    }
+    let code = write_files(config, &plan, &judgement, &info, output);
+    if failures.is_empty() {
+        ExitCode::from(code)
+    } else {
+        for failure in &failures {
+            output.err(&format!("error: {failure}"));
+        }
+        ExitCode::from(worse(code, exit::OUTPUT_FAILED))
+    }
+}
+
+/// An output failure makes a finished run's code 4, but never hides an interruption or an
+/// unusable target.
+fn worse(code: u8, output_failed: u8) -> u8 {
+    match code {
+        exit::OK | exit::FAILED => output_failed,
+        other => other,
+    }
+}
+
+/// Writes JUnit and the manifest — on every path, an unusable target included — and returns the
+/// exit code, made 4 if one of them could not be written.
+fn write_files(
+    config: &Config,
+    plan: &Plan,
+    judgement: &Judgement,
+    info: &RunInfo,
+    output: &Output,
+) -> u8 {
+    let mut code = judgement.exit_code;
+    if let Some(path) = &config.junit
+        && let Err(e) = report::write_junit(path, plan, judgement, info, output)
+    {
+        output.err(&format!(
+            "error: cannot write --junit {}: {e}",
+            path.display()
+        ));
+        code = worse(code, exit::OUTPUT_FAILED);
+    }
+    if let Some(path) = &config.manifest
+        && let Err(e) = report::write_manifest(path, judgement, info, judgement.exit_code, output)
+    {
+        output.err(&format!(
+            "error: cannot write --manifest {}: {e}",
+            path.display()
+        ));
+        code = worse(code, exit::OUTPUT_FAILED);
+    }
+    code
+}
+
+fn run_info(
+    config: &Config,
+    report: &RunReport,
+    kind: &str,
+    contract_hash: String,
+    started_at: String,
+) -> RunInfo {
+    RunInfo {
+        base_url: report.base_url.clone(),
+        target_kind: kind.to_string(),
+        target_label: config.target_label.clone(),
+        contract_hash,
+        started_at,
+        spawn_log: config.spawn_log().map(std::path::Path::to_path_buf),
+    }
+}
+
+/// Load and plan: everything that needs no network. Errors are bad input.
+fn prepare(config: &Config) -> Result<(Plan, Policy, String), LoadError> {
+    let (cases, contract_hash) = load_contract(&config.contract)?;
+    let snapshots = match &config.snapshots {
+        Some(s) => Some(SnapshotPolicy {
+            store: SnapshotStore::load(&s.dir, &config.target_label)?,
+            write: s.write,
+        }),
+        None => None,
+    };
+    let options = PlanOptions {
+        snapshots: snapshots.is_some(),
+        deny_drift: config.snapshots.as_ref().is_some_and(|s| s.deny_drift),
+        deviations: config.known_deviations.is_some(),
+    };
+    let args = &config.libtest;
+    let plan = plan::build(cases, options, &|name, level| {
+        report::selection(args, name, level)
+    });
+    let deviations = match &config.known_deviations {
+        Some(path) => {
+            let names: Vec<&str> = plan.trials.iter().map(|t| t.name.as_str()).collect();
+            Some(Ledger::load(path, &names)?)
+        }
+        None => None,
+    };
+    let policy = Policy {
+        deviations,
+        today: crate::deviation::today(),
+        snapshots,
+    };
+    Ok((plan, policy, contract_hash))
+}
+
+/// Registers the signals, resolves the target, runs the plan, and stops what was started.
+async fn run_target(
+    config: &Config,
+    plan: &Plan,
+    output: &Output,
+) -> Result<(RunReport, &'static str), String> {
+    let signals = Signals::register().map_err(|e| format!("cannot listen for Ctrl-C: {e}"))?;
+    let spawned_group = Arc::new(Mutex::new(None));
+    let target::Resolved {
+        mut target,
+        kind,
+        running,
+    } = target::resolve(config, output, &spawned_group).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    target.stop = stop_rx;
+    target.observer = Arc::new(Progress::new(config.progress, output.clone()));
+    let watcher = tokio::spawn(signals::watch(
+        signals,
+        stop_tx,
+        target.restore_hint.clone(),
+        output.clone(),
+        spawned_group,
+    ));
+    let report = run::run(plan, target).await;
+    watcher.abort();
+    running.stop().await;
+    Ok((report, kind))
+}

@@ -1,0 +1,279 @@
+//! The command line as clap sees it: the flags and subcommands, with libtest's own flags (filter,
+//! `--exact`, `--skip`, `--list`, `--format`, `--include-ignored`, `--test-threads`, `-q`,
+//! `--color`, …) flattened in from libtest-mimic's `Arguments`. Only shape checks happen here;
+//! `config` turns this into one validated [`Config`](super::Config).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::server::Fault;
+
+/// Contract-conformance tests for the Nexudus "Switch Active Profile" API.
+///
+/// With no --base-url, runs the suite against the embedded reference server.
+#[derive(Parser)]
+#[command(name = "nexudus-conformance", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub contract: ContractArgs,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
+    #[command(flatten)]
+    pub gate: GateArgs,
+
+    #[command(flatten)]
+    pub nightly: NightlyArgs,
+
+    #[command(flatten)]
+    pub libtest: libtest_mimic::Arguments,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the reference server alone and print its base URL and fixture tokens.
+    Serve(ServeArgs),
+    /// Print the rule catalog: each rule, its level, the statement it enforces, the faults that kill it.
+    Rules,
+    /// Render run manifests as a targets × trials compliance matrix (Markdown), with trends.
+    Matrix(MatrixArgs),
+}
+
+#[derive(Args)]
+pub struct MatrixArgs {
+    /// Manifests written with --manifest; several of one target give its trend.
+    #[arg(value_name = "MANIFEST", required = true, num_args = 1..)]
+    pub manifests: Vec<PathBuf>,
+    /// Also write a self-contained HTML page here.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub host: IpAddr,
+    /// Break the contract in this way (repeatable); see --list-faults.
+    #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+    pub faults: Vec<Fault>,
+    /// Print the faults the server can be started with, and exit.
+    #[arg(long)]
+    pub list_faults: bool,
+    /// Delay every response by this many milliseconds, to model a remote target.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// The primary user's token, instead of a random one (so a CI job knows it in advance).
+    #[arg(long, value_name = "TOKEN")]
+    pub primary_token: Option<String>,
+    /// The second user's token, instead of a random one.
+    #[arg(
+        long = "foreign-token",
+        id = "serve_foreign_token",
+        value_name = "TOKEN"
+    )]
+    pub foreign_token: Option<String>,
+    /// The primary user's expired token, instead of a random one.
+    #[arg(
+        long = "expired-token",
+        id = "serve_expired_token",
+        value_name = "TOKEN"
+    )]
+    pub expired_token: Option<String>,
+    /// The seeded users' password, instead of a random one.
+    #[arg(long = "password", id = "serve_password", value_name = "PASSWORD")]
+    pub password: Option<String>,
+}
+
+fn parse_fault(name: &str) -> Result<Fault, String> {
+    Fault::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+        match crate::suggest::closest(name, names.iter().copied()) {
+            Some(best) => {
+                format!("unknown fault `{name}`; did you mean `{best}`? (--list-faults shows all)")
+            }
+            None => format!("unknown fault `{name}`; --list-faults shows all"),
+        }
+    })
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ContractArgs {
+    /// Directory of JSON Schemas to use instead of the built-in ones.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub schemas: Option<PathBuf>,
+    /// Directory of case files to use instead of the built-in ones.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub cases: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct TargetArgs {
+    /// Base URL of the deployment under test, e.g. https://SPACE.spaces.nexudus.com
+    #[arg(long, env = "NEXUDUS_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Customer bearer token of the primary user (the account the suite switches).
+    #[arg(long, env = "NEXUDUS_TOKEN", hide_env_values = true, value_parser = parse_secret, value_name = "TOKEN")]
+    pub token: Option<SecretString>,
+    /// Bearer token of a second user, for the cross-account cases.
+    #[arg(long, env = "NEXUDUS_FOREIGN_TOKEN", hide_env_values = true, value_parser = parse_secret, value_name = "TOKEN")]
+    pub foreign_token: Option<SecretString>,
+    /// A profile id that belongs to another user (instead of --foreign-token).
+    #[arg(long, env = "NEXUDUS_FOREIGN_PROFILE_ID", value_name = "ID")]
+    pub foreign_profile_id: Option<i64>,
+    /// An expired token of the primary user, for `expired_token`.
+    #[arg(long, env = "NEXUDUS_EXPIRED_TOKEN", hide_env_values = true, value_parser = parse_secret, value_name = "TOKEN")]
+    pub expired_token: Option<SecretString>,
+    /// A profile id that exists for nobody (default: 999999937, or the next free id).
+    #[arg(long, value_name = "ID")]
+    pub unknown_profile_id: Option<i64>,
+    /// Seconds one request may take, body included.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// Largest response body read, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub max_body: usize,
+    /// Requests per second at most; writes go at half this rate. Default: 2 against a remote
+    /// target (Nexudus allows 120 requests and 60 writes a minute), unlimited on loopback. 0: no limit.
+    #[arg(long, value_name = "N")]
+    pub max_rps: Option<f64>,
+    /// How often a throttled answer (409/429 with Retry-After) is waited out and retried.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub throttle_retries: u32,
+    /// Stop sending case requests after this many seconds; the account is still restored.
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<f64>,
+    /// How many requests a sweep step sends (e.g. unknown_profile_sweep).
+    #[arg(long, default_value_t = crate::run::DEFAULT_SWEEP_SIZE, value_name = "N")]
+    pub sweep_size: usize,
+}
+
+#[derive(Args)]
+pub struct AuthArgs {
+    /// Sign in as this user (email) instead of passing --token.
+    #[arg(long, env = "NEXUDUS_USERNAME", value_name = "EMAIL")]
+    pub username: Option<String>,
+    /// The primary user's password.
+    #[arg(long, env = "NEXUDUS_PASSWORD", hide_env_values = true, value_parser = parse_secret, value_name = "PASSWORD")]
+    pub password: Option<SecretString>,
+    /// The primary user's current two-factor code, if the account has 2FA.
+    #[arg(long, env = "NEXUDUS_TOTP", hide_env_values = true, value_parser = parse_secret, value_name = "CODE")]
+    pub totp: Option<SecretString>,
+    /// Sign the second user in instead of passing --foreign-token.
+    #[arg(long, env = "NEXUDUS_FOREIGN_USERNAME", value_name = "EMAIL")]
+    pub foreign_username: Option<String>,
+    /// The second user's password.
+    #[arg(long, env = "NEXUDUS_FOREIGN_PASSWORD", hide_env_values = true, value_parser = parse_secret, value_name = "PASSWORD")]
+    pub foreign_password: Option<SecretString>,
+    /// Where to sign in; default: BASE_URL/api/token (Nexudus also answers at
+    /// https://spaces.nexudus.com/api/token).
+    #[arg(long, env = "NEXUDUS_TOKEN_URL", value_name = "URL")]
+    pub token_url: Option<String>,
+    /// Sent as the `client_id` header when signing in (Nexudus uses the email without it).
+    #[arg(long, env = "NEXUDUS_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+}
+
+#[derive(Args)]
+pub struct GateArgs {
+    /// Start the implementation under test with this shell command, wait until --base-url
+    /// accepts connections, run, then stop it and its children.
+    #[arg(long, value_name = "CMD", requires = "base_url")]
+    pub spawn: Option<String>,
+    /// Seconds to wait for the spawned implementation to accept connections.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub ready_timeout: f64,
+    /// Where the spawned implementation's output goes (default: a file in the temp directory).
+    #[arg(long, value_name = "PATH")]
+    pub spawn_log: Option<PathBuf>,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Progress on stderr while the run is in flight: a progress line on a terminal, one line per
+    /// finished case elsewhere (auto); or always one of them; or none.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto, value_name = "WHEN")]
+    pub progress: ProgressArg,
+}
+
+/// `--progress`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressArg {
+    Auto,
+    Bar,
+    Lines,
+    Never,
+}
+
+#[derive(Args)]
+pub struct NightlyArgs {
+    /// Compare responses with the snapshots of this target (default: `embedded` for the embedded
+    /// server, else the --base-url host). Turns snapshots on for a --base-url target.
+    #[arg(long, value_name = "LABEL")]
+    pub target_label: Option<String>,
+    /// Where snapshots live: DIR/<target-label>/<case>.snap. Turns snapshots on for a --base-url target.
+    #[arg(long = "snapshots", value_name = "DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+    /// No `case::snapshot` trials.
+    #[arg(long)]
+    pub no_snapshots: bool,
+    /// What to do with new or drifted snapshots: write `.snap.new` for `cargo insta review` (new),
+    /// accept them (always), or nothing (no). auto: no when CI is set, else new.
+    #[arg(long, value_enum, default_value_t = UpdateMode::Auto, value_name = "MODE")]
+    pub update_snapshots: UpdateMode,
+    /// Snapshot drift fails the run (MUST) instead of being a SHOULD trial.
+    #[arg(long)]
+    pub deny_drift: bool,
+    /// Write the run manifest (JSON, schemas/manifest.schema.json) here.
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+    /// Known failures of this target (JSON): ignored with their reason until they expire; a listed
+    /// trial that passes, or an expired entry, fails the run.
+    #[arg(long, value_name = "PATH")]
+    pub known_deviations: Option<PathBuf>,
+}
+
+/// `--update-snapshots`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum UpdateMode {
+    Auto,
+    New,
+    Always,
+    No,
+}
+
+/// Infallible on purpose: clap never echoes a secret in an "invalid value" error.
+fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s.to_string()))
+}
+
+/// Parses the process's arguments; a usage error exits 2 with clap's message.
+pub fn parse() -> Cli {
+    // libtest-mimic's `Arguments` brings its own help template and hides `--version`; restore ours.
+    let command = Cli::command()
+        .help_template("{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}")
+        .after_help(
+            "Exit codes: 0 all selected trials passed, 101 a trial failed, 2 bad input (nothing sent), \
+             3 target unusable, 4 an output file could not be written, 130 interrupted.",
+        )
+        .disable_version_flag(false)
+        // A later flag wins over an earlier one (CI templates append to a base command line).
+        .args_override_self(true);
+    let matches = command.get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    }
+}

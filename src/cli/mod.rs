@@ -1,0 +1,10 @@
+//! The command line: clap's view of the flags (`args`), and the one validated [`Config`] the app
+//! runs from (`config`). Bad input is found here and is exit 2, before anything is sent.
+
+mod args;
+mod config;
+
+pub use args::{Cli, Command, ContractArgs, MatrixArgs, ServeArgs, parse};
+pub use config::{
+    Config, RemoteTarget, SnapshotConfig, SpawnConfig, TargetConfig, is_remote, secrets,
+};

@@ -1,0 +1,638 @@
+//! Judging a run: pure. The plan, what the run observed, and the run's policies (known
+//! deviations, snapshots) go in; one [`TrialOutcome`] per trial, the [`Summary`], the exit code
+//! and the snapshot files to write come out. This is the one place where an observation becomes
+//! an outcome — the report sinks (console, JUnit, manifest, HTML) only render outcomes, and never
+//! change them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+
+use crate::case::Level;
+use crate::check::{Finding, Verdict};
+use crate::deviation::Ledger;
+use crate::exit;
+use crate::plan::{Plan, TrialKind, TrialSpec};
+use crate::record::{CaseRecord, ExchangeRecord, Observed, RunReport};
+use crate::snapshot::{self, Comparison, SnapshotStore};
+
+/// What happens to a snapshot that is new or drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotWrite {
+    /// Write `<case>.snap.new` for `cargo insta review`.
+    New,
+    /// Overwrite `<case>.snap`: the drift is accepted and the trial passes.
+    Accept,
+    /// Write nothing (CI).
+    Nothing,
+}
+
+/// The stored snapshots of a run's target and what to do with differences.
+#[derive(Debug, Clone)]
+pub struct SnapshotPolicy {
+    pub store: SnapshotStore,
+    pub write: SnapshotWrite,
+}
+
+/// What a run is judged by besides its rules.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// `--known-deviations`, loaded.
+    pub deviations: Option<Ledger>,
+    /// The date expiry is judged against.
+    pub today: NaiveDate,
+    /// Snapshots, when they are on.
+    pub snapshots: Option<SnapshotPolicy>,
+}
+
+/// Why a trial failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The target broke the contract.
+    Violation(Finding),
+    /// The harness could not judge.
+    Broken(String),
+    /// Not judged: an earlier step failed, or the run stopped.
+    NotRun(String),
+    /// Not judged: the target could not be used at all.
+    Unusable(String),
+}
+
+/// Why a trial was listed but not judged, without failing the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ignored {
+    /// A SHOULD rule, not selected (run with `--include-ignored`).
+    ShouldRule,
+    /// A fixture the case needs is missing.
+    MissingFixture(String),
+    /// A failure listed in the known-deviations ledger.
+    KnownDeviation(String),
+}
+
+/// A trial's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// The note says why, when it is not obvious.
+    Passed(Option<String>),
+    Failed(Failure),
+    Ignored(Ignored),
+    /// The filter leaves it out of the report.
+    FilteredOut,
+}
+
+/// One trial as every report shows it.
+#[derive(Debug, Clone)]
+pub struct TrialOutcome {
+    pub name: String,
+    pub kind: TrialKind,
+    pub level: Level,
+    pub status: Status,
+    /// Context shown before a failure's details (a sweep's count, what happened to a snapshot,
+    /// an expired deviation).
+    pub notes: Vec<String>,
+    /// The exchange the outcome is about.
+    pub exchange: Option<Arc<ExchangeRecord>>,
+    /// The time of the exchanges that judged it.
+    pub duration: Duration,
+}
+
+impl TrialOutcome {
+    pub fn failed(&self) -> bool {
+        matches!(self.status, Status::Failed(_))
+    }
+}
+
+/// Counts over the outcomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    /// Ignored for any reason (SHOULD rule, missing fixture, known deviation).
+    pub ignored: usize,
+    pub filtered_out: usize,
+    pub must_failed: usize,
+    pub should_failed: usize,
+    /// Ignored because a fixture is missing.
+    pub missing_fixture: usize,
+    pub known_deviations: usize,
+    /// MUST trials in the report that no response judged: a missing fixture, not run.
+    pub must_not_judged: usize,
+    /// The run's wall time.
+    pub duration: Duration,
+}
+
+/// A file the judgement asks the report to write (snapshots); its text is not yet redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileAction {
+    Write { path: PathBuf, text: String },
+    Remove { path: PathBuf },
+}
+
+/// Everything the report sinks need, decided.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// One per trial of the plan, in plan order.
+    pub outcomes: Vec<TrialOutcome>,
+    pub summary: Summary,
+    /// Every sink reports this; only a failed write of an output file can make it worse.
+    pub exit_code: u8,
+    pub files: Vec<FileAction>,
+    /// The end-of-run restore failed: the account is not as it was found.
+    pub restore_failed: bool,
+}
+
+/// Judges a run.
+pub fn judge(plan: &Plan, report: &RunReport, policy: &Policy) -> Judgement {
+    let mut files = Vec::new();
+    let mut outcomes: Vec<TrialOutcome> = plan
+        .trials
+        .iter()
+        .zip(&report.results)
+        .map(|(spec, result)| {
+            let mut outcome = TrialOutcome {
+                name: spec.name.clone(),
+                kind: spec.kind,
+                level: spec.level,
+                status: Status::Passed(None),
+                notes: Vec::new(),
+                exchange: None,
+                duration: Duration::ZERO,
+            };
+            outcome.status = match (result, &report.unusable) {
+                _ if spec.filtered_out => Status::FilteredOut,
+                (_, Some(why)) if spec.level == Level::Must || spec.selected => {
+                    Status::Failed(Failure::Unusable(why.clone()))
+                }
+                (_, Some(_)) => Status::Ignored(Ignored::ShouldRule),
+                (None, None) => not_executed(spec),
+                (Some(record), None) => {
+                    outcome.exchange = record.exchange.clone();
+                    outcome.duration = record.duration;
+                    outcome.notes = record.notes.clone();
+                    status_of(&record.observed)
+                }
+            };
+            outcome
+        })
+        .collect();
+    if report.unusable.is_none() {
+        if let Some(snapshots) = &policy.snapshots {
+            judge_snapshots(plan, report, snapshots, &mut outcomes, &mut files);
+        }
+        if let Some(ledger) = &policy.deviations {
+            apply_deviations(plan, ledger, policy.today, &mut outcomes);
+        }
+    }
+    let summary = summarize(&outcomes, report.elapsed);
+    let exit_code = if report.interrupted {
+        exit::INTERRUPTED
+    } else if report.unusable.is_some() {
+        exit::TARGET_UNUSABLE
+    } else if summary.failed > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    };
+    let restore_failed = outcomes.iter().any(|o| {
+        o.kind == TrialKind::Restore
+            && matches!(
+                o.status,
+                Status::Failed(Failure::Violation(_) | Failure::Broken(_))
+            )
+    });
+    Judgement {
+        outcomes,
+        summary,
+        exit_code,
+        files,
+        restore_failed,
+    }
+}
+
+/// A trial of a usable run that has no record: not selected, or — if selected — a harness bug.
+fn not_executed(spec: &TrialSpec) -> Status {
+    if spec.selected {
+        // Only possible if the plan's selection and the run disagree.
+        Status::Failed(Failure::Broken(
+            "harness error: this trial was selected but not run".into(),
+        ))
+    } else {
+        Status::Ignored(Ignored::ShouldRule)
+    }
+}
+
+fn status_of(observed: &Observed) -> Status {
+    match observed {
+        Observed::Judged(Verdict::Pass(note)) => Status::Passed(note.clone()),
+        Observed::Judged(Verdict::Violation(finding)) => {
+            Status::Failed(Failure::Violation(finding.clone()))
+        }
+        Observed::Judged(Verdict::Broken(why)) => Status::Failed(Failure::Broken(why.clone())),
+        Observed::NotRun(why) => Status::Failed(Failure::NotRun(why.clone())),
+        Observed::MissingFixture(why) => Status::Ignored(Ignored::MissingFixture(why.clone())),
+    }
+}
+
+fn summarize(outcomes: &[TrialOutcome], duration: Duration) -> Summary {
+    let mut s = Summary {
+        duration,
+        ..Summary::default()
+    };
+    for o in outcomes {
+        match &o.status {
+            Status::Passed(_) => s.passed += 1,
+            Status::Failed(failure) => {
+                s.failed += 1;
+                match o.level {
+                    Level::Must => s.must_failed += 1,
+                    Level::Should => s.should_failed += 1,
+                }
+                if o.level == Level::Must
+                    && matches!(failure, Failure::NotRun(_) | Failure::Unusable(_))
+                {
+                    s.must_not_judged += 1;
+                }
+            }
+            Status::Ignored(why) => {
+                s.ignored += 1;
+                match why {
+                    Ignored::MissingFixture(_) => {
+                        s.missing_fixture += 1;
+                        if o.level == Level::Must {
+                            s.must_not_judged += 1;
+                        }
+                    }
+                    Ignored::KnownDeviation(_) => s.known_deviations += 1,
+                    Ignored::ShouldRule => {}
+                }
+            }
+            Status::FilteredOut => s.filtered_out += 1,
+        }
+    }
+    s
+}
+
+/// Compares each case's responses with its stored snapshot, and decides what to write.
+fn judge_snapshots(
+    plan: &Plan,
+    report: &RunReport,
+    policy: &SnapshotPolicy,
+    outcomes: &mut [TrialOutcome],
+    files: &mut Vec<FileAction>,
+) {
+    let index = plan.trial_index();
+    for record in &report.cases {
+        let Some(&ti) = index.get(&TrialKind::Snapshot { case: record.case }) else {
+            continue;
+        };
+        let outcome = &mut outcomes[ti];
+        if outcome.status == Status::FilteredOut {
+            continue;
+        }
+        outcome.duration = record.duration;
+        let case = &plan.cases[record.case];
+        if let Some(why) = &record.stopped {
+            outcome.status = Status::Failed(Failure::NotRun(why.clone()));
+            continue;
+        }
+        let text = case_text(plan, record, report);
+        let store = &policy.store;
+        let comparison = snapshot::compare(store.stored(&case.id), &text);
+        let stored = store.path(&case.id);
+        let pending = stored.with_extension("snap.new");
+        let finding = match &comparison {
+            Comparison::Same => {
+                outcome.status = Status::Passed(None);
+                files.push(FileAction::Remove { path: pending });
+                continue;
+            }
+            Comparison::New => Finding {
+                expected: format!(
+                    "a stored snapshot of this case's responses for target `{}`",
+                    store.label
+                ),
+                actual: "none yet".into(),
+                details: Vec::new(),
+            },
+            Comparison::Drift {
+                diff,
+                new_fields,
+                new_statuses,
+            } => {
+                let mut details = Vec::new();
+                if !new_fields.is_empty() {
+                    details.push(format!(
+                        "fields not in the stored snapshot: {}",
+                        new_fields.join(", ")
+                    ));
+                }
+                if !new_statuses.is_empty() {
+                    details.push(format!(
+                        "statuses not in the stored snapshot: {}",
+                        new_statuses.join(", ")
+                    ));
+                }
+                details.extend(diff.lines().map(str::to_string));
+                Finding {
+                    expected: format!(
+                        "responses shaped like the stored snapshot for target `{}`",
+                        store.label
+                    ),
+                    actual: "they drifted".into(),
+                    details,
+                }
+            }
+        };
+        let file_text = snapshot::file_text(&case.file, &case.id, &text);
+        match policy.write {
+            SnapshotWrite::Nothing => outcome.notes.push(format!(
+                "stored snapshot: {}; nothing written (--update-snapshots no, or CI)",
+                stored.display()
+            )),
+            SnapshotWrite::New => {
+                outcome.notes.push(format!(
+                    "written to {} — review with `cargo insta review`, or accept with --update-snapshots always",
+                    pending.display()
+                ));
+                files.push(FileAction::Write {
+                    path: pending,
+                    text: file_text,
+                });
+            }
+            SnapshotWrite::Accept => {
+                outcome.status =
+                    Status::Passed(Some(format!("accepted into {}", stored.display())));
+                files.push(FileAction::Write {
+                    path: stored,
+                    text: file_text,
+                });
+                files.push(FileAction::Remove { path: pending });
+                continue;
+            }
+        }
+        outcome.status = Status::Failed(Failure::Violation(finding));
+    }
+}
+
+/// The normalised text of a case's responses.
+fn case_text(plan: &Plan, record: &CaseRecord, report: &RunReport) -> String {
+    let exchanges: Vec<Option<&ExchangeRecord>> =
+        record.exchanges.iter().map(|e| e.as_deref()).collect();
+    snapshot::normalize_case(&plan.cases[record.case], &exchanges, &report.vars)
+}
+
+/// Known deviations: a listed failure becomes ignored with its reason; a listed pass fails; an
+/// expired entry keeps its failure and fails `known_deviations::none_expired`.
+fn apply_deviations(plan: &Plan, ledger: &Ledger, today: NaiveDate, outcomes: &mut [TrialOutcome]) {
+    for outcome in outcomes.iter_mut() {
+        let Some(deviation) = ledger.find(&outcome.name) else {
+            continue;
+        };
+        let expired = deviation.expired(today);
+        match &outcome.status {
+            Status::Failed(_) if !expired => {
+                outcome.status = Status::Ignored(Ignored::KnownDeviation(deviation.describe()));
+            }
+            Status::Failed(Failure::Violation(_)) => outcome.notes.insert(
+                0,
+                format!(
+                    "the known deviation {} expired on {}: fix the target or extend the entry",
+                    deviation.origin, deviation.expires
+                ),
+            ),
+            Status::Passed(_) => {
+                outcome.status = Status::Failed(Failure::Violation(Finding {
+                    expected: format!(
+                        "a failure, as the known deviation {} says ({})",
+                        deviation.origin, deviation.reason
+                    ),
+                    actual: "the trial passes".into(),
+                    details: vec![
+                        "remove the entry: the known-deviations list only shrinks".into(),
+                    ],
+                }));
+                outcome.notes.clear();
+            }
+            _ => {}
+        }
+    }
+    let index = plan.trial_index();
+    if let Some(&ti) = index.get(&TrialKind::Deviations)
+        && plan.trials[ti].selected
+    {
+        let expired = ledger.expired(today);
+        outcomes[ti].status = if expired.is_empty() {
+            Status::Passed(None)
+        } else {
+            Status::Failed(Failure::Violation(Finding {
+                expected: format!("no expired entry in {} (today is {today})", ledger.file),
+                actual: format!("{} expired", expired.len()),
+                details: expired
+                    .iter()
+                    .map(|d| format!("{}: {} — expired {}", d.origin, d.reason, d.expires))
+                    .collect(),
+            }))
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Selection, TrialSpec};
+    use crate::record::TrialRecord;
+
+    /// A plan of hand-made trials (no cases), in the given order.
+    fn plan(trials: &[(&str, Level, TrialKind, Selection)]) -> Plan {
+        Plan {
+            cases: Vec::new(),
+            trials: trials
+                .iter()
+                .map(|(name, level, kind, selection)| TrialSpec {
+                    name: (*name).to_string(),
+                    level: *level,
+                    kind: *kind,
+                    selected: *selection == Selection::Run,
+                    filtered_out: *selection == Selection::FilteredOut,
+                })
+                .collect(),
+            run_cases: Vec::new(),
+            run_restore: true,
+        }
+    }
+
+    fn rule(i: usize) -> TrialKind {
+        TrialKind::Rule {
+            case: 0,
+            step: 0,
+            rule: i,
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            deviations: None,
+            today: NaiveDate::from_ymd_opt(2026, 11, 29).unwrap_or_default(),
+            snapshots: None,
+        }
+    }
+
+    fn violation() -> Observed {
+        Observed::Judged(Verdict::Violation(Finding {
+            expected: "status 200".into(),
+            actual: "status 500".into(),
+            details: Vec::new(),
+        }))
+    }
+
+    fn statuses(j: &Judgement) -> Vec<(&str, &Status)> {
+        j.outcomes
+            .iter()
+            .map(|o| (o.name.as_str(), &o.status))
+            .collect()
+    }
+
+    #[test]
+    fn every_observation_maps_to_one_status_and_the_exit_code_follows() {
+        let p = plan(&[
+            ("a::pass", Level::Must, rule(0), Selection::Run),
+            ("a::fail", Level::Must, rule(1), Selection::Run),
+            ("a::broken", Level::Must, rule(2), Selection::Run),
+            ("a::not_run", Level::Must, rule(3), Selection::Run),
+            ("a::fixture", Level::Must, rule(4), Selection::Run),
+            ("a::should", Level::Should, rule(5), Selection::Ignored),
+            ("a::filtered", Level::Must, rule(6), Selection::FilteredOut),
+        ]);
+        let report = RunReport {
+            results: vec![
+                Some(TrialRecord::bare(Observed::Judged(Verdict::Pass(None)))),
+                Some(TrialRecord::bare(violation())),
+                Some(TrialRecord::bare(Observed::Judged(Verdict::Broken(
+                    "reset".into(),
+                )))),
+                Some(TrialRecord::bare(Observed::NotRun("step 1 failed".into()))),
+                Some(TrialRecord::bare(Observed::MissingFixture(
+                    "needs x".into(),
+                ))),
+                None,
+                None,
+            ],
+            elapsed: Duration::from_secs(14),
+            ..RunReport::default()
+        };
+        let j = judge(&p, &report, &policy());
+        assert_eq!(
+            statuses(&j),
+            vec![
+                ("a::pass", &Status::Passed(None)),
+                (
+                    "a::fail",
+                    &Status::Failed(Failure::Violation(Finding {
+                        expected: "status 200".into(),
+                        actual: "status 500".into(),
+                        details: Vec::new(),
+                    }))
+                ),
+                (
+                    "a::broken",
+                    &Status::Failed(Failure::Broken("reset".into()))
+                ),
+                (
+                    "a::not_run",
+                    &Status::Failed(Failure::NotRun("step 1 failed".into()))
+                ),
+                (
+                    "a::fixture",
+                    &Status::Ignored(Ignored::MissingFixture("needs x".into()))
+                ),
+                ("a::should", &Status::Ignored(Ignored::ShouldRule)),
+                ("a::filtered", &Status::FilteredOut),
+            ]
+        );
+        assert_eq!(
+            j.summary,
+            Summary {
+                passed: 1,
+                failed: 3,
+                ignored: 2,
+                filtered_out: 1,
+                must_failed: 3,
+                should_failed: 0,
+                missing_fixture: 1,
+                known_deviations: 0,
+                must_not_judged: 2,
+                duration: Duration::from_secs(14),
+            }
+        );
+        assert_eq!(j.exit_code, exit::FAILED);
+    }
+
+    #[test]
+    fn an_unusable_target_fails_must_and_selected_trials_and_exits_3() {
+        let p = plan(&[
+            ("a::must", Level::Must, rule(0), Selection::Run),
+            ("a::should", Level::Should, rule(1), Selection::Ignored),
+            ("a::chosen", Level::Should, rule(2), Selection::Run),
+            ("a::filtered", Level::Must, rule(3), Selection::FilteredOut),
+        ]);
+        let report = RunReport {
+            results: vec![None; 4],
+            unusable: Some("refused".into()),
+            ..RunReport::default()
+        };
+        let j = judge(&p, &report, &policy());
+        let not_run = Status::Failed(Failure::Unusable("refused".into()));
+        assert_eq!(
+            statuses(&j),
+            vec![
+                ("a::must", &not_run),
+                ("a::should", &Status::Ignored(Ignored::ShouldRule)),
+                ("a::chosen", &not_run),
+                ("a::filtered", &Status::FilteredOut),
+            ]
+        );
+        assert_eq!(j.exit_code, exit::TARGET_UNUSABLE);
+        let interrupted = RunReport {
+            interrupted: true,
+            ..report
+        };
+        assert_eq!(
+            judge(&p, &interrupted, &policy()).exit_code,
+            exit::INTERRUPTED
+        );
+    }
+
+    #[test]
+    fn durations_and_notes_come_from_the_record() {
+        let p = plan(&[("a::fail", Level::Must, rule(0), Selection::Run)]);
+        let report = RunReport {
+            results: vec![Some(TrialRecord {
+                observed: violation(),
+                exchange: None,
+                duration: Duration::from_millis(120),
+                notes: vec!["3 of 10 responses broke the rule".into()],
+            })],
+            ..RunReport::default()
+        };
+        let j = judge(&p, &report, &policy());
+        assert_eq!(j.outcomes[0].duration, Duration::from_millis(120));
+        assert_eq!(
+            j.outcomes[0].notes,
+            vec!["3 of 10 responses broke the rule"]
+        );
+    }
+
+    #[test]
+    fn a_selected_trial_without_a_record_is_a_harness_error_not_a_pass() {
+        let p = plan(&[("a::x", Level::Must, rule(0), Selection::Run)]);
+        let report = RunReport {
+            results: vec![None],
+            ..RunReport::default()
+        };
+        let j = judge(&p, &report, &policy());
+        assert!(j.outcomes[0].failed());
+        assert_eq!(j.exit_code, exit::FAILED);
+    }
+}

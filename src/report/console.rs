@@ -1,0 +1,337 @@
+//! The console sink: libtest's output formats (pretty, terse, json), its `--list`, and the
+//! preamble and warnings on stderr. libtest-mimic parses the flags and owns the selection
+//! semantics (filter, `--exact`, `--skip`, `--ignored`); the printing is ours, because libtest-
+//! mimic's printer times its own loop (a 14 s run printed `finished in 0.00s`) and wraps failure
+//! texts as `Error: "…"` in JSON. The lines a CI parser reads — `test NAME ... ok`, the
+//! `test result:` line — are byte for byte libtest's.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Color, Style};
+use libtest_mimic::{Arguments, ColorSetting, FormatSetting, Trial};
+use serde_json::json;
+
+use super::RunInfo;
+use super::output::Output;
+use super::text::{failure_text, ignored_reason, short_message};
+use crate::case::Level;
+use crate::judge::{Failure, Ignored, Judgement, Status, TrialOutcome};
+use crate::plan::{Plan, Selection};
+use crate::record::RunReport;
+
+/// What libtest's flags make of a trial of this name and level: SHOULD trials are `#[ignore]`d.
+pub fn selection(args: &Arguments, name: &str, level: Level) -> Selection {
+    let probe = Trial::test(name, || Ok(())).with_ignored_flag(level == Level::Should);
+    if args.is_filtered_out(&probe) {
+        Selection::FilteredOut
+    } else if args.is_ignored(&probe) {
+        Selection::Ignored
+    } else {
+        Selection::Run
+    }
+}
+
+/// `--list`: the trial names the way libtest prints them, without running anything.
+pub fn list(plan: &Plan, output: &Output) {
+    let lines: Vec<String> = plan
+        .trials
+        .iter()
+        .filter(|t| !t.filtered_out)
+        .map(|t| format!("{}: test", t.name))
+        .collect();
+    if !lines.is_empty() {
+        output.out(&lines.join("\n"));
+    }
+}
+
+/// The preamble on stderr: what is tested.
+pub fn preamble(report: &RunReport, info: &RunInfo, args: &Arguments, output: &Output) {
+    if quiet(args) {
+        return;
+    }
+    output.err(&format!(
+        "target: {} ({})",
+        report.base_url, info.target_kind
+    ));
+    if !report.fixtures.is_empty() {
+        let fixtures: Vec<String> = report
+            .fixtures
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        output.err(&format!("fixtures: {}", fixtures.join(", ")));
+    }
+}
+
+fn quiet(args: &Arguments) -> bool {
+    args.quiet || matches!(args.format, Some(FormatSetting::Json))
+}
+
+/// Prints a judged run: the trials in libtest's format on stdout (or `--logfile`), the warnings
+/// on stderr.
+///
+/// # Errors
+/// When `--logfile` cannot be written.
+pub fn print(
+    plan: &Plan,
+    report: &RunReport,
+    judgement: &Judgement,
+    info: &RunInfo,
+    args: &Arguments,
+    output: &Output,
+) -> std::io::Result<()> {
+    let spawn_note = || {
+        if let Some(log) = &info.spawn_log {
+            output.err(&format!(
+                "the implementation's output is in {}",
+                log.display()
+            ));
+        }
+    };
+    if report.interrupted && report.unusable.is_some() {
+        output.err("interrupted before the account was read: nothing was changed");
+        spawn_note();
+        return Ok(());
+    }
+    if let Some(reason) = &report.unusable {
+        output.err(&format!(
+            "error: target {} is unusable: {reason}",
+            report.base_url
+        ));
+        spawn_note();
+        return Ok(());
+    }
+    let format = if args.quiet {
+        FormatSetting::Terse
+    } else {
+        args.format.unwrap_or(FormatSetting::Pretty)
+    };
+    let mut sink = Sink::open(args, output)?;
+    let shown: Vec<&TrialOutcome> = judgement
+        .outcomes
+        .iter()
+        .filter(|o| o.status != Status::FilteredOut)
+        .collect();
+    match format {
+        FormatSetting::Json => json_lines(&mut sink, plan, &shown, judgement)?,
+        FormatSetting::Pretty | FormatSetting::Terse => {
+            text_lines(&mut sink, plan, &shown, judgement, format)?;
+        }
+    }
+    sink.flush()?;
+    if judgement.restore_failed {
+        output.err(
+            "WARNING: the account was NOT left as it was found: its original default profile could not be \
+             restored. See restore::original_default_restored above for the command that restores it by hand.",
+        );
+    }
+    if let Some(why) = &report.stopped {
+        output.err(&format!(
+            "stopped early: {why}; the remaining steps were not run"
+        ));
+    }
+    if judgement.summary.failed > 0 {
+        spawn_note();
+    }
+    Ok(())
+}
+
+/// Where the trial lines go: stdout with colours as `--color` says, or `--logfile`; redacted.
+struct Sink<'a> {
+    out: Box<dyn Write>,
+    output: &'a Output,
+    color: bool,
+}
+
+impl<'a> Sink<'a> {
+    fn open(args: &Arguments, output: &'a Output) -> std::io::Result<Sink<'a>> {
+        let setting = args.color.unwrap_or(ColorSetting::Auto);
+        let (out, color): (Box<dyn Write>, bool) = match &args.logfile {
+            Some(path) => {
+                let file = std::fs::File::create(path)?;
+                (Box::new(file), setting == ColorSetting::Always)
+            }
+            None => {
+                let choice = match setting {
+                    ColorSetting::Auto => anstream::ColorChoice::Auto,
+                    ColorSetting::Always => anstream::ColorChoice::Always,
+                    ColorSetting::Never => anstream::ColorChoice::Never,
+                };
+                let stream = anstream::AutoStream::new(std::io::stdout(), choice);
+                let color = !matches!(stream.current_choice(), anstream::ColorChoice::Never);
+                (Box::new(stream), color)
+            }
+        };
+        Ok(Sink { out, output, color })
+    }
+
+    fn write(&mut self, text: &str) -> std::io::Result<()> {
+        self.out.write_all(self.output.redact(text).as_bytes())
+    }
+
+    fn line(&mut self, text: &str) -> std::io::Result<()> {
+        self.write(text)?;
+        self.out.write_all(b"\n")
+    }
+
+    fn styled(&self, text: &str, color: AnsiColor) -> String {
+        if self.color {
+            let style = Style::new().fg_color(Some(Color::Ansi(color)));
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// `ok`, `FAILED`, `ignored` or `ignored (reason)`, coloured as libtest does.
+fn outcome_word(sink: &Sink<'_>, status: &Status) -> String {
+    match status {
+        Status::Passed(_) => sink.styled("ok", AnsiColor::Green),
+        Status::Failed(_) => sink.styled("FAILED", AnsiColor::Red),
+        // A statically ignored trial (libtest's `#[ignore]`) prints a bare `ignored`.
+        Status::Ignored(Ignored::ShouldRule) | Status::FilteredOut => {
+            sink.styled("ignored", AnsiColor::Yellow)
+        }
+        Status::Ignored(why) => sink.styled(
+            &format!("ignored ({})", ignored_reason(why)),
+            AnsiColor::Yellow,
+        ),
+    }
+}
+
+fn text_lines(
+    sink: &mut Sink<'_>,
+    plan: &Plan,
+    shown: &[&TrialOutcome],
+    judgement: &Judgement,
+    format: FormatSetting,
+) -> std::io::Result<()> {
+    let width = shown
+        .iter()
+        .map(|o| o.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    sink.line("")?;
+    sink.line(&format!(
+        "running {} test{}",
+        shown.len(),
+        if shown.len() == 1 { "" } else { "s" }
+    ))?;
+    for o in shown {
+        if format == FormatSetting::Terse {
+            let (c, color) = match &o.status {
+                Status::Passed(_) => (".", AnsiColor::Green),
+                Status::Failed(_) => ("F", AnsiColor::Red),
+                _ => ("i", AnsiColor::Yellow),
+            };
+            let c = sink.styled(c, color);
+            sink.write(&c)?;
+        } else {
+            let word = outcome_word(sink, &o.status);
+            sink.line(&format!("test {:<width$} ... {word}", o.name))?;
+        }
+    }
+    let failed: Vec<&&TrialOutcome> = shown.iter().filter(|o| o.failed()).collect();
+    if !failed.is_empty() {
+        sink.line("")?;
+        sink.line("failures:")?;
+        sink.line("")?;
+        for o in &failed {
+            sink.line(&format!("---- {} ----", o.name))?;
+            if let Some(text) = failure_text(plan, o) {
+                sink.line(&text)?;
+            }
+            sink.line("")?;
+        }
+        sink.line("")?;
+        sink.line("failures:")?;
+        for o in &failed {
+            sink.line(&format!("    {}", o.name))?;
+        }
+    }
+    let s = &judgement.summary;
+    let result = if s.failed > 0 {
+        sink.styled("FAILED", AnsiColor::Red)
+    } else {
+        sink.styled("ok", AnsiColor::Green)
+    };
+    sink.line("")?;
+    sink.line(&format!(
+        "test result: {result}. {} passed; {} failed; {} ignored; 0 measured; {} filtered out; finished in {:.2}s",
+        s.passed,
+        s.failed,
+        s.ignored,
+        s.filtered_out,
+        s.duration.as_secs_f64()
+    ))?;
+    sink.line("")
+}
+
+/// libtest's JSON events, each trial's carrying its level, its time and its clean text.
+fn json_lines(
+    sink: &mut Sink<'_>,
+    plan: &Plan,
+    shown: &[&TrialOutcome],
+    judgement: &Judgement,
+) -> std::io::Result<()> {
+    sink.line(
+        &json!({"type": "suite", "event": "started", "test_count": shown.len()}).to_string(),
+    )?;
+    for o in shown {
+        sink.line(&json!({"type": "test", "event": "started", "name": o.name}).to_string())?;
+        let mut event = json!({
+            "type": "test",
+            "name": o.name,
+            "event": match o.status {
+                Status::Passed(_) => "ok",
+                Status::Failed(_) => "failed",
+                Status::Ignored(_) | Status::FilteredOut => "ignored",
+            },
+            "level": match o.level {
+                Level::Must => "must",
+                Level::Should => "should",
+            },
+            "exec_time": o.duration.as_secs_f64(),
+        });
+        let message = short_message(&o.status);
+        match &o.status {
+            Status::Failed(failure) => {
+                event["failure"] = json!(match failure {
+                    Failure::Violation(_) => "violation",
+                    Failure::Broken(_) => "broken",
+                    Failure::NotRun(_) | Failure::Unusable(_) => "not_run",
+                });
+                event["message"] = json!(message);
+                if let Some(text) = failure_text(plan, o) {
+                    event["stdout"] = json!(text + "\n");
+                }
+            }
+            Status::Ignored(_) => event["reason"] = json!(message),
+            Status::Passed(Some(_)) => event["note"] = json!(message),
+            Status::Passed(None) | Status::FilteredOut => {}
+        }
+        sink.line(&event.to_string())?;
+    }
+    let s = &judgement.summary;
+    sink.line(
+        &json!({
+            "type": "suite",
+            "event": if s.failed > 0 { "failed" } else { "ok" },
+            "passed": s.passed,
+            "failed": s.failed,
+            "ignored": s.ignored,
+            "measured": 0,
+            "filtered_out": s.filtered_out,
+            "must_failed": s.must_failed,
+            "should_failed": s.should_failed,
+            "must_not_judged": s.must_not_judged,
+            "exec_time": s.duration.as_secs_f64(),
+        })
+        .to_string(),
+    )
+}

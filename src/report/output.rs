@@ -1,0 +1,97 @@
+//! The one redacting output: every line the harness writes — stdout, stderr, files — passes
+//! through the run's [`Redactor`]. The app creates one `Output`; clones share its redactor, so a
+//! secret learnt late (a signed-in token, a token the target echoed) is hidden from every channel
+//! at once, including ones opened before it was learnt.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+
+use crate::error::LoadError;
+use crate::exit;
+use crate::record::ExchangeRecord;
+use crate::redact::Redactor;
+
+/// Writes to stdout, stderr and files, redacting everything.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    redactor: Arc<RwLock<Redactor>>,
+}
+
+impl Output {
+    pub fn new(redactor: Redactor) -> Output {
+        Output {
+            redactor: Arc::new(RwLock::new(redactor)),
+        }
+    }
+
+    /// Hides `secret` (and its encoded forms) from now on, on every clone of this output.
+    pub fn learn(&self, secret: &str) {
+        self.redactor
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(secret);
+    }
+
+    /// Learns every value a target sent under a secret-like key (`User.AccessToken`).
+    pub fn learn_from_exchanges(&self, exchanges: &[Arc<ExchangeRecord>]) {
+        let mut redactor = self.redactor.write().unwrap_or_else(|e| e.into_inner());
+        for record in exchanges {
+            if let Ok(response) = &record.exchange.outcome
+                && let Ok(body) = serde_json::from_slice::<serde_json::Value>(&response.body)
+            {
+                redactor.add_from_json(&body);
+            }
+        }
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .redact(text)
+    }
+
+    pub fn out(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{}", self.redact(text));
+    }
+
+    pub fn err(&self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{}", self.redact(text));
+    }
+
+    /// Writes a file, redacted.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn write_file(&self, path: &std::path::Path, text: &str) -> std::io::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, self.redact(text))
+    }
+
+    /// Prints a load error (bad input) and returns exit code 2.
+    pub fn load_error(&self, e: &LoadError) -> ExitCode {
+        self.err(&format!("error: {e}"));
+        ExitCode::from(exit::BAD_INPUT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_learnt_late_is_hidden_by_every_clone() {
+        let output = Output::new(Redactor::new(["given-token-1234"]));
+        let early = output.clone();
+        output.learn("signed-in-token-5678");
+        assert_eq!(
+            early.redact("given-token-1234 signed-in-token-5678"),
+            "[REDACTED] [REDACTED]"
+        );
+    }
+}

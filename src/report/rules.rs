@@ -1,0 +1,76 @@
+//! `rules`: the catalog, one block per rule — its level, the statement it enforces, and the
+//! faults of the reference server that kill it (computed by the app, handed in as plain data).
+
+use std::collections::BTreeMap;
+
+use super::output::Output;
+use crate::api::RESTORE_TRIAL;
+use crate::case::Level;
+use crate::plan::{Plan, trial_names};
+
+/// Which faults kill which trials, as the app computed them by running.
+#[derive(Debug, Clone, Default)]
+pub struct Kills {
+    /// Trial name → the names of the faults that make it fail.
+    pub by_trial: BTreeMap<String, Vec<&'static str>>,
+    /// How many faults were run.
+    pub faults: usize,
+    /// Faults that made the target unusable, with the reason.
+    pub unusable: Vec<(&'static str, String)>,
+    /// Trials that fail against the faithful server (should be none).
+    pub baseline: Vec<String>,
+}
+
+/// Prints the catalog.
+pub fn print(plan: &Plan, kills: &Kills, output: &Output) {
+    let mut lines = Vec::new();
+    let (mut musts, mut shoulds, mut unkilled_musts) = (0, 0, 0);
+    for case in &plan.cases {
+        lines.push(format!("{} — {}", case.id, case.summary));
+        if !case.fixtures.is_empty() {
+            let names: Vec<String> = case.fixtures.iter().map(ToString::to_string).collect();
+            lines.push(format!("  needs: {}", names.join(", ")));
+        }
+        for (si, ri, name) in trial_names(case) {
+            let rule = &case.steps[si].rules[ri];
+            match rule.level {
+                Level::Must => musts += 1,
+                Level::Should => shoulds += 1,
+            }
+            lines.push(format!("  {name} [{}]", rule.level));
+            lines.push(format!("      {}", rule.cite));
+            match kills.by_trial.get(&name) {
+                Some(killers) if !killers.is_empty() => {
+                    lines.push(format!("      killed by: {}", killers.join(", ")));
+                }
+                _ => {
+                    if rule.level == Level::Must {
+                        unkilled_musts += 1;
+                    }
+                    lines.push("      killed by: no fault of the reference server".into());
+                }
+            }
+        }
+        lines.push(String::new());
+    }
+    lines.push(format!(
+        "{} cases, {} rules ({musts} MUST, {shoulds} SHOULD), plus {RESTORE_TRIAL}",
+        plan.cases.len(),
+        musts + shoulds,
+    ));
+    lines.push(format!(
+        "{} faults; {} of {musts} MUST rules are killed by at least one",
+        kills.faults,
+        musts - unkilled_musts
+    ));
+    for (fault, reason) in &kills.unusable {
+        lines.push(format!("fault {fault} makes the target unusable: {reason}"));
+    }
+    if !kills.baseline.is_empty() {
+        lines.push(format!(
+            "warning: the faithful reference server fails {}",
+            kills.baseline.join(", ")
+        ));
+    }
+    output.out(&lines.join("\n"));
+}

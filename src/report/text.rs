@@ -1,0 +1,151 @@
+//! The texts a person reads about one trial: its failure block (rule, level, statement, origin,
+//! expected/actual, the exchange and a `curl` that repeats it) and its one-line message. Pure: the
+//! sinks redact what they write.
+
+use crate::check::media_type;
+use crate::judge::{Failure, Ignored, Status, TrialOutcome};
+use crate::plan::{Plan, TrialKind};
+use crate::record::{ExchangeRecord, curl_for};
+use crate::redact::mask_json;
+
+/// How much of a response body a failure shows.
+const BODY_EXCERPT: usize = 600;
+
+/// One line for a manifest, a JUnit message or a JSON event: expected vs actual, or the reason.
+pub fn short_message(status: &Status) -> String {
+    match status {
+        Status::Failed(Failure::Violation(f)) => {
+            format!("expected {}, got {}", f.expected, f.actual)
+        }
+        Status::Failed(Failure::Broken(why)) => format!("could not judge: {why}"),
+        Status::Failed(Failure::NotRun(why)) => format!("not run: {why}"),
+        Status::Failed(Failure::Unusable(why)) => format!("target unusable: {why}"),
+        Status::Ignored(why) => ignored_reason(why),
+        Status::Passed(note) => note.clone().unwrap_or_default(),
+        Status::FilteredOut => String::new(),
+    }
+}
+
+/// Why a trial is ignored, as the console and JUnit say it.
+pub fn ignored_reason(why: &Ignored) -> String {
+    match why {
+        Ignored::ShouldRule => "SHOULD rule, ignored (run with --include-ignored)".into(),
+        Ignored::MissingFixture(why) => why.clone(),
+        Ignored::KnownDeviation(why) => format!("known deviation: {why}"),
+    }
+}
+
+/// The failure block of a failed trial (unredacted; `None` for any other outcome).
+pub fn failure_text(plan: &Plan, outcome: &TrialOutcome) -> Option<String> {
+    let Status::Failed(failure) = &outcome.status else {
+        return None;
+    };
+    let mut lines = Vec::new();
+    lines.push(format!("rule:      {} [{}]", outcome.name, outcome.level));
+    match outcome.kind {
+        TrialKind::Rule { case, step, rule } => {
+            let rule = &plan.cases[case].steps[step].rules[rule];
+            lines.push(format!("enforces:  {}", rule.cite));
+            lines.push(format!("origin:    {}", rule.origin));
+        }
+        TrialKind::Restore => {
+            lines.push(
+                "enforces:  the run leaves the account as it found it (harness guarantee)".into(),
+            );
+        }
+        TrialKind::Deviations => {
+            lines.push("enforces:  the known-deviations list only shrinks: no entry outlives its expiry date".into());
+        }
+        TrialKind::Snapshot { case } => {
+            lines.push(
+                "enforces:  the responses keep the shape of the stored snapshot (nightly regression; SHOULD unless --deny-drift)"
+                    .into(),
+            );
+            lines.push(format!("origin:    {}", plan.cases[case].file));
+        }
+    }
+    match failure {
+        Failure::Violation(f) => {
+            lines.push(format!("expected:  {}", f.expected));
+            lines.push(format!("actual:    {}", f.actual));
+            for d in outcome.notes.iter().chain(&f.details) {
+                lines.push(format!("  - {d}"));
+            }
+        }
+        Failure::Broken(why) => lines.push(format!("could not judge: {why}")),
+        Failure::NotRun(why) => lines.push(format!("not run:   {why}")),
+        Failure::Unusable(why) => lines.push(format!("not run:   target unusable: {why}")),
+    }
+    if let Some(record) = &outcome.exchange {
+        lines.extend(exchange_lines(record));
+    }
+    Some(lines.join("\n"))
+}
+
+fn exchange_lines(record: &ExchangeRecord) -> Vec<String> {
+    let ex = &record.exchange;
+    let mut lines = vec![format!(
+        "request:   {} {} (credential: {}, step {})",
+        ex.method,
+        ex.url,
+        record.credential.name(),
+        record.context
+    )];
+    match &ex.outcome {
+        Ok(response) => {
+            let content_type = response.header("content-type").map_or("none", media_type);
+            lines.push(format!(
+                "response:  {} (content-type: {}, {} bytes, {} ms)",
+                response.status,
+                content_type,
+                response.body.len(),
+                ex.elapsed.as_millis()
+            ));
+            if let Some(location) = response.header("location") {
+                lines.push(format!(
+                    "location:  {location} (redirects are not followed)"
+                ));
+            }
+            if !response.body.is_empty() {
+                lines.push(format!("body:      {}", body_excerpt(&response.body)));
+            }
+        }
+        Err(e) => lines.push(format!(
+            "response:  none ({e}) after {} ms",
+            ex.elapsed.as_millis()
+        )),
+    }
+    if ex.retries > 0 {
+        lines.push(format!(
+            "throttled: {} answer(s) with Retry-After were waited out and retried",
+            ex.retries
+        ));
+    }
+    lines.push(format!("reproduce: {}", curl_for(record)));
+    lines
+}
+
+/// The body, secrets masked by key, shortened; non-UTF-8 bytes shown as such.
+fn body_excerpt(body: &[u8]) -> String {
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => mask_json(&value).to_string(),
+        Err(_) => match std::str::from_utf8(body) {
+            Ok(text) => text.to_string(),
+            Err(_) => {
+                let hex: Vec<String> = body.iter().take(32).map(|b| format!("{b:02x}")).collect();
+                let more = if body.len() > 32 { " …" } else { "" };
+                return format!("not UTF-8, {} bytes: {}{more}", body.len(), hex.join(" "));
+            }
+        },
+    };
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > BODY_EXCERPT {
+        let cut: String = text.chars().take(BODY_EXCERPT).collect();
+        format!("{cut}… ({} bytes in all)", body.len())
+    } else {
+        text
+    }
+}
