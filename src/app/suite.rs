@@ -56,9 +56,6 @@ pub fn suite(config: &Config, output: &Output) -> ExitCode {
     output.learn_from_exchanges(&report.exchanges);
     let info = run_info(config, &report, kind, contract_hash, started_at);
     let judgement = judge::judge(&plan, &report, &policy);
-    if report.unusable.is_none() {
-        report::preamble(&report, &info, &config.libtest, output);
-    }
     let mut failures = report::apply_files(&judgement.files, output);
     if let Err(e) = report::print(&plan, &report, &judgement, &info, &config.libtest, output) {
         failures.push(format!("cannot write the report: {e}"));
@@ -180,7 +177,8 @@ async fn run_target(
     } = target::resolve(config, output, &spawned_group).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     target.stop = stop_rx;
-    target.observer = Arc::new(Progress::new(config.progress, output.clone()));
+    let preamble = report::preamble(&target.base_url, kind, &config.libtest);
+    target.observer = Arc::new(Progress::new(config.progress, output.clone(), preamble));
     let watcher = tokio::spawn(signals::watch(
         signals,
         stop_tx,

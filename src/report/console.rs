@@ -44,23 +44,10 @@ pub fn list(plan: &Plan, output: &Output) {
     }
 }
 
-/// The preamble on stderr: what is tested.
-pub fn preamble(report: &RunReport, info: &RunInfo, args: &Arguments, output: &Output) {
-    if quiet(args) {
-        return;
-    }
-    output.err(&format!(
-        "target: {} ({})",
-        report.base_url, info.target_kind
-    ));
-    if !report.fixtures.is_empty() {
-        let fixtures: Vec<String> = report
-            .fixtures
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        output.err(&format!("fixtures: {}", fixtures.join(", ")));
-    }
+/// The preamble's first line (`target: URL (kind)`), or `None` when the console is quiet
+/// (`-q`, `--format json`). It is printed once discovery is done, before progress.
+pub fn preamble(base_url: &str, kind: &str, args: &Arguments) -> Option<String> {
+    (!quiet(args)).then(|| format!("target: {base_url} ({kind})"))
 }
 
 fn quiet(args: &Arguments) -> bool {
@@ -106,19 +93,31 @@ pub fn print(
     } else {
         args.format.unwrap_or(FormatSetting::Pretty)
     };
-    let mut sink = Sink::open(args, output)?;
-    let shown: Vec<&TrialOutcome> = judgement
-        .outcomes
-        .iter()
-        .filter(|o| o.status != Status::FilteredOut)
-        .collect();
-    match format {
-        FormatSetting::Json => json_lines(&mut sink, plan, &shown, judgement)?,
-        FormatSetting::Pretty | FormatSetting::Terse => {
-            text_lines(&mut sink, plan, &shown, judgement, format)?;
+    // Rendered with colours; the stream strips them where `--color` and the terminal say so.
+    let text = output.redact(&render(plan, judgement, format, true));
+    let setting = args.color.unwrap_or(ColorSetting::Auto);
+    let mut out: Box<dyn Write> = match &args.logfile {
+        Some(path) => {
+            let file = std::fs::File::create(path)?;
+            match setting {
+                ColorSetting::Always => Box::new(anstream::AutoStream::always(file)),
+                _ => Box::new(anstream::AutoStream::never(file)),
+            }
         }
+        None => {
+            let choice = match setting {
+                ColorSetting::Auto => anstream::ColorChoice::Auto,
+                ColorSetting::Always => anstream::ColorChoice::Always,
+                ColorSetting::Never => anstream::ColorChoice::Never,
+            };
+            Box::new(anstream::AutoStream::new(std::io::stdout(), choice))
+        }
+    };
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // A closed pipe (`| head`) is the reader's choice, not a failure (as ripgrep does).
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other?,
     }
-    sink.flush()?;
     if judgement.restore_failed {
         output.err(
             "WARNING: the account was NOT left as it was found: its original default profile could not be \
@@ -136,42 +135,41 @@ pub fn print(
     Ok(())
 }
 
-/// Where the trial lines go: stdout with colours as `--color` says, or `--logfile`; redacted.
-struct Sink<'a> {
-    out: Box<dyn Write>,
-    output: &'a Output,
+/// The report of a judged run in one of libtest's formats (unredacted). With `color`, the
+/// outcome words carry ANSI colours as libtest's do.
+pub fn render(plan: &Plan, judgement: &Judgement, format: FormatSetting, color: bool) -> String {
+    let shown: Vec<&TrialOutcome> = judgement
+        .outcomes
+        .iter()
+        .filter(|o| o.status != Status::FilteredOut)
+        .collect();
+    let mut text = Text {
+        buf: String::new(),
+        color,
+    };
+    match format {
+        FormatSetting::Json => json_lines(&mut text, plan, &shown, judgement),
+        FormatSetting::Pretty | FormatSetting::Terse => {
+            text_lines(&mut text, plan, &shown, judgement, format);
+        }
+    }
+    text.buf
+}
+
+/// A report being written.
+struct Text {
+    buf: String,
     color: bool,
 }
 
-impl<'a> Sink<'a> {
-    fn open(args: &Arguments, output: &'a Output) -> std::io::Result<Sink<'a>> {
-        let setting = args.color.unwrap_or(ColorSetting::Auto);
-        let (out, color): (Box<dyn Write>, bool) = match &args.logfile {
-            Some(path) => {
-                let file = std::fs::File::create(path)?;
-                (Box::new(file), setting == ColorSetting::Always)
-            }
-            None => {
-                let choice = match setting {
-                    ColorSetting::Auto => anstream::ColorChoice::Auto,
-                    ColorSetting::Always => anstream::ColorChoice::Always,
-                    ColorSetting::Never => anstream::ColorChoice::Never,
-                };
-                let stream = anstream::AutoStream::new(std::io::stdout(), choice);
-                let color = !matches!(stream.current_choice(), anstream::ColorChoice::Never);
-                (Box::new(stream), color)
-            }
-        };
-        Ok(Sink { out, output, color })
+impl Text {
+    fn write(&mut self, text: &str) {
+        self.buf.push_str(text);
     }
 
-    fn write(&mut self, text: &str) -> std::io::Result<()> {
-        self.out.write_all(self.output.redact(text).as_bytes())
-    }
-
-    fn line(&mut self, text: &str) -> std::io::Result<()> {
-        self.write(text)?;
-        self.out.write_all(b"\n")
+    fn line(&mut self, text: &str) {
+        self.buf.push_str(text);
+        self.buf.push('\n');
     }
 
     fn styled(&self, text: &str, color: AnsiColor) -> String {
@@ -182,14 +180,10 @@ impl<'a> Sink<'a> {
             text.to_string()
         }
     }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
 }
 
 /// `ok`, `FAILED`, `ignored` or `ignored (reason)`, coloured as libtest does.
-fn outcome_word(sink: &Sink<'_>, status: &Status) -> String {
+fn outcome_word(sink: &Text, status: &Status) -> String {
     match status {
         Status::Passed(_) => sink.styled("ok", AnsiColor::Green),
         Status::Failed(_) => sink.styled("FAILED", AnsiColor::Red),
@@ -205,23 +199,23 @@ fn outcome_word(sink: &Sink<'_>, status: &Status) -> String {
 }
 
 fn text_lines(
-    sink: &mut Sink<'_>,
+    sink: &mut Text,
     plan: &Plan,
     shown: &[&TrialOutcome],
     judgement: &Judgement,
     format: FormatSetting,
-) -> std::io::Result<()> {
+) {
     let width = shown
         .iter()
         .map(|o| o.name.chars().count())
         .max()
         .unwrap_or(0);
-    sink.line("")?;
+    sink.line("");
     sink.line(&format!(
         "running {} test{}",
         shown.len(),
         if shown.len() == 1 { "" } else { "s" }
-    ))?;
+    ));
     for o in shown {
         if format == FormatSetting::Terse {
             let (c, color) = match &o.status {
@@ -230,28 +224,28 @@ fn text_lines(
                 _ => ("i", AnsiColor::Yellow),
             };
             let c = sink.styled(c, color);
-            sink.write(&c)?;
+            sink.write(&c);
         } else {
             let word = outcome_word(sink, &o.status);
-            sink.line(&format!("test {:<width$} ... {word}", o.name))?;
+            sink.line(&format!("test {:<width$} ... {word}", o.name));
         }
     }
     let failed: Vec<&&TrialOutcome> = shown.iter().filter(|o| o.failed()).collect();
     if !failed.is_empty() {
-        sink.line("")?;
-        sink.line("failures:")?;
-        sink.line("")?;
+        sink.line("");
+        sink.line("failures:");
+        sink.line("");
         for o in &failed {
-            sink.line(&format!("---- {} ----", o.name))?;
+            sink.line(&format!("---- {} ----", o.name));
             if let Some(text) = failure_text(plan, o) {
-                sink.line(&text)?;
+                sink.line(&text);
             }
-            sink.line("")?;
+            sink.line("");
         }
-        sink.line("")?;
-        sink.line("failures:")?;
+        sink.line("");
+        sink.line("failures:");
         for o in &failed {
-            sink.line(&format!("    {}", o.name))?;
+            sink.line(&format!("    {}", o.name));
         }
     }
     let s = &judgement.summary;
@@ -260,7 +254,7 @@ fn text_lines(
     } else {
         sink.styled("ok", AnsiColor::Green)
     };
-    sink.line("")?;
+    sink.line("");
     sink.line(&format!(
         "test result: {result}. {} passed; {} failed; {} ignored; 0 measured; {} filtered out; finished in {:.2}s",
         s.passed,
@@ -268,22 +262,15 @@ fn text_lines(
         s.ignored,
         s.filtered_out,
         s.duration.as_secs_f64()
-    ))?;
-    sink.line("")
+    ));
+    sink.line("");
 }
 
 /// libtest's JSON events, each trial's carrying its level, its time and its clean text.
-fn json_lines(
-    sink: &mut Sink<'_>,
-    plan: &Plan,
-    shown: &[&TrialOutcome],
-    judgement: &Judgement,
-) -> std::io::Result<()> {
-    sink.line(
-        &json!({"type": "suite", "event": "started", "test_count": shown.len()}).to_string(),
-    )?;
+fn json_lines(sink: &mut Text, plan: &Plan, shown: &[&TrialOutcome], judgement: &Judgement) {
+    sink.line(&json!({"type": "suite", "event": "started", "test_count": shown.len()}).to_string());
     for o in shown {
-        sink.line(&json!({"type": "test", "event": "started", "name": o.name}).to_string())?;
+        sink.line(&json!({"type": "test", "event": "started", "name": o.name}).to_string());
         let mut event = json!({
             "type": "test",
             "name": o.name,
@@ -315,7 +302,7 @@ fn json_lines(
             Status::Passed(Some(_)) => event["note"] = json!(message),
             Status::Passed(None) | Status::FilteredOut => {}
         }
-        sink.line(&event.to_string())?;
+        sink.line(&event.to_string());
     }
     let s = &judgement.summary;
     sink.line(
@@ -333,5 +320,5 @@ fn json_lines(
             "exec_time": s.duration.as_secs_f64(),
         })
         .to_string(),
-    )
+    );
 }

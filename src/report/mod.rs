@@ -11,9 +11,12 @@ mod progress;
 mod rules;
 mod text;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::PathBuf;
 
-pub use console::{list, preamble, print, selection};
+pub use console::{list, preamble, print, render, selection};
 pub use files::apply as apply_files;
 pub use junit::{render as render_junit, write as write_junit};
 pub use manifest::{build as build_manifest, write as write_manifest};

@@ -33,10 +33,13 @@ impl ProgressMode {
     }
 }
 
-/// A [`RunObserver`] that shows progress.
+/// A [`RunObserver`] that shows progress, after the preamble (what is tested, and the fixtures
+/// discovery found) once discovery is done.
 pub struct Progress {
     mode: ProgressMode,
     output: Output,
+    /// `target: URL (kind)`, or `None` when the console is quiet.
+    preamble: Option<String>,
     state: Mutex<State>,
 }
 
@@ -48,10 +51,11 @@ struct State {
 }
 
 impl Progress {
-    pub fn new(mode: ProgressMode, output: Output) -> Progress {
+    pub fn new(mode: ProgressMode, output: Output, preamble: Option<String>) -> Progress {
         Progress {
             mode,
             output,
+            preamble,
             state: Mutex::new(State::default()),
         }
     }
@@ -63,18 +67,35 @@ impl Progress {
     }
 }
 
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 fn seconds(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
 }
 
 impl RunObserver for Progress {
     fn on_event(&self, event: &RunEvent) {
+        if let (RunEvent::Started { fixtures, .. }, Some(preamble)) = (event, &self.preamble) {
+            self.output.err(preamble);
+            if !fixtures.is_empty() {
+                let fixtures: Vec<String> =
+                    fixtures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                self.output
+                    .err(&format!("fixtures: {}", fixtures.join(", ")));
+            }
+        }
         if self.mode == ProgressMode::Off {
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match event {
-            RunEvent::Started { cases } => {
+            RunEvent::Started { cases, .. } => {
                 state.total = *cases;
                 if self.mode == ProgressMode::Bar {
                     let bar = ProgressBar::with_draw_target(
@@ -126,7 +147,9 @@ impl RunObserver for Progress {
                             format!("{failed} FAILED")
                         };
                         let text = format!(
-                            "{case}: {verdict} ({judged} trials, {requests} requests, {})",
+                            "{case}: {verdict} ({}, {}, {})",
+                            count(*judged, "trial"),
+                            count(*requests, "request"),
                             seconds(*duration)
                         );
                         self.line(&state, &text);

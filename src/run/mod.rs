@@ -83,8 +83,10 @@ pub struct Target {
 /// Something the runner did, as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEvent {
-    /// Discovery is done; this many cases will run.
+    /// Discovery is done: what it found (fixture → value, or why it is missing), and how many
+    /// cases will run.
     Started {
+        fixtures: BTreeMap<String, String>,
         cases: usize,
     },
     CaseStarted {
@@ -201,6 +203,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
     let mut tasks = Vec::new();
     let mut changed_state = false;
     session.event(RunEvent::Started {
+        fixtures: report.fixtures.clone(),
         cases: plan.run_cases.len(),
     });
     for &ci in &plan.run_cases {

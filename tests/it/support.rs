@@ -59,6 +59,13 @@ impl Server {
         ]
     }
 
+    /// [`Server::target_args`] followed by `extra`.
+    pub fn target_args_with(&self, extra: &[&str]) -> Vec<String> {
+        let mut a = self.target_args();
+        a.extend(args(extra));
+        a
+    }
+
     pub fn secrets(&self) -> Vec<String> {
         let c = self.get().credentials();
         vec![

@@ -1,0 +1,282 @@
+//! What the reports say through the binary: files on every path, the right label, real
+//! durations, clean JSON events, output paths checked before anything is sent, and live progress.
+
+use std::time::Duration;
+
+use nexudus_conformance::server::ServerOptions;
+
+use crate::support::{Server, args, free_port, harness, spawn_harness, wait_until};
+
+fn temp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("nxc-it-{}-{name}", std::process::id()))
+}
+
+fn junit_of(path: &std::path::Path) -> quick_junit::Report {
+    let xml = std::fs::read_to_string(path).unwrap();
+    quick_junit::Report::deserialize_from_str(&xml).unwrap()
+}
+
+fn property(report: &quick_junit::Report, name: &str) -> Option<String> {
+    report.test_suites[0]
+        .properties
+        .iter()
+        .find(|p| p.name.as_str() == name)
+        .map(|p| p.value.to_string())
+}
+
+#[test]
+fn an_unreachable_target_still_gets_its_junit_and_manifest() {
+    let junit = temp("unreachable.xml");
+    let manifest = temp("unreachable.json");
+    let run = harness(&args(&[
+        "--base-url",
+        &format!("http://127.0.0.1:{}", free_port()),
+        "--token",
+        "abcdefghijkl",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ]));
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    let report = junit_of(&junit);
+    let cases = &report.test_suites[0].test_cases;
+    assert!(
+        !cases.is_empty(),
+        "a JUnit file with the trials, not 0 bytes"
+    );
+    let status = &cases
+        .iter()
+        .find(|c| c.name.as_str() == "status_is_200")
+        .unwrap()
+        .status;
+    match status {
+        quick_junit::TestCaseStatus::NonSuccess { kind, message, .. } => {
+            assert_eq!(*kind, quick_junit::NonSuccessKind::Error);
+            assert!(
+                message
+                    .as_ref()
+                    .unwrap()
+                    .as_str()
+                    .starts_with("target unusable: "),
+                "{message:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(std::fs::metadata(&manifest).unwrap().len() > 0);
+}
+
+#[test]
+fn junit_names_the_target_label_and_the_kind_apart() {
+    let server = Server::start();
+    let junit = temp("label.xml");
+    let mut a = server.target_args();
+    a.extend(args(&[
+        "--junit",
+        junit.to_str().unwrap(),
+        "--target-label",
+        "staging-eu",
+        "--snapshots",
+        temp("label-snapshots").to_str().unwrap(),
+        "--update-snapshots",
+        "no",
+        "valid_switch::status_is_200",
+    ]));
+    let run = harness(&a);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let report = junit_of(&junit);
+    assert_eq!(
+        property(&report, "target_label").as_deref(),
+        Some("staging-eu")
+    );
+    assert_eq!(
+        property(&report, "target_kind").as_deref(),
+        Some("--base-url")
+    );
+}
+
+#[test]
+fn durations_are_the_real_ones_in_every_format() {
+    // 40 ms per response: every trial that judged a response took at least that, and the suite
+    // took at least the sum of its dependent round trips.
+    let server = Server::start_with(ServerOptions {
+        latency: Duration::from_millis(40),
+        ..ServerOptions::default()
+    });
+    let junit = temp("durations.xml");
+    let mut a = server.target_args();
+    a.extend(args(&[
+        "valid_switch::",
+        "--format",
+        "json",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]));
+    let run = harness(&a);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let suite = events.last().unwrap();
+    // Discovery, four steps, the final check: six round trips of 40 ms at least.
+    assert!(suite["exec_time"].as_f64().unwrap() >= 0.24, "{suite}");
+    let passed = events
+        .iter()
+        .find(|e| e["name"] == "valid_switch::status_is_200" && e["event"] == "ok")
+        .unwrap();
+    let secs = passed["exec_time"].as_f64().unwrap();
+    assert!(
+        (0.04..10.0).contains(&secs),
+        "seconds, not microseconds: {passed}"
+    );
+    let report = junit_of(&junit);
+    let case = report.test_suites[0]
+        .test_cases
+        .iter()
+        .find(|c| c.name.as_str() == "status_is_200")
+        .unwrap();
+    assert!(
+        case.time.unwrap() >= Duration::from_millis(40),
+        "{:?}",
+        case.time
+    );
+    let pretty = harness(&server.target_args_with(&["valid_switch::"]));
+    let line = pretty
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("test result:"))
+        .unwrap();
+    let secs: f64 = line
+        .rsplit("finished in ")
+        .next()
+        .unwrap()
+        .trim_end_matches('s')
+        .parse()
+        .unwrap();
+    assert!(secs >= 0.24, "{line}");
+}
+
+#[test]
+fn json_events_carry_the_level_and_the_clean_text() {
+    let server = Server::start_with(ServerOptions {
+        faults: nexudus_conformance::server::Faults::from([
+            nexudus_conformance::server::Fault::ForeignProfile403,
+        ]),
+        ..ServerOptions::default()
+    });
+    let run = harness(&server.target_args_with(&["foreign_profile::", "--format", "json"]));
+    assert_eq!(run.code, 101, "{}", run.all_output());
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let failed = events
+        .iter()
+        .find(|e| e["name"] == "foreign_profile::status_is_404" && e["event"] == "failed")
+        .unwrap();
+    assert_eq!(failed["level"], "must");
+    assert_eq!(failed["failure"], "violation");
+    assert_eq!(failed["message"], "expected status 404, got status 403");
+    assert!(
+        failed["stdout"]
+            .as_str()
+            .unwrap()
+            .starts_with("rule:      foreign_profile::status_is_404 [MUST]"),
+        "{failed}"
+    );
+    let ignored = events
+        .iter()
+        .find(|e| e["name"] == "foreign_profile::failure_envelope" && e["event"] == "ignored")
+        .unwrap();
+    assert_eq!(ignored["level"], "should");
+    assert_eq!(
+        ignored["reason"],
+        "SHOULD rule, ignored (run with --include-ignored)"
+    );
+}
+
+#[test]
+fn output_paths_are_checked_before_anything_is_sent() {
+    let server = Server::start();
+    let mut a = server.target_args();
+    a.extend(args(&["--manifest", "/proc/no-such-dir/manifest.json"]));
+    let run = harness(&a);
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    assert!(
+        run.stderr.contains("--manifest: cannot write"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.get().requests_received(), 0, "nothing was sent");
+}
+
+#[test]
+fn a_late_write_failure_has_its_own_exit_code() {
+    // The manifest's directory exists when the flags are checked and is replaced by a file while
+    // the run is in flight, so the write at the end fails.
+    let server = Server::start_with(ServerOptions {
+        latency: Duration::from_millis(30),
+        ..ServerOptions::default()
+    });
+    let dir = temp("late-write");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("manifest.json");
+    let mut a = server.target_args();
+    a.extend(args(&[
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "valid_switch::",
+    ]));
+    let child = spawn_harness(&a);
+    wait_until("the first request", || server.get().requests_received() > 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, "now a file").unwrap();
+    let run = crate::support::finish(child);
+    assert_eq!(run.code, 4, "{}", run.all_output());
+    assert!(
+        run.stderr.contains("cannot write --manifest"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("test result: ok."),
+        "the report is complete: {}",
+        run.stdout
+    );
+    let _ = std::fs::remove_file(&dir);
+}
+
+#[test]
+fn progress_shows_one_line_per_case_while_the_run_is_in_flight() {
+    let server = Server::start_with(ServerOptions {
+        latency: Duration::from_millis(20),
+        ..ServerOptions::default()
+    });
+    let run = harness(&server.target_args_with(&["--progress", "lines", "--max-rps", "20"]));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(
+        lines.len(),
+        14,
+        "one per case that has a selected trial: {}",
+        run.stderr
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("valid_switch: ok (")),
+        "{}",
+        run.stderr
+    );
+    assert!(lines.last().unwrap().starts_with("[14/14]"), "{lines:?}");
+    let quiet = harness(&server.target_args_with(&["--progress", "never"]));
+    assert!(
+        !quiet.stderr.lines().any(|l| l.starts_with('[')),
+        "{}",
+        quiet.stderr
+    );
+}
