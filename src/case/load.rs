@@ -4,175 +4,30 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use super::catalog::{Catalog, is_catalog, must_cite_doc};
+use super::file::*;
 use super::model::*;
 use super::template::{Template, Var};
 use crate::contract::Contract;
 use crate::error::{LoadError, escape_pointer, parse_json};
 use crate::source::SourceFile;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CaseFile {
-    /// Lets editors find `schemas/case.schema.json`; ignored here.
-    #[serde(rename = "$schema", default)]
-    _schema: Option<String>,
-    summary: String,
-    state: StateUse,
-    steps: Vec<StepFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StepFile {
-    name: String,
-    request: RequestFile,
-    #[serde(default)]
-    rules: Vec<RuleFile>,
-    sweep: Option<SweepFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SweepFile {
-    over: SweepSource,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RequestFile {
-    method: Method,
-    path: String,
-    #[serde(default)]
-    query: serde_json::Map<String, Value>,
-    credential: Credential,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    id: String,
-    level: Level,
-    cites: Cite,
-    #[serde(default)]
-    only_if_body: bool,
-    check: CheckFile,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum CheckFile {
-    Status(StatusFile),
-    Header(HeaderFile),
-    Schema(SchemaFile),
-    Json(Box<JsonFile>),
-    Items(Box<ItemsFile>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StatusFile {
-    #[serde(default)]
-    any_of: Vec<StatusPatternFile>,
-    #[serde(default)]
-    none_of: Vec<StatusPatternFile>,
-}
-
-struct StatusPatternFile(StatusPattern);
-
-impl<'de> Deserialize<'de> for StatusPatternFile {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
-        let pattern = match &value {
-            Value::Number(n) => n
-                .as_u64()
-                .filter(|c| (100..=599).contains(c))
-                .and_then(|c| u16::try_from(c).ok())
-                .map(StatusPattern::Code),
-            Value::String(s) => {
-                let b = s.as_bytes();
-                if b.len() == 3
-                    && (b'1'..=b'5').contains(&b[0])
-                    && s[1..].eq_ignore_ascii_case("xx")
-                {
-                    Some(StatusPattern::Class(b[0] - b'0'))
-                } else {
-                    s.parse::<u16>()
-                        .ok()
-                        .filter(|c| (100..=599).contains(c))
-                        .map(StatusPattern::Code)
-                }
-            }
-            _ => None,
-        };
-        pattern.map(StatusPatternFile).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid status pattern {value}; write a code from 100 to 599 (`404`) or a class (`\"4xx\"`)"
-            ))
-        })
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HeaderFile {
-    name: String,
-    present: Option<bool>,
-    equals: Option<String>,
-    contains: Option<String>,
-    media_type: Option<String>,
-    starts_with: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SchemaFile {
-    #[serde(rename = "ref")]
-    reference: Option<String>,
-    inline: Option<Value>,
-}
-
-/// `Some(value)` even when the value is `null`, so `"equals": null` is not mistaken for absence.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonFile {
-    pointer: String,
-    exists: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
-    equals: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    not_equals: Option<Value>,
-    one_of: Option<Vec<Value>>,
-    #[serde(rename = "type")]
-    json_type: Option<JsonType>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ItemsFile {
-    array: String,
-    #[serde(rename = "where")]
-    filter: Option<JsonFile>,
-    count: Option<usize>,
-    each: Option<JsonFile>,
-    unique: Option<String>,
-}
-
-/// Loads every case file, sorted by id.
+/// Loads every case file, sorted by id. Files whose name starts with `_` are the shared catalog
+/// (sources, statements, rules), not cases.
 ///
 /// # Errors
-/// The first bad file: invalid JSON, a shape error, an unknown variable or schema, a duplicate id.
+/// The first bad file: invalid JSON, a shape error, an unknown variable, schema, statement or
+/// rule, a duplicate id.
 pub fn load_cases(sources: &[SourceFile], contract: &mut Contract) -> Result<Vec<Case>, LoadError> {
-    let mut cases: Vec<Case> = Vec::with_capacity(sources.len());
+    let (catalogs, case_files): (Vec<&SourceFile>, Vec<&SourceFile>) =
+        sources.iter().partition(|s| is_catalog(s));
+    let catalog = Catalog::load(&catalogs, contract)?;
+    let mut cases: Vec<Case> = Vec::with_capacity(case_files.len());
     let mut seen: HashMap<String, String> = HashMap::new();
-    for source in sources {
-        let case = load_case(source, contract)?;
+    for source in case_files {
+        let case = load_case(source, &catalog, contract)?;
         if let Some(first) = seen.insert(case.id.clone(), source.path.clone()) {
             return Err(LoadError::new(
                 &source.path,
@@ -188,7 +43,82 @@ pub fn load_cases(sources: &[SourceFile], contract: &mut Contract) -> Result<Vec
     Ok(cases)
 }
 
-fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadError> {
+/// One step as written, or one of the steps a `for_each` step stands for.
+struct Expanded {
+    name: String,
+    /// Where the name is written.
+    name_at: String,
+    request: RequestFile,
+    /// Where each query parameter is written (a `for_each` entry can set one).
+    query_at: HashMap<String, String>,
+    origin: String,
+}
+
+/// The steps a step stands for: itself, or one per `for_each` entry.
+fn expand(step: &StepFile, sp: &str) -> Result<Vec<Expanded>, Problem> {
+    let query_at = |request: &RequestFile| -> HashMap<String, String> {
+        request
+            .query
+            .keys()
+            .map(|k| {
+                (
+                    k.clone(),
+                    format!("{sp}/request/query/{}", escape_pointer(k)),
+                )
+            })
+            .collect()
+    };
+    match (&step.for_each, &step.name) {
+        (None, Some(name)) => Ok(vec![Expanded {
+            name: name.clone(),
+            name_at: format!("{sp}/name"),
+            request: step.request.clone(),
+            query_at: query_at(&step.request),
+            origin: sp.to_string(),
+        }]),
+        (None, None) => Err((
+            sp.to_string(),
+            "a step needs a `name` (or a `for_each` list whose entries name the steps)".into(),
+        )),
+        (Some(_), Some(_)) => Err((
+            format!("{sp}/name"),
+            "a `for_each` step takes its names from its entries; remove `name`".into(),
+        )),
+        (Some(variants), None) if variants.is_empty() => Err((
+            format!("{sp}/for_each"),
+            "`for_each` needs at least one entry".into(),
+        )),
+        (Some(variants), None) => Ok(variants
+            .iter()
+            .enumerate()
+            .map(|(vi, variant)| {
+                let vp = format!("{sp}/for_each/{vi}");
+                let mut request = step.request.clone();
+                let mut at = query_at(&step.request);
+                for (k, v) in &variant.query {
+                    request.query.insert(k.clone(), v.clone());
+                    at.insert(k.clone(), format!("{vp}/query/{}", escape_pointer(k)));
+                }
+                if let Some(credential) = variant.credential {
+                    request.credential = credential;
+                }
+                Expanded {
+                    name: variant.name.clone(),
+                    name_at: format!("{vp}/name"),
+                    request,
+                    query_at: at,
+                    origin: vp,
+                }
+            })
+            .collect()),
+    }
+}
+
+fn load_case(
+    source: &SourceFile,
+    catalog: &Catalog,
+    contract: &mut Contract,
+) -> Result<Case, LoadError> {
     let file: Arc<str> = Arc::from(source.path.as_str());
     let id = source.stem().to_string();
     check_identifier(&id).map_err(|m| {
@@ -206,120 +136,98 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
         ));
     }
     let parsed: CaseFile = parse_json(&source.path, &source.text)?;
-    let bad = |pointer: String, message: String| LoadError::new(&source.path, message).at(pointer);
+    let bad = |(pointer, message): Problem| LoadError::new(&source.path, message).at(pointer);
 
     if parsed.steps.is_empty() {
-        return Err(bad(
+        return Err(bad((
             "/steps".into(),
             "a case needs at least one step".into(),
-        ));
+        )));
     }
     let mut fixtures = BTreeSet::new();
     let mut steps = Vec::with_capacity(parsed.steps.len());
     let mut step_names = BTreeSet::new();
-    for (si, step) in parsed.steps.into_iter().enumerate() {
+    for (si, step) in parsed.steps.iter().enumerate() {
         let sp = format!("/steps/{si}");
-        check_identifier(&step.name)
-            .map_err(|m| bad(format!("{sp}/name"), format!("step name {m}")))?;
-        if !step_names.insert(step.name.clone()) {
-            return Err(bad(
-                format!("{sp}/name"),
-                format!(
-                    "step name `{}` is used twice in this case; step names must be unique",
-                    step.name
-                ),
-            ));
-        }
-        let mut used = BTreeSet::new();
-        let request = resolve_request(step.request, &sp, &mut used).map_err(|(p, m)| bad(p, m))?;
-        let sweeps = used.remove(&Fixture::Profile(Var::SweepId));
-        match (&step.sweep, sweeps) {
-            (Some(_), false) => {
-                return Err(bad(
-                    format!("{sp}/sweep"),
-                    "a sweep step sends `{{sweep_id}}` in its request; use it in the path or query"
-                        .into(),
-                ));
-            }
-            (None, true) => {
-                return Err(bad(
-                    format!("{sp}/request"),
-                    "`{{sweep_id}}` is only bound in a sweep step; add `\"sweep\": {\"over\": \"unowned_ids\"}`".into(),
-                ));
-            }
-            (Some(_), true) => {
-                // The sweep starts at the unknown id.
-                used.insert(Fixture::Profile(Var::UnknownProfileId));
-            }
-            (None, false) => {}
-        }
-        fixtures.extend(used);
-        let mut rules = Vec::with_capacity(step.rules.len());
-        let mut rule_ids = BTreeSet::new();
-        for (ri, rule) in step.rules.into_iter().enumerate() {
-            let rp = format!("{sp}/rules/{ri}");
-            check_identifier(&rule.id)
-                .map_err(|m| bad(format!("{rp}/id"), format!("rule id {m}")))?;
-            if rule.id == crate::api::SNAPSHOT_RULE_ID {
-                return Err(bad(
-                    format!("{rp}/id"),
+        for expanded in expand(step, &sp).map_err(bad)? {
+            check_identifier(&expanded.name)
+                .map_err(|m| bad((expanded.name_at.clone(), format!("step name {m}"))))?;
+            if !step_names.insert(expanded.name.clone()) {
+                return Err(bad((
+                    expanded.name_at.clone(),
                     format!(
-                        "the rule id `{}` is reserved for the case's response snapshot; rename the rule",
-                        rule.id
+                        "step name `{}` is used twice in this case; step names must be unique",
+                        expanded.name
                     ),
-                ));
+                )));
             }
-            if !rule_ids.insert(rule.id.clone()) {
-                return Err(bad(
-                    format!("{rp}/id"),
-                    format!(
-                        "rule id `{}` is used twice in this step; rule ids must be unique in a step",
-                        rule.id
-                    ),
-                ));
+            let mut used = BTreeSet::new();
+            let request = resolve_request(expanded.request, &sp, &expanded.query_at, &mut used)
+                .map_err(bad)?;
+            let sweeps = used.remove(&Fixture::Profile(Var::SweepId));
+            match (&step.sweep, sweeps) {
+                (Some(_), false) => {
+                    return Err(bad((
+                        format!("{sp}/sweep"),
+                        "a sweep step sends `{{sweep_id}}` in its request; use it in the path or query"
+                            .into(),
+                    )));
+                }
+                (None, true) => {
+                    return Err(bad((
+                        format!("{sp}/request"),
+                        "`{{sweep_id}}` is only bound in a sweep step; add `\"sweep\": {\"over\": \"unowned_ids\"}`".into(),
+                    )));
+                }
+                (Some(_), true) => {
+                    // The sweep starts at the unknown id.
+                    used.insert(Fixture::Profile(Var::UnknownProfileId));
+                }
+                (None, false) => {}
             }
-            if rule.level == Level::Must && rule.cites.evidence != Evidence::Doc {
-                return Err(bad(
-                    format!("{rp}/cites/evidence"),
-                    format!(
-                        "a `must` rule enforces documented behaviour, but this one cites `{}` evidence; \
-                         make it `should` or cite a `doc` statement",
-                        rule.cites.evidence
-                    ),
-                ));
+            fixtures.extend(used);
+            let mut rules = Vec::with_capacity(step.rules.len());
+            let mut rule_ids = BTreeSet::new();
+            for (ri, entry) in step.rules.iter().enumerate() {
+                let rp = format!("{sp}/rules/{ri}");
+                let rule =
+                    resolve_rule(entry, &rp, catalog, contract, &mut fixtures).map_err(bad)?;
+                if !rule_ids.insert(rule.id.clone()) {
+                    return Err(bad((
+                        format!("{rp}/id"),
+                        format!(
+                            "rule id `{}` is used twice in this step; rule ids must be unique in a step",
+                            rule.id
+                        ),
+                    )));
+                }
+                rules.push(Rule {
+                    origin: Origin {
+                        file: file.clone(),
+                        pointer: rp,
+                    },
+                    ..rule
+                });
             }
-            let check = resolve_check(rule.check, &format!("{rp}/check"), contract, &mut fixtures)
-                .map_err(|(p, m)| bad(p, m))?;
-            rules.push(Rule {
-                id: rule.id,
-                level: rule.level,
-                cite: rule.cites,
-                only_if_body: rule.only_if_body,
-                check,
+            steps.push(Step {
+                name: expanded.name,
+                request,
+                rules,
                 origin: Origin {
                     file: file.clone(),
-                    pointer: rp,
+                    pointer: expanded.origin,
                 },
+                sweep: step.sweep.as_ref().map(|s| s.over),
             });
         }
-        steps.push(Step {
-            name: step.name,
-            request,
-            rules,
-            origin: Origin {
-                file: file.clone(),
-                pointer: sp,
-            },
-            sweep: step.sweep.map(|s| s.over),
-        });
     }
     // Bound per request, not discovered.
     fixtures.remove(&Fixture::Profile(Var::SweepId));
     if steps.iter().all(|s| s.rules.is_empty()) {
-        return Err(bad(
+        return Err(bad((
             "/steps".into(),
             "a case needs at least one rule, or it reports nothing".into(),
-        ));
+        )));
     }
     Ok(Case {
         id,
@@ -331,9 +239,120 @@ fn load_case(source: &SourceFile, contract: &mut Contract) -> Result<Case, LoadE
     })
 }
 
-type Problem = (String, String);
+/// A rule entry of a case: a rule of the catalog (`use`, optionally with its own `id` or
+/// `cites`), or a rule written out in full. The origin is filled in by the caller.
+fn resolve_rule(
+    entry: &RuleEntry,
+    rp: &str,
+    catalog: &Catalog,
+    contract: &mut Contract,
+    fixtures: &mut BTreeSet<Fixture>,
+) -> Result<Rule, Problem> {
+    let (id, level, cites, cites_at, only_if_body, check, check_at) = match &entry.uses {
+        Some(name) => {
+            for (field, given) in [
+                ("level", entry.level.is_some()),
+                ("only_if_body", entry.only_if_body.is_some()),
+                ("check", entry.check.is_some()),
+            ] {
+                if given {
+                    return Err((
+                        format!("{rp}/{field}"),
+                        format!(
+                            "a rule that `use`s the catalog takes only `id` and `cites` beside it; \
+                             write the rule out in full to change its `{field}`"
+                        ),
+                    ));
+                }
+            }
+            let def = catalog.rule(name, &format!("{rp}/use"))?;
+            let (cites, cites_at) = match &entry.cites {
+                Some(c) => (c.clone(), format!("{rp}/cites")),
+                None => (def.cites.clone(), format!("{rp}/use")),
+            };
+            (
+                entry.id.clone().unwrap_or_else(|| name.clone()),
+                def.level,
+                cites,
+                cites_at,
+                def.only_if_body,
+                def.check.clone(),
+                format!("{rp}/use"),
+            )
+        }
+        None => {
+            let missing: Vec<&str> = [
+                ("id", entry.id.is_none()),
+                ("level", entry.level.is_none()),
+                ("cites", entry.cites.is_none()),
+                ("check", entry.check.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(f, m)| m.then_some(f))
+            .collect();
+            let (Some(id), Some(level), Some(cites), Some(check)) =
+                (&entry.id, entry.level, &entry.cites, &entry.check)
+            else {
+                return Err((
+                    rp.to_string(),
+                    format!(
+                        "a rule needs `use` (a rule of the catalog) or all of `id`, `level`, `cites` and `check`; missing {}",
+                        missing
+                            .iter()
+                            .map(|f| format!("`{f}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            };
+            (
+                id.clone(),
+                level,
+                cites.clone(),
+                format!("{rp}/cites"),
+                entry.only_if_body.unwrap_or(false),
+                check.clone(),
+                format!("{rp}/check"),
+            )
+        }
+    };
+    let id_at = if entry.id.is_some() {
+        format!("{rp}/id")
+    } else {
+        format!("{rp}/use")
+    };
+    check_identifier(&id).map_err(|m| (id_at.clone(), format!("rule id {m}")))?;
+    if id == crate::api::SNAPSHOT_RULE_ID {
+        return Err((
+            id_at,
+            format!(
+                "the rule id `{id}` is reserved for the case's response snapshot; rename the rule"
+            ),
+        ));
+    }
+    let cite = catalog.cite(&cites, &cites_at)?;
+    let evidence_at = match &cites {
+        CiteRef::Inline(_) => format!("{cites_at}/evidence"),
+        CiteRef::Key(_) => cites_at,
+    };
+    must_cite_doc(level, &cite, &evidence_at)?;
+    let check = resolve_check(check, &check_at, contract, fixtures)?;
+    Ok(Rule {
+        id,
+        level,
+        cite,
+        only_if_body,
+        check,
+        origin: Origin {
+            file: Arc::from(""),
+            pointer: String::new(),
+        },
+    })
+}
 
-fn check_identifier(name: &str) -> Result<(), String> {
+pub(super) type Problem = (String, String);
+
+pub(super) fn check_identifier(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name
             .chars()
@@ -367,6 +386,7 @@ fn template(
 fn resolve_request(
     request: RequestFile,
     sp: &str,
+    query_at: &HashMap<String, String>,
     fixtures: &mut BTreeSet<Fixture>,
 ) -> Result<RequestSpec, Problem> {
     if !request.path.starts_with('/') {
@@ -386,7 +406,10 @@ fn resolve_request(
     )?;
     let mut query = Vec::with_capacity(request.query.len());
     for (name, value) in request.query {
-        let qp = format!("{sp}/request/query/{}", escape_pointer(&name));
+        let qp = query_at
+            .get(&name)
+            .cloned()
+            .unwrap_or_else(|| format!("{sp}/request/query/{}", escape_pointer(&name)));
         if value.is_object() || value.is_array() || value.is_null() {
             return Err((
                 qp,
@@ -465,7 +488,7 @@ fn value_op(
     }
 }
 
-fn resolve_check(
+pub(super) fn resolve_check(
     check: CheckFile,
     at: &str,
     contract: &mut Contract,
@@ -568,240 +591,4 @@ fn resolve_check(
             })
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::source::{embedded_cases, embedded_schemas};
-    use serde_json::json;
-
-    fn contract() -> Contract {
-        Contract::load(&embedded_schemas()).unwrap()
-    }
-
-    fn load_one(name: &str, text: &str) -> Result<Vec<Case>, LoadError> {
-        let source = SourceFile {
-            path: format!("cases/{name}.json"),
-            text: text.to_string(),
-        };
-        load_cases(&[source], &mut contract())
-    }
-
-    /// A valid case whose first rule's `check` (or any part) the table below patches.
-    fn base() -> Value {
-        json!({
-            "summary": "s", "state": "changes",
-            "steps": [{"name": "switch",
-                "request": {"method": "PUT", "path": "/api/public/coworkers/profiles/current",
-                            "query": {"coworkerId": "{{target_profile_id}}"}, "credential": "primary"},
-                "rules": [{"id": "status_is_200", "level": "must",
-                           "cites": {"source": "SW", "evidence": "doc", "statement": "200 on success"},
-                           "check": {"status": {"any_of": [200]}}}]}]
-        })
-    }
-
-    fn with(pointer: &str, value: Value) -> String {
-        let mut doc = base();
-        if let Some(slot) = doc.pointer_mut(pointer) {
-            *slot = value;
-        }
-        serde_json::to_string_pretty(&doc).unwrap()
-    }
-
-    #[test]
-    fn the_base_case_loads_and_derives_its_fixtures() {
-        let cases = load_one("ok", &with("/summary", json!("fine"))).unwrap();
-        assert_eq!(
-            cases[0]
-                .fixtures
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
-            vec!["target_profile_id"]
-        );
-    }
-
-    #[test]
-    fn bad_case_files_are_refused_with_file_and_position() {
-        let rule = "/steps/0/rules/0";
-        let table: Vec<(&str, String)> = vec![
-            (
-                "syntax",
-                "{\n  \"summary\": \"s\",\n  \"state\": \"changes\"\n  \"steps\": []\n}".into(),
-            ),
-            ("trailing", format!("{} x", with("/summary", json!("s")))),
-            (
-                "unknown_field",
-                with(
-                    &format!("{rule}/check"),
-                    json!({"stauts": {"any_of": [200]}}),
-                ),
-            ),
-            (
-                "unknown_rule_field",
-                with(&format!("{rule}/level"), json!("must")).replace("\"level\"", "\"levle\""),
-            ),
-            ("bad_level", with(&format!("{rule}/level"), json!("mst"))),
-            (
-                "unknown_credential",
-                with("/steps/0/request/credential", json!("primry")),
-            ),
-            (
-                "unknown_variable",
-                with(
-                    "/steps/0/request/query/coworkerId",
-                    json!("{{taget_profile_id}}"),
-                ),
-            ),
-            (
-                "response_var_in_request",
-                with("/steps/0/request/path", json!("/x/{{response.status}}")),
-            ),
-            (
-                "missing_schema",
-                with(
-                    &format!("{rule}/check"),
-                    json!({"schema": {"ref": "profile.json"}}),
-                ),
-            ),
-            (
-                "missing_pointer_target",
-                with(
-                    &format!("{rule}/check"),
-                    json!({"schema": {"ref": "profiles.json#/$defs/nope"}}),
-                ),
-            ),
-            (
-                "bad_inline_schema",
-                with(
-                    &format!("{rule}/check"),
-                    json!({"schema": {"inline": {"type": "whatever"}}}),
-                ),
-            ),
-            (
-                "must_without_doc",
-                with(&format!("{rule}/cites/evidence"), json!("infer")),
-            ),
-            (
-                "bad_status",
-                with(
-                    &format!("{rule}/check"),
-                    json!({"status": {"any_of": ["2xy"]}}),
-                ),
-            ),
-            (
-                "two_header_ops",
-                with(
-                    &format!("{rule}/check"),
-                    json!({"header": {"name": "a", "present": true, "equals": "b"}}),
-                ),
-            ),
-            (
-                "no_value_op",
-                with(&format!("{rule}/check"), json!({"json": {"pointer": "/a"}})),
-            ),
-            (
-                "bad_pointer",
-                with(
-                    &format!("{rule}/check"),
-                    json!({"json": {"pointer": "Status", "exists": true}}),
-                ),
-            ),
-            (
-                "bad_rule_id",
-                with(&format!("{rule}/id"), json!("Status-Is-200")),
-            ),
-            ("no_steps", with("/steps", json!([]))),
-            ("no_rules", with("/steps/0/rules", json!([]))),
-            (
-                "relative_path",
-                with("/steps/0/request/path", json!("api/x")),
-            ),
-            ("Bad-Name", with("/summary", json!("s"))),
-            ("restore", with("/summary", json!("s"))),
-            ("sweep_without_sweep_id", {
-                let mut doc: Value = serde_json::from_str(&with("/summary", json!("s"))).unwrap();
-                doc["steps"][0]["sweep"] = json!({"over": "unowned_ids"});
-                doc.to_string()
-            }),
-            (
-                "sweep_id_without_sweep",
-                with("/steps/0/request/query/coworkerId", json!("{{sweep_id}}")),
-            ),
-            ("unknown_sweep_source", {
-                let mut doc: Value = serde_json::from_str(&with(
-                    "/steps/0/request/query/coworkerId",
-                    json!("{{sweep_id}}"),
-                ))
-                .unwrap();
-                doc["steps"][0]["sweep"] = json!({"over": "owned_ids"});
-                doc.to_string()
-            }),
-        ];
-        let mut report = String::new();
-        for (name, text) in table {
-            let line = match load_one(name, &text) {
-                Ok(_) => "loaded (expected an error)".to_string(),
-                Err(e) => e.to_string(),
-            };
-            report.push_str(&format!("{name}: {line}\n"));
-        }
-        insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
-            insta::assert_snapshot!("case_load_errors", report);
-        });
-    }
-
-    #[test]
-    fn duplicate_ids_across_folders_are_refused() {
-        let text = with("/summary", json!("s"));
-        let sources = [
-            SourceFile {
-                path: "cases/a/dup.json".into(),
-                text: text.clone(),
-            },
-            SourceFile {
-                path: "cases/b/dup.json".into(),
-                text,
-            },
-        ];
-        let err = load_cases(&sources, &mut contract()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "cases/b/dup.json: duplicate case id `dup`: cases/a/dup.json has the same file name; rename one of the files"
-        );
-    }
-
-    #[test]
-    fn shipped_cases_load_and_match_the_case_schema() {
-        let mut contract = contract();
-        let cases = load_cases(&embedded_cases(), &mut contract).unwrap();
-        assert!(cases.len() >= 14, "{} cases", cases.len());
-        let schema: Value = embedded_schemas()
-            .into_iter()
-            .find(|s| s.path.ends_with("case.schema.json"))
-            .map(|s| serde_json::from_str(&s.text).unwrap())
-            .unwrap();
-        let validator = jsonschema::draft202012::new(&schema).unwrap();
-        for source in embedded_cases() {
-            let value: Value = serde_json::from_str(&source.text).unwrap();
-            let errors: Vec<String> = validator
-                .iter_errors(&value)
-                .map(|e| e.to_string())
-                .collect();
-            assert!(errors.is_empty(), "{}: {errors:?}", source.path);
-        }
-        // The editor schema rejects what the loader rejects, for the common mistakes.
-        for bad in [
-            with(
-                "/steps/0/rules/0/check",
-                json!({"stauts": {"any_of": [200]}}),
-            ),
-            with("/steps/0/rules/0/cites/evidence", json!("infer")),
-            with("/steps/0/request/credential", json!("primry")),
-        ] {
-            let value: Value = serde_json::from_str(&bad).unwrap();
-            assert!(!validator.is_valid(&value), "{bad}");
-        }
-    }
 }

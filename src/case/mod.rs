@@ -1,10 +1,16 @@
 //! Cases: the declarative scenarios in `cases/`, loaded from their on-disk form into resolved,
 //! checked data (every placeholder known, every schema compiled, every rule with its origin).
 
+mod catalog;
+mod file;
 mod load;
 mod model;
 mod template;
 
+#[cfg(test)]
+mod tests;
+
+pub use catalog::Source;
 pub use load::load_cases;
 pub use model::*;
 pub use template::{Template, TemplateError, Var, Vars};

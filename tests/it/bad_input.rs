@@ -1,7 +1,7 @@
 //! Bad input: each problem exits 2 before any request is sent, with a message that names the file
 //! and the position (line:column and/or JSON pointer) and says how to fix it.
 
-use crate::support::{Server, args, case_dir, harness, shipped_case};
+use crate::support::{Server, args, case_dir, harness, plain_dir, shipped_case};
 
 /// A shipped case with one text replacement, for a one-line mistake.
 fn mistake(id: &str, from: &str, to: &str) -> String {
@@ -40,14 +40,17 @@ fn bad_input_exits_2_and_sends_nothing() {
         ),
         (
             "missing_schema_ref",
-            vec![(
-                "valid_switch.json",
-                mistake(
-                    "valid_switch",
-                    "action-confirmation.json#/$defs/success",
-                    "action-confirmaton.json#/$defs/success",
+            vec![
+                ("valid_switch.json", shipped_case("valid_switch")),
+                (
+                    "_contract.json",
+                    mistake(
+                        "_contract",
+                        "action-confirmation.json#/$defs/success",
+                        "action-confirmaton.json#/$defs/success",
+                    ),
                 ),
-            )],
+            ],
             vec![],
             vec![],
         ),
@@ -157,7 +160,7 @@ fn bad_input_exits_2_and_sends_nothing() {
             )
         });
         let schema_path = (!schema_files.is_empty()).then(|| {
-            case_dir(
+            plain_dir(
                 &format!("bad-schemas-{name}"),
                 &schema_files
                     .iter()

@@ -94,8 +94,8 @@ fn no_channel_shows_a_token() {
         ..ServerOptions::default()
     });
     let wrong = shipped_case("profiles_list").replace(
-        "\"ref\": \"profiles.json\"",
-        "\"inline\": {\"$ref\": \"profiles.json\", \"properties\": {\"User\": {\"properties\": {\"AccessToken\": {\"type\": \"integer\"}}}}}",
+        r#"{ "use": "body_matches_schema" }"#,
+        crate::suite::WRONG_SCHEMA_RULE,
     );
     let mut cases: Vec<(String, String)> = [
         "bad_token",

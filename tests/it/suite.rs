@@ -156,17 +156,19 @@ fn missing_fixtures_make_cases_ignored_with_the_reason() {
     );
 }
 
+/// `body_matches_schema` with a schema that wants `User.AccessToken` to be an integer: the
+/// reference server is right, so the rule fails and its text shows the (masked) token.
+pub const WRONG_SCHEMA_RULE: &str = r#"{"id": "body_matches_schema", "level": "must", "cites": "list_fields", "check": {"schema": {"inline": {"$ref": "profiles.json", "properties": {"User": {"properties": {"AccessToken": {"type": "integer"}}}}}}}}"#;
+
 fn failing_cases() -> std::path::PathBuf {
     // The reference server is right; these expectations are wrong, so the trials fail.
     let wrong_status = shipped_case("valid_switch").replacen(
-        "\"any_of\": [\n                200",
-        "\"any_of\": [\n                201",
+        r#"{ "use": "status_is_200", "cites": "switch_200" }"#,
+        r#"{"id": "status_is_200", "level": "must", "cites": "switch_200", "check": {"status": {"any_of": [201]}}}"#,
         1,
     );
-    let wrong_schema = shipped_case("profiles_list").replace(
-        "\"ref\": \"profiles.json\"",
-        "\"inline\": {\"$ref\": \"profiles.json\", \"properties\": {\"User\": {\"properties\": {\"AccessToken\": {\"type\": \"integer\"}}}}}",
-    );
+    let wrong_schema = shipped_case("profiles_list")
+        .replace(r#"{ "use": "body_matches_schema" }"#, WRONG_SCHEMA_RULE);
     case_dir(
         "failing",
         &[

@@ -148,8 +148,23 @@ pub fn args(items: &[&str]) -> Vec<String> {
     items.iter().map(ToString::to_string).collect()
 }
 
-/// Writes case files into a fresh temporary directory.
+/// Writes case files into a fresh temporary directory, with the shipped catalog
+/// (`cases/_contract.json`) that the cases cite, unless `files` brings its own.
 pub fn case_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = plain_dir(name, files);
+    if !files.iter().any(|(f, _)| f.starts_with('_'))
+        && files.iter().any(|(f, _)| f.ends_with(".json"))
+    {
+        std::fs::write(dir.join(CATALOG), shipped_case("_contract")).unwrap();
+    }
+    dir
+}
+
+/// The shipped catalog's file name.
+pub const CATALOG: &str = "_contract.json";
+
+/// Writes files into a fresh temporary directory, as they are.
+pub fn plain_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("nxc-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
