@@ -70,7 +70,7 @@ pub(crate) fn router(
             "/api/public/coworkers/profiles/current/benefits",
             get(current_benefits),
         )
-        .route("/api/token", post(token))
+        .route("/api/token", post(super::token::token))
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(
@@ -117,16 +117,16 @@ pub(crate) fn default_of(state: &Shared, user: i64) -> Option<i64> {
     lock(state).defaults.get(&user).copied()
 }
 
-fn lock(state: &Shared) -> MutexGuard<'_, Db> {
+pub(super) fn lock(state: &Shared) -> MutexGuard<'_, Db> {
     // A poisoned lock only means a handler panicked mid-request; the data is still consistent
     // because every handler mutates at most one map entry.
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What shapes every answer of one request: the faults and the request's Authorization value.
-struct Ctx<'a> {
-    faults: &'a Faults,
-    authorization: Option<String>,
+pub(super) struct Ctx<'a> {
+    pub(super) faults: &'a Faults,
+    pub(super) authorization: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -134,7 +134,7 @@ impl Ctx<'_> {
         self.faults.contains(&fault)
     }
 
-    fn json(&self, status: StatusCode, body: &Value) -> Response {
+    pub(super) fn json(&self, status: StatusCode, body: &Value) -> Response {
         let mut res = (status, body.to_string()).into_response();
         let content_type = if self.has(Fault::JsonAsTextPlain) {
             "text/plain; charset=utf-8"
@@ -395,43 +395,9 @@ async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Respo
 /// The value of `coworkerId` in the raw query string (the name matched case-insensitively, as
 /// ASP.NET model binding does), or `None` when it is absent.
 fn coworker_id_param(query: Option<&str>) -> Option<String> {
-    query?.split('&').find_map(|pair| {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        name.eq_ignore_ascii_case("coworkerId")
-            .then(|| percent_decode(value))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    Err(_) => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name.eq_ignore_ascii_case("coworkerId"))
+        .map(|(_, value)| value.into_owned())
 }
 
 async fn switch_profile(
@@ -555,102 +521,6 @@ async fn current_benefits(State(state): State<Shared>, headers: HeaderMap) -> Re
         &json!({
             "Personal": {"BookingCredits": credits, "ExtraServices": [], "TimePasses": []},
             "Team": null,
-        }),
-    )
-}
-
-/// `POST /api/token`: the OAuth-style password and refresh grants (contract-notes §4), form-encoded.
-async fn token(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let mut db = lock(&state);
-    let error = |kind: &str, description: &str| {
-        let mut res = (
-            StatusCode::BAD_REQUEST,
-            json!({"error": kind, "error_description": description}).to_string(),
-        )
-            .into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        res
-    };
-    let form_encoded = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form_encoded {
-        return error(
-            "unsupported_grant_type",
-            "The body must be application/x-www-form-urlencoded.",
-        );
-    }
-    let text = String::from_utf8_lossy(&body);
-    let field = |name: &str| {
-        text.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k) == name).then(|| percent_decode(v))
-        })
-    };
-    let user = match field("grant_type").as_deref() {
-        Some("password") => {
-            let username = field("username").unwrap_or_default();
-            let password = field("password").unwrap_or_default();
-            let Some(user) = db
-                .users
-                .iter()
-                .find(|u| u.email.eq_ignore_ascii_case(&username))
-                .cloned()
-            else {
-                return error("invalid_grant", "The user name or password is incorrect.");
-            };
-            if password != db.password {
-                return error("invalid_grant", "The user name or password is incorrect.");
-            }
-            if let Some(code) = &user.totp
-                && field("totp").as_deref() != Some(code.as_str())
-            {
-                return error(
-                    "two_factor_auth_check",
-                    "A two-factor authentication code is required.",
-                );
-            }
-            user.id
-        }
-        Some("refresh_token") => {
-            let presented = field("refresh_token").unwrap_or_default();
-            match db.refresh_tokens.get(&presented) {
-                Some(user) => *user,
-                None => {
-                    return error(
-                        "invalid_grant",
-                        "The refresh token is invalid or has been replaced.",
-                    );
-                }
-            }
-        }
-        _ => {
-            return error(
-                "unsupported_grant_type",
-                "grant_type must be password or refresh_token.",
-            );
-        }
-    };
-    let (access, refresh) = db.issue_tokens(user);
-    Ctx {
-        faults: &Faults::new(),
-        authorization: None,
-    }
-    .json(
-        StatusCode::OK,
-        &json!({
-            "access_token": access,
-            "token_type": "bearer",
-            "expires_in": 86400,
-            "refresh_token": refresh,
         }),
     )
 }

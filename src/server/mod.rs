@@ -10,6 +10,7 @@
 mod data;
 mod fault;
 mod handlers;
+mod token;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
