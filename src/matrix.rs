@@ -199,11 +199,9 @@ pub fn markdown(targets: &[TargetRuns]) -> String {
     out
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Text between tags (every use here is element content, never an attribute).
+fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_text(s)
 }
 
 /// The matrix and trends as one self-contained HTML page (inline CSS, no scripts, no links out).
