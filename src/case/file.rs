@@ -68,7 +68,7 @@ pub(super) struct RuleEntry {
     pub(super) id: Option<String>,
     pub(super) level: Option<Level>,
     pub(super) cites: Option<CiteRef>,
-    pub(super) only_if_body: Option<bool>,
+    pub(super) applies_if: Option<Premise>,
     pub(super) check: Option<CheckFile>,
 }
 
@@ -134,8 +134,7 @@ pub(super) struct StatementDef {
 pub(super) struct RuleDef {
     pub(super) level: Level,
     pub(super) cites: CiteRef,
-    #[serde(default)]
-    pub(super) only_if_body: bool,
+    pub(super) applies_if: Option<Premise>,
     pub(super) check: CheckFile,
 }
 

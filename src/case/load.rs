@@ -248,11 +248,11 @@ fn resolve_rule(
     contract: &mut Contract,
     fixtures: &mut BTreeSet<Fixture>,
 ) -> Result<Rule, Problem> {
-    let (id, level, cites, cites_at, only_if_body, check, check_at) = match &entry.uses {
+    let (id, level, cites, cites_at, applies_if, check, check_at) = match &entry.uses {
         Some(name) => {
             for (field, given) in [
                 ("level", entry.level.is_some()),
-                ("only_if_body", entry.only_if_body.is_some()),
+                ("applies_if", entry.applies_if.is_some()),
                 ("check", entry.check.is_some()),
             ] {
                 if given {
@@ -275,7 +275,7 @@ fn resolve_rule(
                 def.level,
                 cites,
                 cites_at,
-                def.only_if_body,
+                def.applies_if,
                 def.check.clone(),
                 format!("{rp}/use"),
             )
@@ -310,7 +310,7 @@ fn resolve_rule(
                 level,
                 cites.clone(),
                 format!("{rp}/cites"),
-                entry.only_if_body.unwrap_or(false),
+                entry.applies_if,
                 check.clone(),
                 format!("{rp}/check"),
             )
@@ -341,7 +341,7 @@ fn resolve_rule(
         id,
         level,
         cite,
-        only_if_body,
+        applies_if,
         check,
         origin: Origin {
             file: Arc::from(""),

@@ -196,10 +196,23 @@ pub struct Rule {
     pub id: String,
     pub level: Level,
     pub cite: Cite,
-    /// When the response has no body, the rule holds (the documentation leaves bodies optional).
-    pub only_if_body: bool,
+    /// What must hold of a response for the rule to apply (the premise of a conditional
+    /// statement); when it does not, the rule passes as "not applicable".
+    pub applies_if: Option<Premise>,
     pub check: Check,
     pub origin: Origin,
+}
+
+/// The premise of a conditional statement ("if an envelope is sent, …").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Premise {
+    /// The response has a body.
+    Body,
+    /// The body is JSON.
+    Json,
+    /// The body is an ActionConfirmation envelope: a JSON object with a `WasSuccessful` member.
+    Envelope,
 }
 
 /// What a rule asserts about one response.

@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use crate::case::{Check, HeaderOp, ItemsCheck, JsonType, Rule, Template, ValueOp, Var, Vars};
+use crate::case::{
+    Check, HeaderOp, ItemsCheck, JsonType, Premise, Rule, Template, ValueOp, Var, Vars,
+};
 use crate::http::HttpResponse;
 
 /// The result of judging one rule on one response.
@@ -45,11 +47,8 @@ const MAX_SCHEMA_ERRORS: usize = 12;
 
 /// Judges `rule` on `response`; `vars` fills the rule's placeholders.
 pub fn evaluate(rule: &Rule, response: &HttpResponse, vars: &Vars) -> Verdict {
-    let body_empty = response.body.iter().all(u8::is_ascii_whitespace);
-    if rule.only_if_body && body_empty {
-        return Verdict::Pass(Some(
-            "the response has no body; this rule judges bodies only".into(),
-        ));
+    if let Some(why) = rule.applies_if.and_then(|p| unmet(p, response)) {
+        return Verdict::Pass(Some(format!("not applicable: {why}")));
     }
     let vars = vars.with_response(response.status);
     match &rule.check {
@@ -125,6 +124,23 @@ pub fn evaluate(rule: &Rule, response: &HttpResponse, vars: &Vars) -> Verdict {
         Check::Items(check) => match parse_body(response) {
             Err(v) => v,
             Ok(body) => items(&body, check, &vars),
+        },
+    }
+}
+
+/// Why `premise` does not hold of `response`, or `None` when it does.
+fn unmet(premise: Premise, response: &HttpResponse) -> Option<&'static str> {
+    if response.body.iter().all(u8::is_ascii_whitespace) {
+        return Some("the response has no body");
+    }
+    let json = || serde_json::from_slice::<Value>(&response.body).ok();
+    match premise {
+        Premise::Body => None,
+        Premise::Json => json().is_none().then_some("the body is not JSON"),
+        Premise::Envelope => match json() {
+            None => Some("the body is not JSON, so not an ActionConfirmation envelope"),
+            Some(Value::Object(map)) if map.contains_key("WasSuccessful") => None,
+            Some(_) => Some("the body is not an ActionConfirmation envelope (no `WasSuccessful` member)"),
         },
     }
 }

@@ -5,13 +5,17 @@ use crate::source::{SourceFile, embedded_schemas};
 use serde_json::json;
 
 /// A rule built through the real loader, from the JSON of its `check`.
-fn rule(check: Value, only_if_body: bool) -> Rule {
+fn rule(check: Value, applies_if: Option<&str>) -> Rule {
     let case = json!({
         "summary": "t", "state": "none",
         "steps": [{"name": "s", "request": {"method": "GET", "path": "/x", "credential": "primary"},
-            "rules": [{"id": "r", "level": "should", "only_if_body": only_if_body,
+            "rules": [{"id": "r", "level": "should",
                 "cites": {"source": "t", "evidence": "gap", "statement": "t"}, "check": check}]}]
     });
+    let mut case = case;
+    if let Some(premise) = applies_if {
+        case["steps"][0]["rules"][0]["applies_if"] = json!(premise);
+    }
     let mut contract = Contract::load(&embedded_schemas()).unwrap();
     let source = SourceFile {
         path: "t.json".into(),
@@ -39,8 +43,8 @@ fn vars() -> Vars {
 }
 
 /// One line per case: `ok`, `ok (note)`, or `violation: expected … | actual … | details`.
-fn judge(check: Value, only_if_body: bool, res: &HttpResponse) -> String {
-    match evaluate(&rule(check, only_if_body), res, &vars()) {
+fn judge(check: Value, applies_if: Option<&str>, res: &HttpResponse) -> String {
+    match evaluate(&rule(check, applies_if), res, &vars()) {
         Verdict::Pass(None) => "ok".into(),
         Verdict::Pass(Some(note)) => format!("ok ({note})"),
         Verdict::Violation(f) => {
@@ -59,118 +63,118 @@ fn checks() {
     let profiles = r#"{"Profiles":[{"Id":1,"IsDefaultProfile":true},{"Id":2,"IsDefaultProfile":false},{"Id":2,"IsDefaultProfile":true}]}"#;
     let envelope =
         r#"{"WasSuccessful":true,"Value":null,"Status":200,"Message":null,"Errors":null}"#;
-    let cases: Vec<(Value, bool, HttpResponse, &str)> = vec![
+    let cases: Vec<(Value, Option<&str>, HttpResponse, &str)> = vec![
         (
             json!({"status": {"any_of": [200]}}),
-            false,
+            None,
             response(200, None, ""),
             "ok",
         ),
         (
             json!({"status": {"any_of": [200]}}),
-            false,
+            None,
             response(404, None, ""),
             "violation: expected status 200 | actual status 404",
         ),
         (
             json!({"status": {"any_of": ["4xx"]}}),
-            false,
+            None,
             response(418, None, ""),
             "ok",
         ),
         (
             json!({"status": {"none_of": ["2xx", "5xx"]}}),
-            false,
+            None,
             response(503, None, ""),
             "violation: expected a status other than 2xx, 5xx | actual status 503",
         ),
         (
             json!({"status": {"any_of": [400, 404]}}),
-            false,
+            None,
             response(422, None, ""),
             "violation: expected status 400 or 404 | actual status 422",
         ),
         (
             json!({"header": {"name": "Content-Type", "media_type": "application/json"}}),
-            false,
+            None,
             response(200, Some("Application/JSON; charset=utf-8"), ""),
             "ok",
         ),
         (
             json!({"header": {"name": "content-type", "media_type": "application/json"}}),
-            false,
+            None,
             response(200, Some("text/plain"), ""),
             "violation: expected content-type with media type application/json | actual content-type: text/plain",
         ),
         (
             json!({"header": {"name": "www-authenticate", "starts_with": "Bearer"}}),
-            false,
+            None,
             response(401, None, ""),
             "violation: expected www-authenticate starting with \"Bearer\" | actual no www-authenticate header",
         ),
         (
             json!({"header": {"name": "x", "present": false}}),
-            false,
+            None,
             response(200, None, ""),
             "ok",
         ),
         (
             json!({"json": {"pointer": "/Status", "equals": "{{response.status}}"}}),
-            false,
+            None,
             response(200, None, envelope),
             "ok",
         ),
         (
             json!({"json": {"pointer": "/Status", "equals": "{{response.status}}"}}),
-            false,
+            None,
             response(404, None, envelope),
             "violation: expected integer 404 at /Status | actual integer 200",
         ),
         (
             json!({"json": {"pointer": "/Status", "equals": 200}}),
-            false,
+            None,
             response(200, None, r#"{"Status":200.0}"#),
             "ok",
         ),
         (
             json!({"json": {"pointer": "/WasSuccessful", "equals": true}}),
-            false,
+            None,
             response(200, None, r#"{"WasSuccessful":"true"}"#),
             "violation: expected boolean true at /WasSuccessful | actual string \"true\"",
         ),
         (
             json!({"json": {"pointer": "/Value", "equals": null}}),
-            false,
+            None,
             response(200, None, r#"{}"#),
             "violation: expected null null at /Value | actual nothing (the member is absent)",
         ),
         (
             json!({"json": {"pointer": "/a", "type": "integer"}}),
-            false,
+            None,
             response(200, None, r#"{"a":"1"}"#),
             "violation: expected a value of type integer at /a | actual string \"1\"",
         ),
         (
             json!({"json": {"pointer": "/a", "exists": true}}),
-            false,
+            None,
             response(200, None, ""),
             "violation: expected a JSON body | actual an empty body",
         ),
         (
             json!({"json": {"pointer": "/a", "exists": true}}),
-            true,
+            Some("body"),
             response(404, None, " \n"),
-            "ok (the response has no body; this rule judges bodies only)",
+            "ok (not applicable: the response has no body)",
         ),
         (
             json!({"json": {"pointer": "/a", "exists": true}}),
-            false,
+            None,
             response(200, None, "<html>"),
             "violation: expected a JSON body | actual text that is not JSON (expected value at line 1 column 1)",
         ),
         (
             json!({"json": {"pointer": "/a", "exists": true}}),
-            false,
+            None,
             HttpResponse {
                 status: 200,
                 headers: vec![],
@@ -180,43 +184,43 @@ fn checks() {
         ),
         (
             json!({"items": {"array": "/Profiles", "where": {"pointer": "/IsDefaultProfile", "equals": true}, "count": 1}}),
-            false,
+            None,
             response(200, None, profiles),
             "violation: expected 1 items of /Profiles where /IsDefaultProfile is true | actual 2 (/Profiles/0, /Profiles/2)",
         ),
         (
             json!({"items": {"array": "/Profiles", "unique": "/Id"}}),
-            false,
+            None,
             response(200, None, profiles),
             "violation: expected /Id to differ between all items of /Profiles | actual integer 2 at both /Profiles/1 and /Profiles/2",
         ),
         (
             json!({"items": {"array": "/Profiles", "where": {"pointer": "/Id", "equals": "{{target_profile_id}}"}, "each": {"pointer": "/IsDefaultProfile", "equals": true}}}),
-            false,
+            None,
             response(200, None, profiles),
             "violation: expected boolean true at /Profiles/1/IsDefaultProfile (for all items of /Profiles where /Id is 2) | actual boolean false",
         ),
         (
             json!({"items": {"array": "/Profiles", "where": {"pointer": "/Id", "one_of": ["{{original_profile_id}}", 9]}, "count": 1}}),
-            false,
+            None,
             response(200, None, profiles),
             "ok",
         ),
         (
             json!({"items": {"array": "/Missing", "count": 0}}),
-            false,
+            None,
             response(200, None, profiles),
             "violation: expected an array at /Missing | actual nothing (the member is absent)",
         ),
         (
             json!({"schema": {"ref": "action-confirmation.json#/$defs/success"}}),
-            false,
+            None,
             response(200, None, envelope),
             "ok",
         ),
         (
             json!({"schema": {"ref": "action-confirmation.json#/$defs/success"}}),
-            false,
+            None,
             response(
                 200,
                 None,
@@ -225,9 +229,25 @@ fn checks() {
             "violation: expected a body valid against action-confirmation.json#/$defs/success | actual 4 schema errors | /: \"Errors\" is a required property (schema action-confirmation.json#/$defs/envelope/required) | /Status: 200 was expected (schema action-confirmation.json#/$defs/success/properties/Status/const) | /WasSuccessful: true was expected (schema action-confirmation.json#/$defs/success/properties/WasSuccessful/const) | /WasSuccessful: value is not of type \"boolean\" (schema action-confirmation.json#/$defs/envelope/properties/WasSuccessful/type)",
         ),
     ];
-    for (check, only_if_body, res, expected) in cases {
+    let mirrors = json!({"json": {"pointer": "/Status", "equals": "{{response.status}}"}});
+    let premises = [
+        (r#"{"Message":"Authorization has been denied for this request."}"#, "ok (not applicable: the body is not an ActionConfirmation envelope (no `WasSuccessful` member))"),
+        (r#"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.5","title":"Not Found","status":404}"#, "ok (not applicable: the body is not an ActionConfirmation envelope (no `WasSuccessful` member))"),
+        ("<html>login</html>", "ok (not applicable: the body is not JSON, so not an ActionConfirmation envelope)"),
+        ("", "ok (not applicable: the response has no body)"),
+        (r#"{"WasSuccessful":false,"Status":404}"#, "ok"),
+        (r#"{"WasSuccessful":false,"Status":0}"#, "violation: expected integer 404 at /Status | actual integer 0"),
+    ];
+    for (body, expected) in premises {
         assert_eq!(
-            judge(check.clone(), only_if_body, &res),
+            judge(mirrors.clone(), Some("envelope"), &response(404, None, body)),
+            expected,
+            "{body}"
+        );
+    }
+    for (check, applies_if, res, expected) in cases {
+        assert_eq!(
+            judge(check.clone(), applies_if, &res),
             expected,
             "check {check}"
         );
