@@ -12,7 +12,7 @@ use crate::error::LoadError;
 use crate::exit;
 use crate::plan::{self, PlanOptions, Selection};
 use crate::report::{self, Output};
-use crate::server::{self, Fault, FixedTokens, ServerOptions};
+use crate::server::{self, Fault, FixedTokens, ServerOptions, Variant};
 
 /// `matrix`: manifests in, the compliance matrix out (Markdown on stdout, HTML on request).
 pub fn matrix(args: &MatrixArgs, output: &Output) -> ExitCode {
@@ -70,6 +70,12 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
         }
         return ExitCode::from(exit::OK);
     }
+    if args.list_variants {
+        for variant in Variant::ALL {
+            output.out(&format!("{:<24} {}", variant.name(), variant.description()));
+        }
+        return ExitCode::from(exit::OK);
+    }
     let runtime = match runtime(&output) {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -85,6 +91,7 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
             host: args.host,
             port: args.port,
             faults: args.faults.iter().copied().collect(),
+            variants: args.variants.iter().copied().collect(),
             tokens: Some(tokens),
             latency: Duration::from_millis(args.latency_ms),
             throttle: None,
@@ -104,6 +111,10 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
         if !args.faults.is_empty() {
             let names: Vec<&str> = args.faults.iter().map(|f| f.name()).collect();
             output.out(&format!("faults: {}", names.join(", ")));
+        }
+        if !args.variants.is_empty() {
+            let names: Vec<&str> = args.variants.iter().map(|v| v.name()).collect();
+            output.out(&format!("variants: {}", names.join(", ")));
         }
         output.out(&format!("NEXUDUS_BASE_URL={}", server.base_url()));
         output.out(&format!("NEXUDUS_TOKEN={}", c.primary_token));

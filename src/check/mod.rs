@@ -140,7 +140,9 @@ fn unmet(premise: Premise, response: &HttpResponse) -> Option<&'static str> {
         Premise::Envelope => match json() {
             None => Some("the body is not JSON, so not an ActionConfirmation envelope"),
             Some(Value::Object(map)) if map.contains_key("WasSuccessful") => None,
-            Some(_) => Some("the body is not an ActionConfirmation envelope (no `WasSuccessful` member)"),
+            Some(_) => {
+                Some("the body is not an ActionConfirmation envelope (no `WasSuccessful` member)")
+            }
         },
     }
 }

@@ -231,16 +231,32 @@ fn checks() {
     ];
     let mirrors = json!({"json": {"pointer": "/Status", "equals": "{{response.status}}"}});
     let premises = [
-        (r#"{"Message":"Authorization has been denied for this request."}"#, "ok (not applicable: the body is not an ActionConfirmation envelope (no `WasSuccessful` member))"),
-        (r#"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.5","title":"Not Found","status":404}"#, "ok (not applicable: the body is not an ActionConfirmation envelope (no `WasSuccessful` member))"),
-        ("<html>login</html>", "ok (not applicable: the body is not JSON, so not an ActionConfirmation envelope)"),
+        (
+            r#"{"Message":"Authorization has been denied for this request."}"#,
+            "ok (not applicable: the body is not an ActionConfirmation envelope (no `WasSuccessful` member))",
+        ),
+        (
+            r#"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.5","title":"Not Found","status":404}"#,
+            "ok (not applicable: the body is not an ActionConfirmation envelope (no `WasSuccessful` member))",
+        ),
+        (
+            "<html>login</html>",
+            "ok (not applicable: the body is not JSON, so not an ActionConfirmation envelope)",
+        ),
         ("", "ok (not applicable: the response has no body)"),
         (r#"{"WasSuccessful":false,"Status":404}"#, "ok"),
-        (r#"{"WasSuccessful":false,"Status":0}"#, "violation: expected integer 404 at /Status | actual integer 0"),
+        (
+            r#"{"WasSuccessful":false,"Status":0}"#,
+            "violation: expected integer 404 at /Status | actual integer 0",
+        ),
     ];
     for (body, expected) in premises {
         assert_eq!(
-            judge(mirrors.clone(), Some("envelope"), &response(404, None, body)),
+            judge(
+                mirrors.clone(),
+                Some("envelope"),
+                &response(404, None, body)
+            ),
             expected,
             "{body}"
         );

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::server::Fault;
+use crate::server::{Fault, Variant};
 
 /// Contract-conformance tests for the Nexudus "Switch Active Profile" API.
 ///
@@ -73,6 +73,13 @@ pub struct ServeArgs {
     /// Print the faults the server can be started with, and exit.
     #[arg(long)]
     pub list_faults: bool,
+    /// Answer as a correct implementation may where the docs leave room (repeatable); see
+    /// --list-variants.
+    #[arg(long = "variant", value_name = "NAME", value_parser = parse_variant)]
+    pub variants: Vec<Variant>,
+    /// Print the legitimate variants the server can be started with, and exit.
+    #[arg(long)]
+    pub list_variants: bool,
     /// Delay every response by this many milliseconds, to model a remote target.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
@@ -99,15 +106,23 @@ pub struct ServeArgs {
 }
 
 fn parse_fault(name: &str) -> Result<Fault, String> {
-    Fault::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-        match crate::suggest::closest(name, names.iter().copied()) {
-            Some(best) => {
-                format!("unknown fault `{name}`; did you mean `{best}`? (--list-faults shows all)")
-            }
-            None => format!("unknown fault `{name}`; --list-faults shows all"),
+    Fault::from_name(name)
+        .ok_or_else(|| unknown("fault", name, Fault::ALL.iter().map(|f| f.name())))
+}
+
+fn parse_variant(name: &str) -> Result<Variant, String> {
+    Variant::from_name(name)
+        .ok_or_else(|| unknown("variant", name, Variant::ALL.iter().map(|v| v.name())))
+}
+
+/// `unknown fault `x`; did you mean `y`? (--list-faults shows all)`
+fn unknown<'a>(what: &str, name: &str, names: impl Iterator<Item = &'a str>) -> String {
+    match crate::suggest::closest(name, names) {
+        Some(best) => {
+            format!("unknown {what} `{name}`; did you mean `{best}`? (--list-{what}s shows all)")
         }
-    })
+        None => format!("unknown {what} `{name}`; --list-{what}s shows all"),
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -112,6 +112,10 @@ pub(crate) struct Db {
     pub defaults: HashMap<i64, i64>,
     /// The contract violations this instance was started with.
     pub faults: Faults,
+    /// The legitimate variants it answers with.
+    pub variants: super::variant::Variants,
+    /// How many profile lists it has served (the shuffled-list variant rotates by it).
+    pub list_reads: u64,
 }
 
 impl Db {
@@ -205,6 +209,8 @@ impl Db {
             password,
             businesses,
             defaults,
+            variants: super::variant::Variants::new(),
+            list_reads: 0,
             faults,
         };
         (db, credentials)

@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::data::Db;
 use super::fault::{Fault, Faults};
+use super::variant::{Variant, Variants};
 
 pub(crate) type Shared = Arc<Mutex<Db>>;
 
@@ -58,6 +59,7 @@ pub(crate) fn router(
     traffic: Arc<Traffic>,
     latency: Duration,
     throttle: Option<Throttle>,
+    variants: Variants,
 ) -> Router {
     let started = std::time::Instant::now();
     Router::new()
@@ -94,23 +96,53 @@ pub(crate) fn router(
                     };
                     (applies && n % t.every.max(1) == 0).then(|| (t.status, t.retry_after.clone()))
                 });
+                let variants = variants.clone();
                 async move {
                     if !latency.is_zero() {
                         tokio::time::sleep(latency).await;
                     }
-                    if let Some((status, retry_after)) = throttled {
+                    let res = if let Some((status, retry_after)) = throttled {
                         let mut res = StatusCode::from_u16(status)
                             .unwrap_or(StatusCode::CONFLICT)
                             .into_response();
                         if let Ok(v) = HeaderValue::from_str(&retry_after) {
                             res.headers_mut().insert(header::RETRY_AFTER, v);
                         }
-                        return res;
-                    }
-                    next.run(req).await
+                        res
+                    } else {
+                        next.run(req).await
+                    };
+                    transport_variants(res, &variants).await
                 }
             },
         ))
+}
+
+/// The variants that change how a response travels, not what it says.
+async fn transport_variants(res: Response, variants: &Variants) -> Response {
+    let mut res = if variants.contains(&Variant::ChunkedBodies) {
+        let (mut parts, body) = res.into_parts();
+        match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => {
+                parts.headers.remove(header::CONTENT_LENGTH);
+                // A stream of unknown length: hyper sends it with Transfer-Encoding: chunked.
+                let chunks: Vec<Result<axum::body::Bytes, std::io::Error>> = bytes
+                    .chunks(16)
+                    .map(|c| Ok(axum::body::Bytes::copy_from_slice(c)))
+                    .collect();
+                let stream = futures_util::stream::iter(chunks);
+                Response::from_parts(parts, axum::body::Body::from_stream(stream))
+            }
+            Err(_) => Response::from_parts(parts, axum::body::Body::empty()),
+        }
+    } else {
+        res
+    };
+    if variants.contains(&Variant::ConnectionClose) {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
 }
 
 pub(crate) fn default_of(state: &Shared, user: i64) -> Option<i64> {
@@ -126,12 +158,46 @@ pub(super) fn lock(state: &Shared) -> MutexGuard<'_, Db> {
 /// What shapes every answer of one request: the faults and the request's Authorization value.
 pub(super) struct Ctx<'a> {
     pub(super) faults: &'a Faults,
+    pub(super) variants: &'a Variants,
     pub(super) authorization: Option<String>,
 }
 
 impl Ctx<'_> {
     fn has(&self, fault: Fault) -> bool {
         self.faults.contains(&fault)
+    }
+
+    fn is(&self, variant: Variant) -> bool {
+        self.variants.contains(&variant)
+    }
+
+    /// A refusal other than 401, as the variants shape it: problem details, an empty body, or
+    /// the envelope.
+    fn refuse(&self, status: StatusCode, message: &str) -> Response {
+        let detail = matches!(status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND);
+        if detail && self.is(Variant::ProblemDetails) {
+            let mut res = (
+                status,
+                json!({
+                    "type": format!("https://tools.ietf.org/html/rfc9110#section-15.5.{}", if status == StatusCode::NOT_FOUND { 5 } else { 1 }),
+                    "title": status.canonical_reason().unwrap_or_default(),
+                    "status": status.as_u16(),
+                    "detail": message,
+                    "traceId": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+                })
+                .to_string(),
+            )
+                .into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json; charset=utf-8"),
+            );
+            return res;
+        }
+        if detail && self.is(Variant::EmptyErrorBodies) {
+            return status.into_response();
+        }
+        self.envelope(status, Some(message))
     }
 
     pub(super) fn json(&self, status: StatusCode, body: &Value) -> Response {
@@ -166,15 +232,41 @@ impl Ctx<'_> {
                 Value::Bool(success)
             },
         );
-        body.insert("Value".into(), Value::Null);
+        let (value, success_message) = if success && self.is(Variant::SuccessValueMessage) {
+            (
+                Value::String("Done".into()),
+                Some("The active profile was changed.".to_string()),
+            )
+        } else {
+            (Value::Null, None)
+        };
+        if success_message.is_some() {
+            message = success_message;
+        }
+        body.insert("Value".into(), value);
         let mirrored = if self.has(Fault::StatusNotMirrored) {
             0
         } else {
             status.as_u16()
         };
         body.insert("Status".into(), Value::from(mirrored));
+        let errors = if !success && self.is(Variant::ErrorsArray) {
+            json!([{"AttemptedValue": null, "Message": message.clone().unwrap_or_default(), "PropertyName": "coworkerId"}])
+        } else {
+            Value::Null
+        };
         body.insert("Message".into(), message.map_or(Value::Null, Value::String));
-        body.insert("Errors".into(), Value::Null);
+        body.insert("Errors".into(), errors);
+        if self.is(Variant::ExtraMembers) {
+            body.insert("OpenInDialog".into(), Value::Bool(false));
+            body.insert("OpenInWindow".into(), Value::Bool(false));
+            body.insert("RedirectURL".into(), Value::Null);
+            body.insert("JavaScript".into(), Value::Null);
+            body.insert(
+                "UpdatedOn".into(),
+                Value::String("2026-11-27T08:00:00".into()),
+            );
+        }
         if self.has(Fault::EnvelopeOmitsNulls) {
             body.retain(|_, v| !v.is_null());
         }
@@ -203,15 +295,20 @@ impl Ctx<'_> {
             );
             return res;
         }
-        let mut res = self.envelope(
-            StatusCode::UNAUTHORIZED,
-            Some("Authorization has been denied for this request."),
-        );
+        const DENIED: &str = "Authorization has been denied for this request.";
+        let mut res = if self.is(Variant::ProblemDetails) || self.is(Variant::EmptyErrorBodies) {
+            StatusCode::UNAUTHORIZED.into_response()
+        } else if self.is(Variant::AspNet401Body) {
+            self.json(StatusCode::UNAUTHORIZED, &json!({"Message": DENIED}))
+        } else {
+            self.envelope(StatusCode::UNAUTHORIZED, Some(DENIED))
+        };
         if !self.has(Fault::NoWwwAuthenticate) {
-            let challenge = if header_given {
-                "Bearer error=\"invalid_token\""
-            } else {
-                "Bearer"
+            let challenge = match (header_given, self.is(Variant::RealmChallenge)) {
+                (true, true) => "Bearer realm=\"nexudus\", error=\"invalid_token\"",
+                (false, true) => "Bearer realm=\"nexudus\"",
+                (true, false) => "Bearer error=\"invalid_token\"",
+                (false, false) => "Bearer",
             };
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -293,6 +390,7 @@ fn authenticate(
 fn ctx<'a>(db: &'a Db, headers: &HeaderMap) -> Ctx<'a> {
     Ctx {
         faults: &db.faults,
+        variants: &db.variants,
         authorization: headers
             .get(header::AUTHORIZATION)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
@@ -300,7 +398,9 @@ fn ctx<'a>(db: &'a Db, headers: &HeaderMap) -> Ctx<'a> {
 }
 
 async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let db = lock(&state);
+    let mut db = lock(&state);
+    db.list_reads += 1;
+    let db = db;
     let ctx = ctx(&db, &headers);
     let (user_id, token) = match authenticate(&db, &ctx, Endpoint::List) {
         Ok(found) => found,
@@ -355,8 +455,18 @@ async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Respo
                 "VirtualOfficePaused": p.virtual_office_paused,
                 "VirtualOfficeContractId": p.virtual_office_contract_id,
             });
-            if ctx.has(Fault::ExtraProfileField) {
+            if ctx.has(Fault::ExtraProfileField) || ctx.is(Variant::ExtraMembers) {
                 item["UpdatedOn"] = Value::String("2026-11-27T08:00:00".into());
+            }
+            if ctx.is(Variant::ExtraMembers) {
+                item["Avatar"] = Value::String(format!("/en/coworker/avatar/{}", p.id));
+            }
+            if ctx.is(Variant::NullableMembers) {
+                item["VirtualOfficePaused"] = Value::Null;
+                item["VirtualOfficeContractId"] = Value::Null;
+                if p.coworker_type == 1 {
+                    item["CompanyName"] = Value::Null;
+                }
             }
             item
         })
@@ -369,27 +479,37 @@ async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Respo
     {
         profiles.push(row);
     }
+    if ctx.is(Variant::ShuffledList) && !profiles.is_empty() {
+        let n = profiles.len();
+        profiles.rotate_left(usize::try_from(db.list_reads).unwrap_or(0) % n);
+        if db.list_reads % 2 == 0 {
+            profiles.reverse();
+        }
+    }
     let business = db
         .businesses
         .iter()
         .find(|b| b.id == user.business)
         .map(|b| json!({"Id": b.id, "Name": b.name, "WebAddress": b.web_address}))
         .unwrap_or(Value::Null);
-    ctx.json(
-        StatusCode::OK,
-        &json!({
-            "User": {
-                "Id": user.id,
-                "FullName": user.full_name,
-                "Email": user.email,
-                "Active": true,
-                "IsAdmin": false,
-                "AccessToken": token,
-            },
-            "DefaultBusiness": business,
-            "Profiles": profiles,
-        }),
-    )
+    let mut body = json!({
+        "User": {
+            "Id": user.id,
+            "FullName": user.full_name,
+            "Email": user.email,
+            "Active": true,
+            "IsAdmin": false,
+            "AccessToken": token,
+        },
+        "DefaultBusiness": business,
+        "Profiles": profiles,
+    });
+    if ctx.is(Variant::ExtraMembers) {
+        body["User"]["Locale"] = Value::String("en-GB".into());
+        body["User"]["TimeZone"] = Value::String("Europe/London".into());
+        body["HasMultipleProfiles"] = Value::Bool(true);
+    }
+    ctx.json(StatusCode::OK, &body)
 }
 
 /// The value of `coworkerId` in the raw query string (the name matched case-insensitively, as
@@ -407,8 +527,10 @@ async fn switch_profile(
 ) -> Response {
     let mut db = lock(&state);
     let faults = db.faults.clone();
+    let variants = db.variants.clone();
     let ctx = Ctx {
         faults: &faults,
+        variants: &variants,
         authorization: ctx(&db, &headers).authorization,
     };
     let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Switch) {
@@ -425,14 +547,16 @@ async fn switch_profile(
             Some("The request entity's media type is not supported"),
         );
     }
+    let bad_id = if ctx.is(Variant::NotFoundForBadId) {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     let Some(raw) = coworker_id_param(query.as_deref()) else {
         if ctx.has(Fault::MissingId500) {
             return ctx.server_error();
         }
-        return ctx.envelope(
-            StatusCode::BAD_REQUEST,
-            Some("coworkerId: is a required field"),
-        );
+        return ctx.refuse(bad_id, "coworkerId: is a required field");
     };
     let raw = raw.trim();
     let Ok(id) = raw.parse::<i64>() else {
@@ -447,10 +571,7 @@ async fn switch_profile(
         if ctx.has(Fault::NonNumericIdSuccess) {
             return ctx.envelope(StatusCode::OK, None);
         }
-        return ctx.envelope(
-            StatusCode::BAD_REQUEST,
-            Some("coworkerId: is not a valid profile id"),
-        );
+        return ctx.refuse(bad_id, "coworkerId: is not a valid profile id");
     };
     let Some(profile) = db.profiles.iter().find(|p| p.id == id).cloned() else {
         if ctx.has(Fault::UnknownId200) {
@@ -459,7 +580,7 @@ async fn switch_profile(
         if ctx.has(Fault::UnknownId500) {
             return ctx.server_error();
         }
-        return ctx.envelope(StatusCode::NOT_FOUND, Some("Profile not found"));
+        return ctx.refuse(StatusCode::NOT_FOUND, "Profile not found");
     };
     if profile.owner != user_id {
         if ctx.has(Fault::AcceptForeignProfile) {
@@ -473,13 +594,15 @@ async fn switch_profile(
             );
         }
         // Unknown and foreign ids answer alike, so the endpoint does not reveal which ids exist.
-        return ctx.envelope(StatusCode::NOT_FOUND, Some("Profile not found"));
+        return ctx.refuse(StatusCode::NOT_FOUND, "Profile not found");
     }
     if !profile.active && !ctx.has(Fault::InactiveSwitchAllowed) {
-        return ctx.envelope(
-            StatusCode::BAD_REQUEST,
-            Some("coworkerId: the profile is not active"),
-        );
+        let status = if ctx.is(Variant::InactiveForbidden) {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        return ctx.refuse(status, "coworkerId: the profile is not active");
     }
     if !ctx.has(Fault::SwitchWithoutChange) {
         db.defaults.insert(user_id, id);
@@ -527,7 +650,7 @@ async fn current_benefits(State(state): State<Shared>, headers: HeaderMap) -> Re
 
 async fn not_found(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let db = lock(&state);
-    ctx(&db, &headers).envelope(StatusCode::NOT_FOUND, Some("No such endpoint"))
+    ctx(&db, &headers).refuse(StatusCode::NOT_FOUND, "No such endpoint")
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod data;
 mod fault;
 mod handlers;
 mod token;
+mod variant;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,7 @@ use tokio::task::JoinHandle;
 pub use data::{Credentials, FixedTokens};
 pub use fault::{Fault, Faults};
 pub use handlers::{Arrival, Throttle};
+pub use variant::{Variant, Variants};
 
 /// Where the reference server listens and how it behaves.
 #[derive(Clone)]
@@ -32,6 +34,8 @@ pub struct ServerOptions {
     pub port: u16,
     /// Contract violations to commit; empty for the faithful implementation.
     pub faults: Faults,
+    /// Legitimate ways to answer where the documentation leaves room.
+    pub variants: Variants,
     /// Fixed tokens instead of random ones.
     pub tokens: Option<FixedTokens>,
     /// A delay added to every request, to model a remote target.
@@ -46,6 +50,7 @@ impl Default for ServerOptions {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             faults: Faults::new(),
+            variants: Variants::new(),
             tokens: None,
             latency: std::time::Duration::ZERO,
             throttle: None,
@@ -117,14 +122,27 @@ impl RunningServer {
 pub async fn start(options: &ServerOptions) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(SocketAddr::new(options.host, options.port)).await?;
     let addr = listener.local_addr()?;
-    let (db, credentials) = data::Db::seeded(options.faults.clone(), options.tokens.as_ref());
+    let (mut db, credentials) = data::Db::seeded(options.faults.clone(), options.tokens.as_ref());
+    db.variants = options.variants.clone();
+    let throttle = options.throttle.clone().or_else(|| {
+        [(Variant::Throttle409, 409), (Variant::Throttle429, 429)]
+            .into_iter()
+            .find(|(v, _)| options.variants.contains(v))
+            .map(|(_, status)| Throttle {
+                every: 3,
+                writes_only: false,
+                status,
+                retry_after: "0".into(),
+            })
+    });
     let state: handlers::Shared = Arc::new(Mutex::new(db));
     let traffic = Arc::new(handlers::Traffic::default());
     let router = handlers::router(
         state.clone(),
         traffic.clone(),
         options.latency,
-        options.throttle.clone(),
+        throttle,
+        options.variants.clone(),
     );
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::fault::Faults;
 use super::handlers::{Ctx, Shared, lock};
+use super::variant::Variants;
 
 /// `POST /api/token`: the OAuth-style password and refresh grants (contract-notes §4), form-encoded.
 pub(super) async fn token(
@@ -90,6 +91,7 @@ pub(super) async fn token(
     let (access, refresh) = db.issue_tokens(user);
     Ctx {
         faults: &Faults::new(),
+        variants: &Variants::new(),
         authorization: None,
     }
     .json(

@@ -17,3 +17,4 @@ mod reports;
 mod secrets;
 mod snapshots;
 mod suite;
+mod variants;

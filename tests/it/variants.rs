@@ -1,0 +1,143 @@
+//! No false alarms: the reference server answering as a *correct* implementation may where the
+//! documentation leaves room (ASP.NET's 401 body, empty error bodies, RFC 7807, extra members, a
+//! shuffled list, throttling, …) must pass the whole suite, SHOULD rules included — each variant
+//! alone and all of them at once.
+
+use nexudus_conformance::server::{ServerOptions, Variant, Variants};
+
+use crate::support::{Server, harness};
+
+fn run_against(variants: Variants) -> crate::support::Run {
+    let server = Server::start_with(ServerOptions {
+        variants,
+        ..ServerOptions::default()
+    });
+    harness(&server.target_args_with(&["--include-ignored", "--progress", "never"]))
+}
+
+#[test]
+fn every_legitimate_variant_passes_with_should_rules_included() {
+    let mut problems = Vec::new();
+    let all: Variants = Variant::ALL.iter().copied().collect();
+    let runs = Variant::ALL
+        .iter()
+        .map(|v| (v.name().to_string(), Variants::from([*v])))
+        .chain(std::iter::once(("all variants at once".to_string(), all)));
+    for (name, variants) in runs {
+        let run = run_against(variants);
+        let failed = run.failed();
+        if run.code != 0 || !failed.is_empty() {
+            problems.push(format!(
+                "{name}: exit {}, failed {failed:?}\n{}",
+                run.code,
+                run.all_output()
+            ));
+        }
+        assert!(
+            run.stdout.contains("test result: ok. 80 passed"),
+            "{name}: every trial judged and passed: {}",
+            run.stdout.lines().last().unwrap_or_default()
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn the_variants_really_answer_differently() {
+    // A variant that changed nothing would prove nothing: each must change some response the
+    // suite records (its responses differ from the reference behaviour's snapshot).
+    let reference = Server::start();
+    let dir = std::env::temp_dir().join(format!("nxc-it-{}-variant-snaps", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let baseline = harness(&reference.target_args_with(&[
+        "--include-ignored",
+        "--snapshots",
+        dir.to_str().unwrap(),
+        "--target-label",
+        "v",
+        "--update-snapshots",
+        "always",
+    ]));
+    assert_eq!(baseline.code, 0, "{}", baseline.all_output());
+    let mut unchanged = Vec::new();
+    for variant in Variant::ALL {
+        // Transport, throttling and header variants change how answers travel, not the
+        // bodies and statuses a snapshot records; `headers_and_transport_differ` checks those.
+        if matches!(
+            variant,
+            Variant::ConnectionClose
+                | Variant::ChunkedBodies
+                | Variant::Throttle409
+                | Variant::Throttle429
+                | Variant::RealmChallenge
+        ) {
+            continue;
+        }
+        let server = Server::start_with(ServerOptions {
+            variants: Variants::from([*variant]),
+            ..ServerOptions::default()
+        });
+        let run = harness(&server.target_args_with(&[
+            "--include-ignored",
+            "--snapshots",
+            dir.to_str().unwrap(),
+            "--target-label",
+            "v",
+            "--update-snapshots",
+            "no",
+            "::snapshot",
+        ]));
+        if run.failed().is_empty() {
+            unchanged.push(variant.name());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        unchanged.is_empty(),
+        "variants that changed no response: {unchanged:?}"
+    );
+}
+
+#[test]
+fn headers_and_transport_differ() {
+    use nexudus_conformance::http::{HttpClient, HttpOptions, HttpRequest};
+    let cases = [
+        (
+            Variant::RealmChallenge,
+            "www-authenticate",
+            Some("Bearer realm=\"nexudus\""),
+        ),
+        (Variant::ConnectionClose, "connection", Some("close")),
+        (Variant::ChunkedBodies, "transfer-encoding", Some("chunked")),
+        (Variant::ChunkedBodies, "content-length", None),
+    ];
+    for (variant, header, expected) in cases {
+        let server = Server::start_with(ServerOptions {
+            variants: Variants::from([variant]),
+            ..ServerOptions::default()
+        });
+        let client = HttpClient::new(&server.base_url(), HttpOptions::default()).unwrap();
+        let exchange = server.runtime.block_on(client.send(&HttpRequest {
+            method: "GET",
+            path: nexudus_conformance::api::PROFILES_PATH.into(),
+            ..HttpRequest::default()
+        }));
+        let response = exchange.outcome.unwrap();
+        assert_eq!(response.status, 401);
+        assert_eq!(response.header(header), expected, "{variant} {header}");
+    }
+    // Throttling: a third of the requests are answered 409/429, which the harness waits out.
+    for variant in [Variant::Throttle409, Variant::Throttle429] {
+        let server = Server::start_with(ServerOptions {
+            variants: Variants::from([variant]),
+            ..ServerOptions::default()
+        });
+        let run = harness(&server.target_args_with(&["valid_switch::"]));
+        assert_eq!(run.code, 0, "{}", run.all_output());
+        let throttled = server.get().requests_received();
+        assert!(
+            throttled >= 9,
+            "{variant}: {throttled} requests for 6 judged ones"
+        );
+    }
+}
