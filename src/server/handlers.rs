@@ -482,7 +482,7 @@ async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Respo
     if ctx.is(Variant::ShuffledList) && !profiles.is_empty() {
         let n = profiles.len();
         profiles.rotate_left(usize::try_from(db.list_reads).unwrap_or(0) % n);
-        if db.list_reads % 2 == 0 {
+        if db.list_reads.is_multiple_of(2) {
             profiles.reverse();
         }
     }
