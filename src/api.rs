@@ -24,6 +24,17 @@ pub const DEVIATIONS_CASE_ID: &str = "known_deviations";
 pub const DEVIATIONS_TRIAL: &str = "known_deviations::none_expired";
 /// The rule id of each case's snapshot trial (`case::snapshot`).
 pub const SNAPSHOT_RULE_ID: &str = "snapshot";
+/// The rule id of each case's MUST invariants trial (`case::invariants`).
+pub const INVARIANTS_RULE_ID: &str = "invariants";
+/// The rule id of each case's SHOULD invariants trial (`case::invariants_should`).
+pub const SHOULD_INVARIANTS_RULE_ID: &str = "invariants_should";
+/// Rule ids a case file may not take: the harness's own trials of every case.
+pub const RESERVED_RULE_IDS: [&str; 3] = [
+    SNAPSHOT_RULE_ID,
+    INVARIANTS_RULE_ID,
+    SHOULD_INVARIANTS_RULE_ID,
+];
+
 /// Case ids a case file may not take.
 pub const RESERVED_CASE_IDS: [&str; 2] = [RESTORE_CASE_ID, DEVIATIONS_CASE_ID];
 

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::api::{self, DEVIATIONS_TRIAL, RESTORE_TRIAL};
-use crate::case::{Case, Level, StateUse};
+use crate::api::{self, DEVIATIONS_TRIAL, PROFILES_PATH, RESTORE_TRIAL};
+use crate::case::{Case, Credential, Invariants, Level, Method, StateUse, Suite};
 
 /// What the caller's selection rule (libtest's filter, `--skip`, `--ignored`) makes of a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub enum TrialKind {
     Restore,
     /// The snapshot of case `case`'s responses.
     Snapshot { case: usize },
+    /// The invariants of this level, on every profile list case `case` led to.
+    Invariants { case: usize, level: Level },
     /// No entry of the known-deviations ledger has expired.
     Deviations,
 }
@@ -52,6 +54,8 @@ pub struct TrialSpec {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub cases: Vec<Arc<Case>>,
+    /// Judged on every profile list a case leads to.
+    pub invariants: Arc<Invariants>,
     /// Sorted by name.
     pub trials: Vec<TrialSpec>,
     /// Indexes of the cases that have at least one selected trial.
@@ -155,13 +159,38 @@ pub struct PlanOptions {
     pub deviations: bool,
 }
 
+/// Whether a case leads to a profile list the invariants can be judged on: it reads one with a
+/// user's token, or it changes the account (the guard then reads one).
+pub fn leads_to_lists(case: &Case) -> bool {
+    case.state == StateUse::Changes
+        || case.steps.iter().any(|s| {
+            s.request.method == Method::Get
+                && s.request.path.as_value().as_str() == Some(PROFILES_PATH)
+                && matches!(
+                    s.request.credential,
+                    Credential::Primary | Credential::Foreign
+                )
+        })
+}
+
+/// The name of a case's invariants trial of this level.
+pub fn invariants_trial(case_id: &str, level: Level) -> String {
+    match level {
+        Level::Must => format!("{case_id}::{}", api::INVARIANTS_RULE_ID),
+        Level::Should => format!("{case_id}::{}", api::SHOULD_INVARIANTS_RULE_ID),
+    }
+}
+
 /// Builds the plan; `select(name, level)` says what becomes of each trial.
 pub fn build(
-    cases: Vec<Case>,
+    suite: impl Into<Suite>,
     options: PlanOptions,
     select: &dyn Fn(&str, Level) -> Selection,
 ) -> Plan {
+    let Suite { cases, invariants } = suite.into();
     let cases: Vec<Arc<Case>> = cases.into_iter().map(Arc::new).collect();
+    let invariant_levels: std::collections::BTreeSet<Level> =
+        invariants.rules().map(|r| r.level).collect();
     let mut trials = Vec::new();
     let mut run_cases = Vec::new();
     let spec = |name: String, level: Level, kind: TrialKind| {
@@ -186,6 +215,17 @@ pub fn build(
             let trial = spec(name, level, kind);
             any |= trial.selected;
             trials.push(trial);
+        }
+        if leads_to_lists(case) {
+            for &level in &invariant_levels {
+                let trial = spec(
+                    invariants_trial(&case.id, level),
+                    level,
+                    TrialKind::Invariants { case: ci, level },
+                );
+                any |= trial.selected;
+                trials.push(trial);
+            }
         }
         if options.snapshots {
             let level = if options.deny_drift {
@@ -218,6 +258,7 @@ pub fn build(
     trials.sort_by(|a, b| a.name.cmp(&b.name));
     Plan {
         cases,
+        invariants: Arc::new(invariants),
         trials,
         run_cases,
         run_restore,

@@ -10,7 +10,7 @@ mod target;
 
 use std::process::ExitCode;
 
-use crate::case::{Case, load_cases};
+use crate::case::{Suite, load_suite};
 use crate::cli::{self, Command, Config, ContractArgs};
 use crate::contract::Contract;
 use crate::error::LoadError;
@@ -65,7 +65,7 @@ fn quiet_on_broken_pipe() {
 ///
 /// # Errors
 /// Bad input: a missing directory, a broken schema or case file.
-pub fn load_contract(args: &ContractArgs) -> Result<(Vec<Case>, String), LoadError> {
+pub fn load_contract(args: &ContractArgs) -> Result<(Suite, String), LoadError> {
     let schema_files = match &args.schemas {
         Some(dir) => source::read_dir(dir)?,
         None => source::embedded_schemas(),
@@ -97,7 +97,7 @@ pub fn load_contract(args: &ContractArgs) -> Result<(Vec<Case>, String), LoadErr
     }
     let hash =
         crate::manifest::contract_hash(&schema_files.iter().chain(&case_files).collect::<Vec<_>>());
-    Ok((load_cases(&case_files, &mut contract)?, hash))
+    Ok((load_suite(&case_files, &mut contract)?, hash))
 }
 
 fn runtime(output: &Output) -> Result<tokio::runtime::Runtime, ExitCode> {

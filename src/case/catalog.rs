@@ -3,11 +3,12 @@
 //! rule by name; everything is checked when the catalog is loaded, so a broken definition is
 //! reported once, at its own file and pointer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use super::file::{CatalogFile, CiteRef, RuleDef};
-use super::load::{Problem, check_identifier, resolve_check};
-use super::model::{Cite, Evidence, Level};
+use super::file::{CatalogFile, CiteRef, RuleDef, RuleEntry};
+use super::load::{Problem, check_identifier, resolve_check, resolve_rule};
+use super::model::{Cite, Evidence, Invariants, Level, Origin, Rule};
 use crate::contract::Contract;
 use crate::error::{LoadError, escape_pointer, parse_json};
 use crate::source::SourceFile;
@@ -27,6 +28,8 @@ pub(super) struct Catalog {
     sources: BTreeMap<String, Source>,
     statements: BTreeMap<String, Cite>,
     rules: BTreeMap<String, RuleDef>,
+    /// (file, which list, rule names) of each `invariants` declaration.
+    invariants: Vec<(Arc<str>, &'static str, Vec<String>)>,
 }
 
 /// Whether a file is a catalog rather than a case: its name starts with `_`.
@@ -124,6 +127,15 @@ impl Catalog {
             }
         }
         for (file, c) in parsed {
+            if let Some(inv) = &c.invariants {
+                let path: Arc<str> = Arc::from(file.path.as_str());
+                catalog
+                    .invariants
+                    .push((path.clone(), "own_list", inv.own_list.clone()));
+                catalog
+                    .invariants
+                    .push((path, "foreign_list", inv.foreign_list.clone()));
+            }
             for (name, def) in c.rules {
                 let at = format!("/rules/{}", escape_pointer(&name));
                 let bad =
@@ -148,6 +160,45 @@ impl Catalog {
             }
         }
         Ok(catalog)
+    }
+
+    /// The invariants, each a catalog rule resolved as the cases resolve theirs.
+    ///
+    /// # Errors
+    /// An invariant that names no rule of the catalog.
+    pub(super) fn invariants(&self, contract: &mut Contract) -> Result<Invariants, LoadError> {
+        let mut out = Invariants::default();
+        for (file, list, names) in &self.invariants {
+            for (i, name) in names.iter().enumerate() {
+                let at = format!("/invariants/{list}/{i}");
+                let entry = RuleEntry {
+                    uses: Some(name.clone()),
+                    id: None,
+                    level: None,
+                    cites: None,
+                    applies_if: None,
+                    check: None,
+                };
+                let mut fixtures = BTreeSet::new();
+                let rule = resolve_rule(&entry, &at, self, contract, &mut fixtures).map_err(
+                    |(pointer, message)| {
+                        LoadError::new(file.to_string(), message).at(pointer.replace("/use", ""))
+                    },
+                )?;
+                let rule = Rule {
+                    origin: Origin {
+                        file: file.clone(),
+                        pointer: at,
+                    },
+                    ..rule
+                };
+                match *list {
+                    "own_list" => out.own_list.push(rule),
+                    _ => out.foreign_list.push(rule),
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The declared source a citation like `RFC 6750 §3` names: the longest key it starts with.

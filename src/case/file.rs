@@ -108,6 +108,19 @@ pub(super) struct CatalogFile {
     pub(super) statements: std::collections::BTreeMap<String, StatementDef>,
     #[serde(default)]
     pub(super) rules: std::collections::BTreeMap<String, RuleDef>,
+    pub(super) invariants: Option<InvariantsFile>,
+}
+
+/// The rules (by name) judged on every profile list a run reads.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct InvariantsFile {
+    #[serde(rename = "$comment", default)]
+    pub(super) _comment: Option<String>,
+    #[serde(default)]
+    pub(super) own_list: Vec<String>,
+    #[serde(default)]
+    pub(super) foreign_list: Vec<String>,
 }
 
 /// Where statements come from: a document or a standard.
@@ -226,7 +239,8 @@ pub(super) struct JsonFile {
     pub(super) equals: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     pub(super) not_equals: Option<Value>,
-    pub(super) one_of: Option<Vec<Value>>,
+    /// A list of values, or one placeholder whose value is a list (`"{{own_profile_ids}}"`).
+    pub(super) one_of: Option<Value>,
     #[serde(rename = "type")]
     pub(super) json_type: Option<JsonType>,
 }

@@ -21,9 +21,18 @@ use crate::source::SourceFile;
 /// The first bad file: invalid JSON, a shape error, an unknown variable, schema, statement or
 /// rule, a duplicate id.
 pub fn load_cases(sources: &[SourceFile], contract: &mut Contract) -> Result<Vec<Case>, LoadError> {
+    load_suite(sources, contract).map(|suite| suite.cases)
+}
+
+/// Loads the cases and the invariants the catalog declares.
+///
+/// # Errors
+/// As [`load_cases`].
+pub fn load_suite(sources: &[SourceFile], contract: &mut Contract) -> Result<Suite, LoadError> {
     let (catalogs, case_files): (Vec<&SourceFile>, Vec<&SourceFile>) =
         sources.iter().partition(|s| is_catalog(s));
     let catalog = Catalog::load(&catalogs, contract)?;
+    let invariants = catalog.invariants(contract)?;
     let mut cases: Vec<Case> = Vec::with_capacity(case_files.len());
     let mut seen: HashMap<String, String> = HashMap::new();
     for source in case_files {
@@ -40,7 +49,7 @@ pub fn load_cases(sources: &[SourceFile], contract: &mut Contract) -> Result<Vec
         cases.push(case);
     }
     cases.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(cases)
+    Ok(Suite { cases, invariants })
 }
 
 /// One step as written, or one of the steps a `for_each` step stands for.
@@ -241,7 +250,7 @@ fn load_case(
 
 /// A rule entry of a case: a rule of the catalog (`use`, optionally with its own `id` or
 /// `cites`), or a rule written out in full. The origin is filled in by the caller.
-fn resolve_rule(
+pub(super) fn resolve_rule(
     entry: &RuleEntry,
     rp: &str,
     catalog: &Catalog,
@@ -336,13 +345,16 @@ fn resolve_rule(
         CiteRef::Key(_) => cites_at,
     };
     must_cite_doc(level, &cite, &evidence_at)?;
-    let check = resolve_check(check, &check_at, contract, fixtures)?;
+    let mut needs = BTreeSet::new();
+    let check = resolve_check(check, &check_at, contract, &mut needs)?;
+    fixtures.extend(needs.iter().copied());
     Ok(Rule {
         id,
         level,
         cite,
         applies_if,
         check,
+        needs,
         origin: Origin {
             file: Arc::from(""),
             pointer: String::new(),
@@ -465,12 +477,18 @@ fn value_op(
         )?));
     }
     if let Some(v) = json.one_of {
-        ops.push(ValueOp::OneOf(template(
-            Value::Array(v),
-            &format!("{at}/one_of"),
-            true,
-            fixtures,
-        )?));
+        let at = format!("{at}/one_of");
+        let placeholder = v.as_str().is_some_and(|t| {
+            let t = t.trim();
+            t.starts_with("{{") && t.ends_with("}}") && t.matches("{{").count() == 1
+        });
+        if !v.is_array() && !placeholder {
+            return Err((
+                at,
+                "`one_of` is a list of values, or one placeholder whose value is a list (`\"{{own_profile_ids}}\"`)".into(),
+            ));
+        }
+        ops.push(ValueOp::OneOf(template(v, &at, true, fixtures)?));
     }
     if let Some(t) = json.json_type {
         ops.push(ValueOp::Type(t));

@@ -11,6 +11,6 @@ mod template;
 mod tests;
 
 pub use catalog::Source;
-pub use load::load_cases;
+pub use load::{load_cases, load_suite};
 pub use model::*;
 pub use template::{Template, TemplateError, Var, Vars};

@@ -126,6 +126,43 @@ impl Fixture {
     }
 }
 
+/// The rules that must hold of every profile list a run reads, not only in the case written for
+/// them (`invariants` in the catalog).
+#[derive(Debug, Clone, Default)]
+pub struct Invariants {
+    /// Judged on every read of the primary user's list.
+    pub own_list: Vec<Rule>,
+    /// Judged on every read of the other user's list.
+    pub foreign_list: Vec<Rule>,
+}
+
+impl Invariants {
+    pub fn is_empty(&self) -> bool {
+        self.own_list.is_empty() && self.foreign_list.is_empty()
+    }
+
+    /// Every invariant rule, own-list ones first.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.own_list.iter().chain(&self.foreign_list)
+    }
+}
+
+/// The loaded contract: the cases and the invariants.
+#[derive(Debug, Clone, Default)]
+pub struct Suite {
+    pub cases: Vec<Case>,
+    pub invariants: Invariants,
+}
+
+impl From<Vec<Case>> for Suite {
+    fn from(cases: Vec<Case>) -> Suite {
+        Suite {
+            cases,
+            invariants: Invariants::default(),
+        }
+    }
+}
+
 /// One scenario: ordered steps against one account.
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -200,6 +237,8 @@ pub struct Rule {
     /// statement); when it does not, the rule passes as "not applicable".
     pub applies_if: Option<Premise>,
     pub check: Check,
+    /// The fixtures its check refers to (a rule whose fixture is missing is not judged).
+    pub needs: BTreeSet<Fixture>,
     pub origin: Origin,
 }
 

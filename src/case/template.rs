@@ -23,6 +23,10 @@ pub enum Var {
     InactiveProfileId,
     /// An id that is presumed to belong to no profile at all.
     UnknownProfileId,
+    /// Every profile id the primary user's list showed at discovery (a list).
+    OwnProfileIds,
+    /// The ids of the other user's profiles known at discovery (a list).
+    ForeignProfileIds,
     /// The HTTP status of the response being checked (checks only).
     ResponseStatus,
     /// Whether that status is 2xx (checks only).
@@ -32,12 +36,14 @@ pub enum Var {
 }
 
 impl Var {
-    pub const ALL: [Var; 8] = [
+    pub const ALL: [Var; 10] = [
         Var::OriginalProfileId,
         Var::TargetProfileId,
         Var::ForeignProfileId,
         Var::InactiveProfileId,
         Var::UnknownProfileId,
+        Var::OwnProfileIds,
+        Var::ForeignProfileIds,
         Var::ResponseStatus,
         Var::ResponseOk,
         Var::SweepId,
@@ -50,6 +56,8 @@ impl Var {
             Var::ForeignProfileId => "foreign_profile_id",
             Var::InactiveProfileId => "inactive_profile_id",
             Var::UnknownProfileId => "unknown_profile_id",
+            Var::OwnProfileIds => "own_profile_ids",
+            Var::ForeignProfileIds => "foreign_profile_ids",
             Var::ResponseStatus => "response.status",
             Var::ResponseOk => "response.ok",
             Var::SweepId => "sweep_id",
@@ -64,6 +72,11 @@ impl Var {
     /// Variables that discovery provides (the rest are bound per request or response).
     pub fn is_fixture(self) -> bool {
         !self.is_response_scoped() && self != Var::SweepId
+    }
+
+    /// Variables whose value is a list of ids.
+    pub fn is_list(self) -> bool {
+        matches!(self, Var::OwnProfileIds | Var::ForeignProfileIds)
     }
 
     fn from_name(name: &str) -> Option<Var> {

@@ -6,6 +6,7 @@ use crate::record::TrialRecord;
 fn plan(trials: &[(&str, Level, TrialKind, Selection)]) -> Plan {
     Plan {
         cases: Vec::new(),
+        invariants: std::sync::Arc::default(),
         trials: trials
             .iter()
             .map(|(name, level, kind, selection)| TrialSpec {

@@ -53,6 +53,39 @@ pub fn print(plan: &Plan, kills: &Kills, output: &Output) {
         }
         lines.push(String::new());
     }
+    if !plan.invariants.is_empty() {
+        lines.push(
+            "invariants — judged on every profile list each case leads to (trials case::invariants, case::invariants_should)"
+                .into(),
+        );
+        for (list, rules) in [
+            ("the primary user's list", &plan.invariants.own_list),
+            ("the other user's list", &plan.invariants.foreign_list),
+        ] {
+            for rule in rules {
+                lines.push(format!("  {} [{}] on {list}", rule.id, rule.level));
+                lines.push(format!("      {}", rule.cite));
+            }
+        }
+        for level in [Level::Must, Level::Should] {
+            let suffix = crate::plan::invariants_trial("", level);
+            let mut killers: Vec<&str> = kills
+                .by_trial
+                .iter()
+                .filter(|(trial, _)| trial.ends_with(&suffix))
+                .flat_map(|(_, faults)| faults.iter().copied())
+                .collect();
+            killers.sort_unstable();
+            killers.dedup();
+            let shown = if killers.is_empty() {
+                "no fault of the reference server".to_string()
+            } else {
+                killers.join(", ")
+            };
+            lines.push(format!("  {level} invariants killed by: {shown}"));
+        }
+        lines.push(String::new());
+    }
     lines.push(format!(
         "{} cases, {} rules ({musts} MUST, {shoulds} SHOULD), plus {RESTORE_TRIAL}",
         plan.cases.len(),

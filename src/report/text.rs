@@ -56,6 +56,13 @@ pub fn failure_text(plan: &Plan, outcome: &TrialOutcome) -> Option<String> {
         TrialKind::Deviations => {
             lines.push("enforces:  the known-deviations list only shrinks: no entry outlives its expiry date".into());
         }
+        TrialKind::Invariants { case, level } => {
+            lines.push(format!(
+                "enforces:  the account's {level} invariants, on every profile list `{}` led to (each breached rule is cited below)",
+                plan.cases[case].id
+            ));
+            lines.push(format!("origin:    {}", plan.cases[case].file));
+        }
         TrialKind::Snapshot { case } => {
             lines.push(
                 "enforces:  the responses keep the shape of the stored snapshot (nightly regression; SHOULD unless --deny-drift)"

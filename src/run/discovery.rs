@@ -26,7 +26,7 @@ impl Discovery {
     pub fn describe(&self) -> BTreeMap<String, String> {
         Var::ALL
             .into_iter()
-            .filter(|v| v.is_fixture())
+            .filter(|v| v.is_fixture() && !v.is_list())
             .map(|v| {
                 (
                     v.name().to_string(),
@@ -175,11 +175,20 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
     }
     let own: HashSet<i64> = profiles.iter().map(|p| p.id).collect();
     let mut foreign = creds.foreign_profile_id;
+    // Isolation is judged on both lists as they are: an id in both is a breach whichever list is
+    // wrong, so neither set is trimmed by the other.
+    let mut foreign_ids: Option<Vec<i64>> = foreign.map(|id| vec![id]);
     if foreign.is_none() {
         if let Some(record) = &foreign_record {
             match profiles_of(record) {
                 Ok(list) => {
-                    foreign = list.iter().map(|p| p.id).find(|id| !own.contains(id));
+                    let mut ids: Vec<i64> = list.iter().map(|p| p.id).collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    foreign = ids.iter().copied().find(|id| !own.contains(id));
+                    if !ids.is_empty() {
+                        foreign_ids = Some(ids);
+                    }
                     if foreign.is_none() {
                         missing(
                             Fixture::Profile(Var::ForeignProfileId),
@@ -198,6 +207,16 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
                 "pass --foreign-token or --foreign-profile-id",
             );
         }
+    }
+    let mut own_ids: Vec<i64> = own.iter().copied().collect();
+    own_ids.sort_unstable();
+    d.vars.set(Var::OwnProfileIds, Value::from(own_ids));
+    match foreign_ids {
+        Some(ids) => d.vars.set(Var::ForeignProfileIds, Value::from(ids)),
+        None => missing(
+            Fixture::Profile(Var::ForeignProfileIds),
+            "no profile of another user is known; pass --foreign-token or --foreign-profile-id",
+        ),
     }
     if creds.foreign.is_none() {
         missing(Fixture::ForeignToken, "pass --foreign-token");

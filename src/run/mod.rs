@@ -17,6 +17,7 @@
 //! finished, requests sent and answered, restores), as nextest's runner does for its reporters.
 
 mod discovery;
+mod invariants;
 mod restore;
 mod session;
 mod steps;
@@ -28,11 +29,11 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use tokio::sync::{RwLock, Semaphore, watch};
 
-use crate::case::{Case, Fixture, StateUse, Var};
+use crate::case::{Case, Fixture, Level, StateUse, Var};
 use crate::check::Verdict;
 use crate::http::HttpClient;
 use crate::plan::{Plan, TrialKind};
-use crate::record::{CaseRecord, Observed, RunReport, TrialRecord};
+use crate::record::{CaseRecord, ExchangeRecord, Observed, RunReport, TrialRecord};
 
 use session::Session;
 
@@ -214,7 +215,20 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
             .copied()
             .filter(|ti| plan.trials[*ti].selected);
         if let Some(reason) = missing_fixture(&case, &discovery.missing) {
-            for ti in trial_ids.iter().map(|(_, _, ti)| *ti).chain(snapshot_trial) {
+            let invariant_tis = [Level::Must, Level::Should]
+                .into_iter()
+                .filter_map(|level| {
+                    index
+                        .get(&TrialKind::Invariants { case: ci, level })
+                        .copied()
+                        .filter(|ti| plan.trials[*ti].selected)
+                });
+            for ti in trial_ids
+                .iter()
+                .map(|(_, _, ti)| *ti)
+                .chain(snapshot_trial)
+                .chain(invariant_tis)
+            {
                 report.results[ti] =
                     Some(TrialRecord::bare(Observed::MissingFixture(reason.clone())));
             }
@@ -229,6 +243,17 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         let state_lock = state_lock.clone();
         let permits = permits.clone();
         let selected: Vec<(usize, usize)> = trial_ids.iter().map(|&(si, ri, _)| (si, ri)).collect();
+        let invariant_trials: Vec<(Level, usize)> = [Level::Must, Level::Should]
+            .into_iter()
+            .filter_map(|level| {
+                index
+                    .get(&TrialKind::Invariants { case: ci, level })
+                    .filter(|ti| plan.trials[**ti].selected)
+                    .map(|ti| (level, *ti))
+            })
+            .collect();
+        let invariants = plan.invariants.clone();
+        let levels: Vec<Level> = invariant_trials.iter().map(|(l, _)| *l).collect();
         let handle = tokio::spawn(async move {
             let _state = match case.state {
                 StateUse::Changes => Lock::Write(state_lock.write_owned().await),
@@ -241,14 +266,30 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
                 case: case.id.clone(),
             });
             let case_run = steps::run_case(&session, &case).await;
+            let mut lists: Vec<Arc<ExchangeRecord>> = case_run
+                .exchanges
+                .iter()
+                .flatten()
+                .filter(|r| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
+                .cloned()
+                .collect();
             if case.state == StateUse::Changes {
                 let last = case_run.exchanges.last().and_then(Option::as_deref);
-                restore::guard(&session, &case.id, last).await;
+                lists.extend(restore::guard(&session, &case.id, last).await);
             }
+            let vars = session.vars().cloned().unwrap_or_default();
+            let invariant_records: Vec<TrialRecord> = levels
+                .iter()
+                .map(|&level| match session.stop_reason() {
+                    Some(why) if lists.is_empty() => TrialRecord::bare(Observed::NotRun(why)),
+                    _ => invariants::judge(&invariants, level, &lists, &vars),
+                })
+                .collect();
             let duration = case_started.elapsed();
             let judged: Vec<&TrialRecord> = selected
                 .iter()
                 .filter_map(|key| case_run.verdicts.get(key))
+                .chain(&invariant_records)
                 .collect();
             session.event(RunEvent::CaseFinished {
                 case: case.id.clone(),
@@ -260,15 +301,18 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
                 requests: case_run.requests,
                 duration,
             });
-            (case_run, session.stop_reason(), duration)
+            (case_run, session.stop_reason(), duration, invariant_records)
         });
-        tasks.push((ci, trial_ids, snapshot_trial, handle));
+        tasks.push((ci, trial_ids, snapshot_trial, invariant_trials, handle));
     }
-    for (ci, trial_ids, snapshot_trial, handle) in tasks {
+    for (ci, trial_ids, snapshot_trial, invariant_trials, handle) in tasks {
         match handle.await {
-            Ok((case_run, stopped, duration)) => {
+            Ok((case_run, stopped, duration, invariant_records)) => {
                 for (si, ri, ti) in trial_ids {
                     report.results[ti] = case_run.verdicts.get(&(si, ri)).cloned();
+                }
+                for ((_, ti), record) in invariant_trials.iter().zip(invariant_records) {
+                    report.results[*ti] = Some(record);
                 }
                 if snapshot_trial.is_some() {
                     report.cases.push(CaseRecord {
@@ -280,7 +324,12 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
                 }
             }
             Err(e) => {
-                for ti in trial_ids.iter().map(|(_, _, ti)| *ti).chain(snapshot_trial) {
+                for ti in trial_ids
+                    .iter()
+                    .map(|(_, _, ti)| *ti)
+                    .chain(snapshot_trial)
+                    .chain(invariant_trials.iter().map(|(_, ti)| *ti))
+                {
                     report.results[ti] = Some(TrialRecord::bare(Observed::Judged(
                         Verdict::Broken(format!("harness error while running this case: {e}")),
                     )));

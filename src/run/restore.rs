@@ -47,18 +47,24 @@ fn observed_default(last: Option<&ExchangeRecord>) -> Option<Option<i64>> {
 }
 
 /// After a state-changing case: if the default is not the original, switch back. What it did is
-/// logged for the restore trial. `last` is the case's last exchange.
-pub(super) async fn guard(session: &Session, case_id: &str, last: Option<&ExchangeRecord>) {
-    let Some(original) = original_id(session) else {
-        return;
-    };
+/// logged for the restore trial. `last` is the case's last exchange. Returns the profile list it
+/// read, if it had to read one (the case's invariants are judged on it too).
+pub(super) async fn guard(
+    session: &Session,
+    case_id: &str,
+    last: Option<&ExchangeRecord>,
+) -> Option<std::sync::Arc<ExchangeRecord>> {
+    let original = original_id(session)?;
     let context = format!("restore after {case_id}");
-    let now = match observed_default(last) {
-        Some(seen) => Ok(seen),
-        None => current(session, &context).await.1,
+    let (read, now) = match observed_default(last) {
+        Some(seen) => (None, Ok(seen)),
+        None => {
+            let (record, now) = current(session, &context).await;
+            (Some(record), now)
+        }
     };
     if now == Ok(Some(original)) {
-        return;
+        return read;
     }
     let switched = session.switch_to(&context, original).await;
     let ok = switched
@@ -77,6 +83,7 @@ pub(super) async fn guard(session: &Session, case_id: &str, last: Option<&Exchan
         }
         (_, false) => format!("after `{case_id}` switching back to {original} failed"),
     });
+    read
 }
 
 /// The end-of-run check (and, when needed, the restore) of the original default profile.

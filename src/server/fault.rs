@@ -64,6 +64,8 @@ faults! {
     CoworkerTypeAsName = "coworker_type_as_name": "Profiles[].CoworkerType is serialised as a name (\"Individual\"/\"Company\")",
     JsonAsTextPlain = "json_as_text_plain": "JSON bodies are served as text/plain",
     ListsAllUsersProfiles = "lists_all_users_profiles": "the profile list holds every user's profiles, not just the caller's",
+    LeakyPrimaryList = "leaky_primary_list": "the primary user's list also shows one profile of another user (the other user's list is right)",
+    LeakyForeignList = "leaky_foreign_list": "the other user's list also shows one of the primary user's profiles (the primary user's list is right)",
     DuplicateDefaultProfile = "duplicate_default_profile": "the default profile is listed twice (a join that duplicates rows)",
     SingleProfileList500 = "single_profile_list_500": "the profile list answers 500 for users with only one profile",
     List500 = "list_500": "the profile list answers 500 for everyone (the target is unusable)",

@@ -35,6 +35,9 @@ pub struct Throttle {
     pub status: u16,
     /// The `Retry-After` value, in seconds.
     pub retry_after: String,
+    /// A request the server just throttled is served when it comes again (as a windowed limit
+    /// lets a retry through after Retry-After), so a client that waits is never starved.
+    pub spare_retries: bool,
 }
 
 /// One request as the server saw it arrive.
@@ -51,6 +54,8 @@ pub struct Arrival {
 pub(crate) struct Traffic {
     pub count: AtomicU64,
     counted_for_throttle: AtomicU64,
+    /// Requests (method, URI, Authorization) throttled last time they came.
+    throttled: Mutex<std::collections::HashSet<String>>,
     pub log: Mutex<Vec<Arrival>>,
 }
 
@@ -94,7 +99,22 @@ pub(crate) fn router(
                     } else {
                         0
                     };
-                    (applies && n % t.every.max(1) == 0).then(|| (t.status, t.retry_after.clone()))
+                    let mut throttle_now = applies && n % t.every.max(1) == 0;
+                    if t.spare_retries {
+                        let key = format!(
+                            "{} {} {:?}",
+                            req.method(),
+                            req.uri(),
+                            req.headers().get(header::AUTHORIZATION)
+                        );
+                        let mut last = traffic.throttled.lock().unwrap_or_else(|e| e.into_inner());
+                        if last.remove(&key) {
+                            throttle_now = false;
+                        } else if throttle_now {
+                            last.insert(key);
+                        }
+                    }
+                    throttle_now.then(|| (t.status, t.retry_after.clone()))
                 });
                 let variants = variants.clone();
                 async move {
@@ -423,7 +443,17 @@ async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Respo
     let mut profiles: Vec<Value> = db
         .profiles
         .iter()
-        .filter(|p| p.owner == user_id || ctx.has(Fault::ListsAllUsersProfiles))
+        .filter(|p| {
+            p.owner == user_id
+                || ctx.has(Fault::ListsAllUsersProfiles)
+                // One profile of the next user leaks into the primary user's list.
+                || (ctx.has(Fault::LeakyPrimaryList)
+                    && user_id == PRIMARY_USER
+                    && db.profiles.iter().find(|q| q.owner != user_id).map(|q| q.id) == Some(p.id))
+                || (ctx.has(Fault::LeakyForeignList)
+                    && user_id != PRIMARY_USER
+                    && db.profiles.iter().find(|q| q.owner == PRIMARY_USER).map(|q| q.id) == Some(p.id))
+        })
         .map(|p| {
             let is_default = Some(p.id) == default
                 || (ctx.has(Fault::HomeProfileAlwaysDefault) && Some(p.id) == home);

@@ -133,6 +133,7 @@ pub async fn start(options: &ServerOptions) -> std::io::Result<RunningServer> {
                 writes_only: false,
                 status,
                 retry_after: "0".into(),
+                spare_retries: true,
             })
     });
     let state: handlers::Shared = Arc::new(Mutex::new(db));

@@ -277,6 +277,7 @@ fn throttled_answers_are_waited_out() {
                 writes_only: false,
                 status,
                 retry_after: "0.05".into(),
+                spare_retries: false,
             }),
             ..ServerOptions::default()
         });
@@ -302,6 +303,7 @@ fn exhausted_throttle_retries_are_reported() {
             writes_only: true,
             status: 409,
             retry_after: "0.01".into(),
+            spare_retries: false,
         }),
         ..ServerOptions::default()
     });

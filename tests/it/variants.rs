@@ -33,11 +33,16 @@ fn every_legitimate_variant_passes_with_should_rules_included() {
                 run.all_output()
             ));
         }
-        assert!(
-            run.stdout.contains("test result: ok. 80 passed"),
-            "{name}: every trial judged and passed: {}",
-            run.stdout.lines().last().unwrap_or_default()
-        );
+        if !run
+            .stdout
+            .contains("test result: ok. 108 passed; 0 failed; 0 ignored")
+        {
+            problems.push(format!(
+                "{name}: not every trial was judged and passed: exit {}\n{}",
+                run.code,
+                run.all_output()
+            ));
+        }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
