@@ -90,6 +90,63 @@ pub enum Credential {
     MalformedNoScheme,
 }
 
+/// A bearer token derived from a real one, for the credential probes: each must be refused as an
+/// invalid token (SW: 401 for an invalid token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TokenVariant {
+    /// The last four characters cut off.
+    Truncated,
+    /// One character appended.
+    Extended,
+    /// The last character replaced by another.
+    OneCharChanged,
+}
+
+impl TokenVariant {
+    pub const ALL: [TokenVariant; 3] = [
+        TokenVariant::Truncated,
+        TokenVariant::Extended,
+        TokenVariant::OneCharChanged,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenVariant::Truncated => "truncated",
+            TokenVariant::Extended => "extended",
+            TokenVariant::OneCharChanged => "one character changed",
+        }
+    }
+
+    /// The derived token.
+    pub fn derive(self, token: &str) -> String {
+        match self {
+            TokenVariant::Truncated => {
+                let keep = token.chars().count().saturating_sub(4).max(1);
+                token.chars().take(keep).collect()
+            }
+            TokenVariant::Extended => format!("{token}x"),
+            TokenVariant::OneCharChanged => {
+                let mut chars: Vec<char> = token.chars().collect();
+                if let Some(last) = chars.last_mut() {
+                    *last = if *last == '0' { '1' } else { '0' };
+                }
+                chars.into_iter().collect()
+            }
+        }
+    }
+
+    /// The same derivation in POSIX shell, of the token in `$VAR`, for `curl` reproductions.
+    pub fn shell(self, var: &str) -> String {
+        match self {
+            TokenVariant::Truncated => format!("${{{var}%????}}"),
+            TokenVariant::Extended => format!("${{{var}}}x"),
+            TokenVariant::OneCharChanged => {
+                format!("$(printf %s \"${var}\" | sed 's/0$/1/;t;s/.$/0/')")
+            }
+        }
+    }
+}
+
 impl Credential {
     /// The header `malformed_basic` sends: base64("conformance@example.invalid:not-a-password"),
     /// a scheme the API does not document for /api/public, with credentials that belong to nobody.

@@ -46,6 +46,9 @@ pub struct HttpRequest {
     pub method: &'static str,
     pub path: String,
     pub query: Vec<(String, String)>,
+    /// A query string sent exactly as written (instead of `query`), for probes whose point is
+    /// the encoding: percent-encoded digits, a repeated parameter, a name without `=`.
+    pub raw_query: Option<String>,
     pub authorization: Option<String>,
     /// Further headers (name, value).
     pub headers: Vec<(String, String)>,
@@ -232,7 +235,10 @@ impl HttpClient {
     /// The full URL a request goes to (the query percent-encoded).
     pub fn url_for(&self, request: &HttpRequest) -> String {
         let mut url = format!("{}{}", self.base, request.path);
-        if !request.query.is_empty() {
+        if let Some(raw) = &request.raw_query {
+            url.push('?');
+            url.push_str(raw);
+        } else if !request.query.is_empty() {
             let encoded: Vec<String> = request
                 .query
                 .iter()

@@ -20,6 +20,7 @@ pub mod judge;
 pub mod manifest;
 pub mod matrix;
 pub mod plan;
+pub mod probe;
 pub mod record;
 pub mod redact;
 pub mod report;

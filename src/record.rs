@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::{self, Credential};
+use crate::api::{self, Credential, TokenVariant};
 use crate::case::Vars;
 use crate::check::Verdict;
 use crate::http::Exchange;
@@ -18,6 +18,8 @@ pub struct ExchangeRecord {
     /// `case/step`, or `discovery`/`restore`.
     pub context: String,
     pub credential: Credential,
+    /// The credential's token was sent derived (a credential probe).
+    pub token: Option<TokenVariant>,
     /// The path as requested (before it was joined to the base URL).
     pub path: String,
     pub exchange: Exchange,
@@ -100,7 +102,19 @@ pub struct RunReport {
 
 /// The `Authorization` header a reproduction sends for a credential, with tokens as environment
 /// variables (never their values).
-fn curl_authorization(credential: Credential) -> Option<String> {
+fn curl_authorization(credential: Credential, token: Option<TokenVariant>) -> Option<String> {
+    let variable = match credential {
+        Credential::Primary | Credential::MalformedNoScheme => "NEXUDUS_TOKEN",
+        Credential::Foreign => "NEXUDUS_FOREIGN_TOKEN",
+        Credential::Expired => "NEXUDUS_EXPIRED_TOKEN",
+        _ => "",
+    };
+    if let Some(variant) = token.filter(|_| !variable.is_empty()) {
+        return Some(format!(
+            "\"Authorization: Bearer {}\"",
+            variant.shell(variable)
+        ));
+    }
     Some(match credential {
         Credential::Primary => "\"Authorization: Bearer $NEXUDUS_TOKEN\"".into(),
         Credential::Foreign => "\"Authorization: Bearer $NEXUDUS_FOREIGN_TOKEN\"".into(),
@@ -117,11 +131,24 @@ fn curl_authorization(credential: Credential) -> Option<String> {
 
 /// A `curl` command that repeats a request, with tokens as environment variables.
 pub fn curl(method: &str, url: &str, credential: Credential) -> String {
+    curl_varied(method, url, credential, None)
+}
+
+/// [`curl`] for a request whose token was sent derived.
+pub fn curl_varied(
+    method: &str,
+    url: &str,
+    credential: Credential,
+    token: Option<TokenVariant>,
+) -> String {
     let mut parts = vec!["curl -sS -i".to_string()];
-    if method != "GET" {
-        parts.push(format!("-X {method}"));
+    match method {
+        "GET" => {}
+        // curl -X HEAD waits for a body that never comes; -I is its HEAD.
+        "HEAD" => parts.push("-I".into()),
+        _ => parts.push(format!("-X {method}")),
     }
-    if let Some(h) = curl_authorization(credential) {
+    if let Some(h) = curl_authorization(credential, token) {
         parts.push(format!("-H {h}"));
     }
     if method == "PUT" || method == "POST" {

@@ -66,6 +66,7 @@ pub async fn resolve(
             credentials.foreign_profile_id = config.foreign_profile_id;
             credentials.unknown_profile_id = config.unknown_profile_id;
             let url = server.base_url();
+            learn_derived(output, &credentials);
             Ok(Resolved {
                 target: target(config, &url, credentials)?,
                 kind: "embedded reference server",
@@ -82,6 +83,7 @@ pub async fn resolve(
             };
             let resolved = async {
                 let credentials = credentials(config, remote, output).await?;
+                learn_derived(output, &credentials);
                 target(config, &remote.base_url, credentials)
             }
             .await;
@@ -105,6 +107,23 @@ pub async fn resolve(
                     Err(e)
                 }
             }
+        }
+    }
+}
+
+/// The tokens the credential probes derive from the given ones are secrets too (a truncated
+/// token is most of the real one): the redactor learns them before anything is sent.
+fn learn_derived(output: &Output, credentials: &Credentials) {
+    for token in [
+        &credentials.primary,
+        &credentials.foreign,
+        &credentials.expired,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        for variant in crate::api::TokenVariant::ALL {
+            output.learn(&variant.derive(token.expose_secret()));
         }
     }
 }

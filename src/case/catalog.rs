@@ -242,14 +242,15 @@ fn duplicate(file: &SourceFile, at: &str, what: &str, key: &str) -> LoadError {
     .at(at)
 }
 
-/// A `must` rule enforces documented behaviour, so it must cite `doc` evidence.
+/// A `must` rule enforces documented behaviour (or a normative standard's MUST), so it must cite
+/// `doc` or `standard` evidence.
 pub(super) fn must_cite_doc(level: Level, cite: &Cite, at: &str) -> Result<(), Problem> {
-    if level == Level::Must && cite.evidence != Evidence::Doc {
+    if level == Level::Must && !matches!(cite.evidence, Evidence::Doc | Evidence::Standard) {
         return Err((
             at.to_string(),
             format!(
                 "a `must` rule enforces documented behaviour, but this one cites `{}` evidence; \
-                 make it `should` or cite a `doc` statement",
+                 make it `should` or cite a `doc` (or `standard`) statement",
                 cite.evidence
             ),
         ));

@@ -27,6 +27,9 @@ pub(super) struct StepFile {
     #[serde(default)]
     pub(super) rules: Vec<RuleEntry>,
     pub(super) sweep: Option<SweepFile>,
+    /// Probes generated from the request and the discovered fixtures.
+    #[serde(default)]
+    pub(super) vary: Vec<Generator>,
     /// One step per entry, each with its own name and its changes to the request.
     pub(super) for_each: Option<Vec<VariantFile>>,
 }

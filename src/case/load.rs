@@ -194,6 +194,26 @@ fn load_case(
                 }
                 (None, false) => {}
             }
+            for generator in &step.vary {
+                match generator {
+                    Generator::SpellingsOf(var) => {
+                        used.insert(Fixture::Profile(*var));
+                    }
+                    Generator::Repeated(a, b) => {
+                        used.extend([Fixture::Profile(*a), Fixture::Profile(*b)]);
+                    }
+                    Generator::IntBoundaries => {
+                        used.insert(Fixture::Profile(Var::OwnProfileIds));
+                    }
+                    Generator::EmptyId | Generator::TokenVariants | Generator::Methods(_) => {}
+                }
+            }
+            if !step.vary.is_empty() && step.sweep.is_some() {
+                return Err(bad((
+                    format!("{sp}/vary"),
+                    "a step either sweeps or varies; split it into two steps".into(),
+                )));
+            }
             fixtures.extend(used);
             let mut rules = Vec::with_capacity(step.rules.len());
             let mut rule_ids = BTreeSet::new();
@@ -227,6 +247,7 @@ fn load_case(
                     pointer: expanded.origin,
                 },
                 sweep: step.sweep.as_ref().map(|s| s.over),
+                vary: step.vary.clone(),
             });
         }
     }
@@ -260,7 +281,6 @@ pub(super) fn resolve_rule(
     let (id, level, cites, cites_at, applies_if, check, check_at) = match &entry.uses {
         Some(name) => {
             for (field, given) in [
-                ("level", entry.level.is_some()),
                 ("applies_if", entry.applies_if.is_some()),
                 ("check", entry.check.is_some()),
             ] {
@@ -268,7 +288,7 @@ pub(super) fn resolve_rule(
                     return Err((
                         format!("{rp}/{field}"),
                         format!(
-                            "a rule that `use`s the catalog takes only `id` and `cites` beside it; \
+                            "a rule that `use`s the catalog takes only `id`, `level` and `cites` beside it; \
                              write the rule out in full to change its `{field}`"
                         ),
                     ));
@@ -281,7 +301,7 @@ pub(super) fn resolve_rule(
             };
             (
                 entry.id.clone().unwrap_or_else(|| name.clone()),
-                def.level,
+                entry.level.unwrap_or(def.level),
                 cites,
                 cites_at,
                 def.applies_if,

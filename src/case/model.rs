@@ -52,6 +52,9 @@ pub enum Evidence {
     Infer,
     /// Left open by the documentation; the rule applies common HTTP practice.
     Gap,
+    /// Stated by a normative standard the API is built on (an RFC's MUST, e.g. RFC 9110's safe
+    /// methods); enough for a MUST rule.
+    Standard,
 }
 
 impl fmt::Display for Evidence {
@@ -61,6 +64,7 @@ impl fmt::Display for Evidence {
             Evidence::Code => "code",
             Evidence::Infer => "infer",
             Evidence::Gap => "gap",
+            Evidence::Standard => "standard",
         })
     }
 }
@@ -184,6 +188,8 @@ pub struct Step {
     pub origin: Origin,
     /// Sent once per value of the sweep instead of once; every response must pass every rule.
     pub sweep: Option<SweepSource>,
+    /// Sent once per generated probe instead of once; every response must pass every rule.
+    pub vary: Vec<Generator>,
 }
 
 /// The values `{{sweep_id}}` takes in a sweep step.
@@ -214,6 +220,10 @@ pub enum Method {
     Delete,
     #[serde(rename = "PATCH")]
     Patch,
+    #[serde(rename = "HEAD")]
+    Head,
+    #[serde(rename = "OPTIONS")]
+    Options,
 }
 
 impl Method {
@@ -224,8 +234,31 @@ impl Method {
             Method::Post => "POST",
             Method::Delete => "DELETE",
             Method::Patch => "PATCH",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
         }
     }
+}
+
+/// A generator of probes: requests derived from a step's request and the discovered fixtures,
+/// each judged by the step's rules (as a sweep's requests are).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Generator {
+    /// `coworkerId` spelled other ways: leading zeros, a sign, surrounding whitespace,
+    /// percent-encoded digits, a fraction, an exponent, hex, trailing text.
+    SpellingsOf(Var),
+    /// `coworkerId` at both sides of 2^31, 2^32, 2^53 and 2^63, zero and negatives (values that
+    /// are ids of the user's own profiles are left out).
+    IntBoundaries,
+    /// `coworkerId=` with no value, and `coworkerId` with no `=`.
+    EmptyId,
+    /// `coworkerId` twice, with these two ids, in both orders.
+    Repeated(Var, Var),
+    /// The request's bearer token truncated, extended, and with one character changed.
+    TokenVariants,
+    /// The request sent with each of these methods instead of its own.
+    Methods(Vec<Method>),
 }
 
 #[derive(Debug, Clone)]

@@ -84,6 +84,28 @@ impl Var {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Var {
+    /// A fixture variable by name (`"foreign_profile_id"`), as generators name them.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <String as serde::Deserialize>::deserialize(d)?;
+        match Var::from_name(&name).filter(|v| v.is_fixture() && !v.is_list()) {
+            Some(var) => Ok(var),
+            None => {
+                let known: Vec<&str> = Var::ALL
+                    .iter()
+                    .filter(|v| v.is_fixture() && !v.is_list())
+                    .map(|v| v.name())
+                    .collect();
+                let mut message = format!("unknown fixture `{name}`; known: {}", known.join(", "));
+                if let Some(best) = closest(&name, known.iter().copied()) {
+                    message.push_str(&format!("; did you mean `{best}`?"));
+                }
+                Err(serde::de::Error::custom(message))
+            }
+        }
+    }
+}
+
 impl fmt::Display for Var {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

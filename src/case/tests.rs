@@ -287,9 +287,9 @@ fn catalog_and_use_mistakes_are_refused_where_they_are_written() {
         ),
         ("no_catalog", vec![], rule(json!({"use": "status_is_200"}))),
         (
-            "use_and_level",
+            "use_and_check",
             vec![("_contract", catalog())],
-            rule(json!({"use": "status_is_200", "level": "should"})),
+            rule(json!({"use": "status_is_200", "check": {"status": {"any_of": [201]}}})),
         ),
         (
             "half_a_rule",
@@ -438,7 +438,7 @@ fn shipped_cases_load_and_match_the_case_schema() {
         with("/steps/0/request/credential", json!("primry")),
         with(
             "/steps/0/rules/0",
-            json!({"use": "status_is_401", "level": "must"}),
+            json!({"use": "status_is_401", "check": {"status": {"any_of": [401]}}}),
         ),
         with("/steps/0/name", json!(null)),
     ] {

@@ -36,6 +36,7 @@ fn exchange(status: u16, body: &str, elapsed_ms: u64) -> Arc<ExchangeRecord> {
     Arc::new(ExchangeRecord {
         context: "valid_switch/switch".into(),
         credential: Credential::Primary,
+        token: None,
         path: "/api/public/coworkers/profiles/current".into(),
         exchange: Exchange {
             method: "PUT",

@@ -261,6 +261,7 @@ mod tests {
         ExchangeRecord {
             context: "t".into(),
             credential: Credential::Primary,
+            token: None,
             path: PROFILES_PATH.into(),
             exchange: Exchange {
                 method: "GET",

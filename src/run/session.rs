@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{RunEvent, Target};
-use crate::api::{self, Credential};
+use crate::api::{self, Credential, TokenVariant};
 use crate::case::Vars;
 use crate::http::{Exchange, HttpRequest};
 use crate::record::ExchangeRecord;
@@ -84,10 +84,14 @@ impl Session {
         }
     }
 
-    fn authorization(&self, credential: Credential) -> Option<String> {
+    fn authorization(&self, credential: Credential, token: Option<TokenVariant>) -> Option<String> {
         let c = &self.target.credentials;
-        let bearer =
-            |s: &Option<SecretString>| s.as_ref().map(|s| format!("Bearer {}", s.expose_secret()));
+        let bearer = |s: &Option<SecretString>| {
+            s.as_ref().map(|s| match token {
+                Some(variant) => format!("Bearer {}", variant.derive(s.expose_secret())),
+                None => format!("Bearer {}", s.expose_secret()),
+            })
+        };
         match credential {
             Credential::Primary => bearer(&c.primary),
             Credential::Foreign => bearer(&c.foreign),
@@ -110,8 +114,21 @@ impl Session {
         credential: Credential,
         mode: SendMode,
     ) -> Arc<ExchangeRecord> {
+        self.send_varied(context, request, credential, None, mode)
+            .await
+    }
+
+    /// [`Session::send`] with the credential's token derived (a credential probe).
+    pub async fn send_varied(
+        &self,
+        context: String,
+        request: HttpRequest,
+        credential: Credential,
+        token: Option<TokenVariant>,
+        mode: SendMode,
+    ) -> Arc<ExchangeRecord> {
         let request = HttpRequest {
-            authorization: self.authorization(credential),
+            authorization: self.authorization(credential, token),
             ..request
         };
         let method = request.method;
@@ -167,6 +184,7 @@ impl Session {
         let record = Arc::new(ExchangeRecord {
             context,
             credential,
+            token,
             path: request.path,
             exchange,
         });

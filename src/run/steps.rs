@@ -1,5 +1,6 @@
 //! Running one case: its steps in order, each request judged by the step's rules. A sweep step
-//! sends one request per sweep value, `concurrency` at a time, and judges every response.
+//! sends one request per sweep value, a step that varies sends one per generated probe — both
+//! `concurrency` at a time — and every response is judged.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,21 +10,36 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use super::session::{SendMode, Session};
-use crate::case::{Case, Step, Var, Vars};
+use crate::api::TokenVariant;
+use crate::case::{Case, StateUse, Step, Var, Vars};
 use crate::check::{Verdict, evaluate};
 use crate::http::{HttpRequest, TransportError};
-use crate::record::{ExchangeRecord, Observed, TrialRecord};
+use crate::probe::{self, Probe};
+use crate::record::{ExchangeRecord, Observed, TrialRecord, curl_for};
 
 /// (step, rule) → result.
 pub(super) type CaseVerdicts = BTreeMap<(usize, usize), TrialRecord>;
 
 /// What running a case produced: a result per rule, each step's exchange (`None` when the step
-/// was not sent; for a sweep, its first request), and how many requests it sent.
+/// was not sent; for a sweep or probes, the first request), and how many requests it sent.
 pub(super) struct CaseRun {
     pub verdicts: CaseVerdicts,
     pub exchanges: Vec<Option<Arc<ExchangeRecord>>>,
     pub requests: usize,
 }
+
+/// One of several requests a step sends: a sweep value or a probe.
+#[derive(Clone)]
+struct Variation {
+    /// `sweep_id=999999937`, or the probe's label.
+    label: String,
+    /// Bound to `{{sweep_id}}` while the request is built and judged.
+    sweep_id: Option<i64>,
+    probe: Option<Probe>,
+}
+
+/// How many failing variations a failure lists with their own `curl`.
+const SHOWN_VARIATIONS: usize = 5;
 
 /// Runs the steps in order. A step that cannot be sent or completed makes its rules `Broken` and
 /// every later step's rules `NotRun`; a run that stops makes the remaining steps `NotRun`.
@@ -47,12 +63,12 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             continue;
         }
         let context = format!("{}/{}", case.id, step.name);
-        let sent = if step.sweep.is_some() {
-            sweep(session, case, si, &vars, &context).await
-        } else {
-            send(session, step, &vars, context, None)
+        let sent = match variations(session, step, &vars) {
+            Ok(None) => send(session, step, &vars, context, None)
                 .await
-                .map(|record| vec![(None, record)])
+                .map(|record| vec![(None, record)]),
+            Ok(Some(variations)) => send_all(session, case, si, &vars, &context, variations).await,
+            Err(why) => Err(why),
         };
         let records = match sent {
             Ok(records) => records,
@@ -68,82 +84,9 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             }
         };
         exchanges[si] = records.first().map(|(_, r)| r.clone());
-        let n = records.len();
-        requests += n;
-        let duration: Duration = records
-            .iter()
-            .map(|(_, r)| r.exchange.elapsed)
-            .max()
-            .unwrap_or_default();
-        // A request that could not be completed: the step's rules cannot be judged.
-        let broken: Vec<&(Option<i64>, Arc<ExchangeRecord>)> = records
-            .iter()
-            .filter(|(_, r)| r.exchange.outcome.is_err())
-            .collect();
-        if let Some((id, record)) = broken.first() {
-            let Err(transport) = &record.exchange.outcome else {
-                continue;
-            };
-            let why = match id {
-                Some(id) => format!(
-                    "{} of {n} requests could not be completed; the first (sweep_id={id}): {transport}",
-                    broken.len()
-                ),
-                None => transport.to_string(),
-            };
-            for ri in 0..step.rules.len() {
-                out.insert(
-                    (si, ri),
-                    TrialRecord {
-                        observed: Observed::Judged(Verdict::Broken(why.clone())),
-                        exchange: Some(record.clone()),
-                        duration,
-                        notes: Vec::new(),
-                    },
-                );
-            }
-            skip = Some(match transport {
-                // The run stopped: say so, not that this step failed.
-                TransportError::Cancelled(why) => why.clone(),
-                _ => format!("step `{}` could not be completed: {transport}", step.name),
-            });
-            continue;
-        }
-        for (ri, rule) in step.rules.iter().enumerate() {
-            let mut failures = 0;
-            let mut first: Option<(Option<i64>, Verdict, &Arc<ExchangeRecord>)> = None;
-            for (id, record) in &records {
-                let Ok(response) = &record.exchange.outcome else {
-                    continue;
-                };
-                let verdict = evaluate(rule, response, &with_sweep_id(&vars, *id));
-                if verdict.is_failure() {
-                    failures += 1;
-                    first.get_or_insert((*id, verdict, record));
-                }
-            }
-            let result = match first {
-                None => TrialRecord {
-                    observed: Observed::Judged(Verdict::Pass(
-                        (n > 1).then(|| format!("all {n} responses of the sweep")),
-                    )),
-                    exchange: records.first().map(|(_, r)| r.clone()),
-                    duration,
-                    notes: Vec::new(),
-                },
-                Some((id, verdict, record)) => TrialRecord {
-                    notes: match (id, &verdict) {
-                        (Some(id), Verdict::Violation(_)) => vec![format!(
-                            "{failures} of {n} responses broke the rule; the first was for sweep_id={id} (shown)"
-                        )],
-                        _ => Vec::new(),
-                    },
-                    observed: Observed::Judged(verdict),
-                    exchange: Some(record.clone()),
-                    duration,
-                },
-            };
-            out.insert((si, ri), result);
+        requests += records.len();
+        if let Some(reason) = judge_step(step, si, &records, &vars, &mut out) {
+            skip = Some(reason);
         }
     }
     CaseRun {
@@ -151,6 +94,164 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
         exchanges,
         requests,
     }
+}
+
+/// The sweep values or probes of a step, or `None` for a step sent once.
+fn variations(
+    session: &Session,
+    step: &Step,
+    vars: &Vars,
+) -> Result<Option<Vec<Variation>>, String> {
+    if step.sweep.is_some() {
+        let ids = session.sweep_ids();
+        if ids.is_empty() {
+            return Err("the sweep has no values (--sweep-size 0)".into());
+        }
+        return Ok(Some(
+            ids.iter()
+                .map(|&id| Variation {
+                    label: format!("sweep_id={id}"),
+                    sweep_id: Some(id),
+                    probe: None,
+                })
+                .collect(),
+        ));
+    }
+    if step.vary.is_empty() {
+        return Ok(None);
+    }
+    let probes = probe::expand(&step.vary, vars)
+        .map_err(|var| format!("the probes need `{var}`, which has no value in this run"))?;
+    Ok(Some(
+        probes
+            .into_iter()
+            .map(|p| Variation {
+                label: p.label.clone(),
+                sweep_id: None,
+                probe: Some(p),
+            })
+            .collect(),
+    ))
+}
+
+/// Judges every response of a step by every rule; returns why later steps must not run, if a
+/// request could not be completed.
+fn judge_step(
+    step: &Step,
+    si: usize,
+    records: &[(Option<Variation>, Arc<ExchangeRecord>)],
+    vars: &Vars,
+    out: &mut CaseVerdicts,
+) -> Option<String> {
+    let n = records.len();
+    let duration: Duration = records
+        .iter()
+        .map(|(_, r)| r.exchange.elapsed)
+        .max()
+        .unwrap_or_default();
+    // A request that could not be completed: the step's rules cannot be judged.
+    let broken: Vec<&(Option<Variation>, Arc<ExchangeRecord>)> = records
+        .iter()
+        .filter(|(_, r)| r.exchange.outcome.is_err())
+        .collect();
+    if let Some((variation, record)) = broken.first() {
+        let Err(transport) = &record.exchange.outcome else {
+            return None;
+        };
+        let why = match variation {
+            Some(v) => format!(
+                "{} of {n} requests could not be completed; the first ({}): {transport}",
+                broken.len(),
+                v.label
+            ),
+            None => transport.to_string(),
+        };
+        for ri in 0..step.rules.len() {
+            out.insert(
+                (si, ri),
+                TrialRecord {
+                    observed: Observed::Judged(Verdict::Broken(why.clone())),
+                    exchange: Some(record.clone()),
+                    duration,
+                    notes: Vec::new(),
+                },
+            );
+        }
+        return Some(match transport {
+            // The run stopped: say so, not that this step failed.
+            TransportError::Cancelled(why) => why.clone(),
+            _ => format!("step `{}` could not be completed: {transport}", step.name),
+        });
+    }
+    for (ri, rule) in step.rules.iter().enumerate() {
+        let mut failing: Vec<(&Variation, Verdict, &Arc<ExchangeRecord>)> = Vec::new();
+        let mut first: Option<(Verdict, &Arc<ExchangeRecord>)> = None;
+        for (variation, record) in records {
+            let Ok(response) = &record.exchange.outcome else {
+                continue;
+            };
+            let verdict = evaluate(
+                rule,
+                response,
+                &with_sweep_id(vars, variation.as_ref().and_then(|v| v.sweep_id)),
+            );
+            if verdict.is_failure() {
+                match variation {
+                    Some(v) => failing.push((v, verdict, record)),
+                    None => {
+                        first.get_or_insert((verdict, record));
+                    }
+                }
+            }
+        }
+        let result = match (first, failing.first()) {
+            (Some((verdict, record)), _) => TrialRecord {
+                observed: Observed::Judged(verdict),
+                exchange: Some(record.clone()),
+                duration,
+                notes: Vec::new(),
+            },
+            (None, Some((variation, verdict, record))) => {
+                let mut notes = vec![format!(
+                    "{} of {n} responses broke the rule; the first was for {} (shown)",
+                    failing.len(),
+                    variation.label
+                )];
+                if variation.probe.is_some() {
+                    notes.extend(
+                        failing
+                            .iter()
+                            .skip(1)
+                            .take(SHOWN_VARIATIONS)
+                            .map(|(v, _, r)| format!("also {}: {}", v.label, curl_for(r))),
+                    );
+                }
+                TrialRecord {
+                    observed: Observed::Judged(verdict.clone()),
+                    exchange: Some((*record).clone()),
+                    duration,
+                    notes,
+                }
+            }
+            (None, None) => TrialRecord {
+                observed: Observed::Judged(Verdict::Pass((n > 1).then(|| {
+                    format!(
+                        "all {n} responses of the {}",
+                        if step.sweep.is_some() {
+                            "sweep"
+                        } else {
+                            "probes"
+                        }
+                    )
+                }))),
+                exchange: records.first().map(|(_, r)| r.clone()),
+                duration,
+                notes: Vec::new(),
+            },
+        };
+        out.insert((si, ri), result);
+    }
+    None
 }
 
 fn with_sweep_id(vars: &Vars, id: Option<i64>) -> Vars {
@@ -164,58 +265,69 @@ fn with_sweep_id(vars: &Vars, id: Option<i64>) -> Vars {
     }
 }
 
-/// Sends the step once, with `{{sweep_id}}` bound to `id` if given.
+/// Sends the step once, as the variation (if any) changes it.
 async fn send(
     session: &Session,
     step: &Step,
     vars: &Vars,
     context: String,
-    id: Option<i64>,
+    variation: Option<&Variation>,
 ) -> Result<Arc<ExchangeRecord>, String> {
-    let vars = with_sweep_id(vars, id);
+    let vars = with_sweep_id(vars, variation.and_then(|v| v.sweep_id));
     let (path, query) = render_request(&vars, step)
         .map_err(|var| format!("variable `{{{{{var}}}}}` has no value in this run"))?;
+    let probe = variation.and_then(|v| v.probe.as_ref());
+    let method = probe
+        .and_then(|p| p.method)
+        .unwrap_or(step.request.method)
+        .as_str();
     let request = HttpRequest {
-        method: step.request.method.as_str(),
+        method,
         path,
         query,
+        raw_query: probe.and_then(|p| p.raw_query.clone()),
         ..HttpRequest::default()
     };
+    let token: Option<TokenVariant> = probe.and_then(|p| p.token);
     Ok(session
-        .send(
+        .send_varied(
             context,
             request,
             step.request.credential,
+            token,
             SendMode::Stoppable,
         )
         .await)
 }
 
-/// Sends step `si` once per sweep id, at most `concurrency` at a time; results in id order.
-async fn sweep(
+/// Sends step `si` once per variation, at most `concurrency` at a time; results in order.
+async fn send_all(
     session: &Arc<Session>,
     case: &Arc<Case>,
     si: usize,
     vars: &Vars,
     context: &str,
-) -> Result<Vec<(Option<i64>, Arc<ExchangeRecord>)>, String> {
-    let ids = session.sweep_ids().to_vec();
-    if ids.is_empty() {
-        return Err("the sweep has no values (--sweep-size 0)".into());
-    }
-    let limit = session.target.concurrency.max(1);
+    variations: Vec<Variation>,
+) -> Result<Vec<(Option<Variation>, Arc<ExchangeRecord>)>, String> {
+    // Probes of a case that may change the account go one at a time, so that the state they leave
+    // (and so every verdict) does not depend on which of them the target answered first.
+    let limit = if !case.steps[si].vary.is_empty() && case.state == StateUse::Changes {
+        1
+    } else {
+        session.target.concurrency.max(1)
+    };
     let mut tasks: JoinSet<(usize, Result<Arc<ExchangeRecord>, String>)> = JoinSet::new();
-    let mut results: Vec<Option<Arc<ExchangeRecord>>> = vec![None; ids.len()];
+    let mut results: Vec<Option<Arc<ExchangeRecord>>> = vec![None; variations.len()];
     let mut error = None;
     let mut next = 0;
-    while next < ids.len() || !tasks.is_empty() {
-        while next < ids.len() && tasks.len() < limit {
+    while next < variations.len() || !tasks.is_empty() {
+        while next < variations.len() && tasks.len() < limit {
             let (session, case, vars) = (session.clone(), case.clone(), vars.clone());
-            let (id, index, context) = (ids[next], next, context.to_string());
+            let (variation, index, context) = (variations[next].clone(), next, context.to_string());
             tasks.spawn(async move {
                 (
                     index,
-                    send(&session, &case.steps[si], &vars, context, Some(id)).await,
+                    send(&session, &case.steps[si], &vars, context, Some(&variation)).await,
                 )
             });
             next += 1;
@@ -223,17 +335,17 @@ async fn sweep(
         match tasks.join_next().await {
             Some(Ok((index, Ok(record)))) => results[index] = Some(record),
             Some(Ok((_, Err(why)))) => error = Some(why),
-            Some(Err(e)) => error = Some(format!("harness error in the sweep: {e}")),
+            Some(Err(e)) => error = Some(format!("harness error while sending: {e}")),
             None => break,
         }
     }
     if let Some(why) = error {
         return Err(why);
     }
-    Ok(ids
+    Ok(variations
         .into_iter()
         .zip(results)
-        .filter_map(|(id, record)| record.map(|r| (Some(id), r)))
+        .filter_map(|(variation, record)| record.map(|r| (Some(variation), r)))
         .collect())
 }
 

@@ -69,6 +69,13 @@ faults! {
     DuplicateDefaultProfile = "duplicate_default_profile": "the default profile is listed twice (a join that duplicates rows)",
     SingleProfileList500 = "single_profile_list_500": "the profile list answers 500 for users with only one profile",
     List500 = "list_500": "the profile list answers 500 for everyone (the target is unusable)",
+    ForeignIdSpellingAccepted = "foreign_id_spelling_accepted": "ownership is checked on the coworkerId text and the switch uses the parsed number: another user's id with a leading zero or a sign slips through",
+    Int32Overflow500 = "int32_overflow_500": "coworkerId is parsed as a 32-bit integer: values beyond 2^31 answer 500",
+    EmptyIdPicksFirst = "empty_id_picks_first": "an empty coworkerId binds to 0 and switches to the user's first profile",
+    RepeatedIdUnchecked = "repeated_id_unchecked": "with coworkerId repeated, ownership is checked on the first value and the switch uses the last",
+    TokenPrefixMatch = "token_prefix_match": "tokens are matched by prefix, so a truncated token is accepted",
+    GetSwitches = "get_switches": "GET on the switch path switches too (a safe method that changes state)",
+    DeleteListClearsDefault = "delete_list_clears_default": "DELETE on the profile list clears the default profile",
     ExtraProfileField = "extra_profile_field": "Profiles[] items carry an undocumented UpdatedOn field (allowed by the contract; only snapshot drift shows it)",
     EchoTokenInErrors = "echo_token_in_errors": "error envelopes quote the Authorization header in Message (a leak the harness must not repeat)",
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{RawQuery, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,6 +18,7 @@ use axum::routing::{get, post, put};
 use serde_json::{Map, Value, json};
 
 use super::data::Db;
+use super::endpoints;
 use super::fault::{Fault, Faults};
 use super::variant::{Variant, Variants};
 
@@ -68,17 +69,20 @@ pub(crate) fn router(
 ) -> Router {
     let started = std::time::Instant::now();
     Router::new()
-        .route("/api/public/coworkers/profiles", get(list_profiles))
+        .route(
+            "/api/public/coworkers/profiles",
+            get(endpoints::list_profiles).delete(endpoints::delete_list),
+        )
         .route(
             "/api/public/coworkers/profiles/current",
-            put(switch_profile),
+            put(endpoints::switch_profile).get(endpoints::switch_by_get),
         )
         .route(
             "/api/public/coworkers/profiles/current/benefits",
-            get(current_benefits),
+            get(endpoints::current_benefits),
         )
         .route("/api/token", post(super::token::token))
-        .fallback(not_found)
+        .fallback(endpoints::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| {
@@ -183,17 +187,17 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn has(&self, fault: Fault) -> bool {
+    pub(super) fn has(&self, fault: Fault) -> bool {
         self.faults.contains(&fault)
     }
 
-    fn is(&self, variant: Variant) -> bool {
+    pub(super) fn is(&self, variant: Variant) -> bool {
         self.variants.contains(&variant)
     }
 
     /// A refusal other than 401, as the variants shape it: problem details, an empty body, or
     /// the envelope.
-    fn refuse(&self, status: StatusCode, message: &str) -> Response {
+    pub(super) fn refuse(&self, status: StatusCode, message: &str) -> Response {
         let detail = matches!(status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND);
         if detail && self.is(Variant::ProblemDetails) {
             let mut res = (
@@ -233,7 +237,7 @@ impl Ctx<'_> {
     }
 
     /// The ActionConfirmation envelope, success or failure form.
-    fn envelope(&self, status: StatusCode, message: Option<&str>) -> Response {
+    pub(super) fn envelope(&self, status: StatusCode, message: Option<&str>) -> Response {
         let success = status.is_success();
         let mut message = message.map(str::to_string);
         if !success && self.has(Fault::EchoTokenInErrors) {
@@ -298,7 +302,7 @@ impl Ctx<'_> {
         self.json(http, &Value::Object(body))
     }
 
-    fn unauthorized(&self, header_given: bool) -> Response {
+    pub(super) fn unauthorized(&self, header_given: bool) -> Response {
         if self.has(Fault::UnauthorizedRedirect) {
             let mut res = (
                 StatusCode::FOUND,
@@ -338,7 +342,7 @@ impl Ctx<'_> {
         res
     }
 
-    fn server_error(&self) -> Response {
+    pub(super) fn server_error(&self) -> Response {
         let mut res = (
             StatusCode::INTERNAL_SERVER_ERROR,
             "<html><body><h1>Server Error in '/' Application.</h1></body></html>",
@@ -353,23 +357,23 @@ impl Ctx<'_> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Endpoint {
+pub(super) enum Endpoint {
     List,
     Switch,
     Benefits,
 }
 
 /// The primary user, whom the auth faults fall back to.
-const PRIMARY_USER: i64 = 7001;
+pub(super) const PRIMARY_USER: i64 = 7001;
 
 /// A request without a usable credential; `header_given` says whether it had an Authorization
 /// header at all (the 401 challenge differs).
-struct Unauthenticated {
-    header_given: bool,
+pub(super) struct Unauthenticated {
+    pub(super) header_given: bool,
 }
 
 /// The user id and token behind the request's Authorization header.
-fn authenticate(
+pub(super) fn authenticate(
     db: &Db,
     ctx: &Ctx<'_>,
     endpoint: Endpoint,
@@ -398,7 +402,18 @@ fn authenticate(
     if token.is_empty() {
         return Err(Unauthenticated { header_given: true });
     }
-    match db.tokens.get(token) {
+    let found = db.tokens.get(token).or_else(|| {
+        // A prefix of a live token (at least 8 characters) passes, as the fault says.
+        (ctx.has(Fault::TokenPrefixMatch) && token.len() >= 8)
+            .then(|| {
+                db.tokens
+                    .iter()
+                    .find(|(t, _)| t.starts_with(token))
+                    .map(|(_, v)| v)
+            })
+            .flatten()
+    });
+    match found {
         Some(t) if !t.expired || ctx.has(Fault::AcceptExpiredToken) => {
             Ok((t.user, token.to_string()))
         }
@@ -407,303 +422,12 @@ fn authenticate(
     }
 }
 
-fn ctx<'a>(db: &'a Db, headers: &HeaderMap) -> Ctx<'a> {
+pub(super) fn ctx<'a>(db: &'a Db, headers: &HeaderMap) -> Ctx<'a> {
     Ctx {
         faults: &db.faults,
         variants: &db.variants,
         authorization: headers
             .get(header::AUTHORIZATION)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-    }
-}
-
-async fn list_profiles(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let mut db = lock(&state);
-    db.list_reads += 1;
-    let db = db;
-    let ctx = ctx(&db, &headers);
-    let (user_id, token) = match authenticate(&db, &ctx, Endpoint::List) {
-        Ok(found) => found,
-        Err(e) => return ctx.unauthorized(e.header_given),
-    };
-    let Some(user) = db.users.iter().find(|u| u.id == user_id) else {
-        return ctx.unauthorized(true);
-    };
-    let own = db.profiles.iter().filter(|p| p.owner == user_id).count();
-    if ctx.has(Fault::List500) || (ctx.has(Fault::SingleProfileList500) && own == 1) {
-        return ctx.server_error();
-    }
-    let default = db.defaults.get(&user_id).copied();
-    let home = db
-        .profiles
-        .iter()
-        .filter(|p| p.owner == user_id)
-        .map(|p| p.id)
-        .min();
-    let mut profiles: Vec<Value> = db
-        .profiles
-        .iter()
-        .filter(|p| {
-            p.owner == user_id
-                || ctx.has(Fault::ListsAllUsersProfiles)
-                // One profile of the next user leaks into the primary user's list.
-                || (ctx.has(Fault::LeakyPrimaryList)
-                    && user_id == PRIMARY_USER
-                    && db.profiles.iter().find(|q| q.owner != user_id).map(|q| q.id) == Some(p.id))
-                || (ctx.has(Fault::LeakyForeignList)
-                    && user_id != PRIMARY_USER
-                    && db.profiles.iter().find(|q| q.owner == PRIMARY_USER).map(|q| q.id) == Some(p.id))
-        })
-        .map(|p| {
-            let is_default = Some(p.id) == default
-                || (ctx.has(Fault::HomeProfileAlwaysDefault) && Some(p.id) == home);
-            let id = if ctx.has(Fault::ProfileIdsAsStrings) {
-                Value::String(p.id.to_string())
-            } else {
-                Value::from(p.id)
-            };
-            let kind = if ctx.has(Fault::CoworkerTypeAsName) {
-                Value::String(
-                    if p.coworker_type == 1 {
-                        "Individual"
-                    } else {
-                        "Company"
-                    }
-                    .into(),
-                )
-            } else {
-                Value::from(p.coworker_type)
-            };
-            let mut item = json!({
-                "Id": id,
-                "FullName": p.full_name,
-                "CompanyName": p.company_name,
-                "Active": p.active,
-                "IsDefaultProfile": is_default,
-                "CoworkerType": kind,
-                "HasVirtualOffice": p.has_virtual_office,
-                "VirtualOfficePaused": p.virtual_office_paused,
-                "VirtualOfficeContractId": p.virtual_office_contract_id,
-            });
-            if ctx.has(Fault::ExtraProfileField) || ctx.is(Variant::ExtraMembers) {
-                item["UpdatedOn"] = Value::String("2026-11-27T08:00:00".into());
-            }
-            if ctx.is(Variant::ExtraMembers) {
-                item["Avatar"] = Value::String(format!("/en/coworker/avatar/{}", p.id));
-            }
-            if ctx.is(Variant::NullableMembers) {
-                item["VirtualOfficePaused"] = Value::Null;
-                item["VirtualOfficeContractId"] = Value::Null;
-                if p.coworker_type == 1 {
-                    item["CompanyName"] = Value::Null;
-                }
-            }
-            item
-        })
-        .collect();
-    if ctx.has(Fault::DuplicateDefaultProfile)
-        && let Some(row) = profiles
-            .iter()
-            .find(|p| p["IsDefaultProfile"] == Value::Bool(true))
-            .cloned()
-    {
-        profiles.push(row);
-    }
-    if ctx.is(Variant::ShuffledList) && !profiles.is_empty() {
-        let n = profiles.len();
-        profiles.rotate_left(usize::try_from(db.list_reads).unwrap_or(0) % n);
-        if db.list_reads.is_multiple_of(2) {
-            profiles.reverse();
-        }
-    }
-    let business = db
-        .businesses
-        .iter()
-        .find(|b| b.id == user.business)
-        .map(|b| json!({"Id": b.id, "Name": b.name, "WebAddress": b.web_address}))
-        .unwrap_or(Value::Null);
-    let mut body = json!({
-        "User": {
-            "Id": user.id,
-            "FullName": user.full_name,
-            "Email": user.email,
-            "Active": true,
-            "IsAdmin": false,
-            "AccessToken": token,
-        },
-        "DefaultBusiness": business,
-        "Profiles": profiles,
-    });
-    if ctx.is(Variant::ExtraMembers) {
-        body["User"]["Locale"] = Value::String("en-GB".into());
-        body["User"]["TimeZone"] = Value::String("Europe/London".into());
-        body["HasMultipleProfiles"] = Value::Bool(true);
-    }
-    ctx.json(StatusCode::OK, &body)
-}
-
-/// The value of `coworkerId` in the raw query string (the name matched case-insensitively, as
-/// ASP.NET model binding does), or `None` when it is absent.
-fn coworker_id_param(query: Option<&str>) -> Option<String> {
-    url::form_urlencoded::parse(query?.as_bytes())
-        .find(|(name, _)| name.eq_ignore_ascii_case("coworkerId"))
-        .map(|(_, value)| value.into_owned())
-}
-
-async fn switch_profile(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let mut db = lock(&state);
-    let faults = db.faults.clone();
-    let variants = db.variants.clone();
-    let ctx = Ctx {
-        faults: &faults,
-        variants: &variants,
-        authorization: ctx(&db, &headers).authorization,
-    };
-    let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Switch) {
-        Ok(found) => found,
-        Err(e) => return ctx.unauthorized(e.header_given),
-    };
-    let json_body = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"));
-    if ctx.has(Fault::SwitchRequiresBody) && !json_body {
-        return ctx.envelope(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Some("The request entity's media type is not supported"),
-        );
-    }
-    let bad_id = if ctx.is(Variant::NotFoundForBadId) {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let Some(raw) = coworker_id_param(query.as_deref()) else {
-        if ctx.has(Fault::MissingId500) {
-            return ctx.server_error();
-        }
-        return ctx.refuse(bad_id, "coworkerId: is a required field");
-    };
-    let raw = raw.trim();
-    let Ok(id) = raw.parse::<i64>() else {
-        let all_digits = !raw.is_empty()
-            && raw
-                .trim_start_matches('-')
-                .chars()
-                .all(|c| c.is_ascii_digit());
-        if ctx.has(Fault::OverflowId500) && all_digits {
-            return ctx.server_error();
-        }
-        if ctx.has(Fault::NonNumericIdSuccess) {
-            return ctx.envelope(StatusCode::OK, None);
-        }
-        return ctx.refuse(bad_id, "coworkerId: is not a valid profile id");
-    };
-    let Some(profile) = db.profiles.iter().find(|p| p.id == id).cloned() else {
-        if ctx.has(Fault::UnknownId200) {
-            return ctx.envelope(StatusCode::OK, None);
-        }
-        if ctx.has(Fault::UnknownId500) {
-            return ctx.server_error();
-        }
-        return ctx.refuse(StatusCode::NOT_FOUND, "Profile not found");
-    };
-    if profile.owner != user_id {
-        if ctx.has(Fault::AcceptForeignProfile) {
-            db.defaults.insert(user_id, id);
-            return ctx.envelope(StatusCode::OK, None);
-        }
-        if ctx.has(Fault::ForeignProfile403) {
-            return ctx.envelope(
-                StatusCode::FORBIDDEN,
-                Some("This profile belongs to another user"),
-            );
-        }
-        // Unknown and foreign ids answer alike, so the endpoint does not reveal which ids exist.
-        return ctx.refuse(StatusCode::NOT_FOUND, "Profile not found");
-    }
-    if !profile.active && !ctx.has(Fault::InactiveSwitchAllowed) {
-        let status = if ctx.is(Variant::InactiveForbidden) {
-            StatusCode::FORBIDDEN
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        return ctx.refuse(status, "coworkerId: the profile is not active");
-    }
-    if !ctx.has(Fault::SwitchWithoutChange) {
-        db.defaults.insert(user_id, id);
-    }
-    if ctx.has(Fault::EmptySuccessBody) {
-        return StatusCode::OK.into_response();
-    }
-    ctx.envelope(StatusCode::OK, None)
-}
-
-async fn current_benefits(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let db = lock(&state);
-    let ctx = ctx(&db, &headers);
-    let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Benefits) {
-        Ok(found) => found,
-        Err(e) => return ctx.unauthorized(e.header_given),
-    };
-    let default = db.defaults.get(&user_id).copied();
-    let credits: Vec<Value> = db
-        .profiles
-        .iter()
-        .filter(|p| Some(p.id) == default)
-        .map(|p| {
-            json!({
-                "Id": p.id * 10,
-                "Name": format!("Credit of {}", p.id),
-                "TotalCredit": 100.0,
-                "RemainingCredit": p.credit,
-                "CaneBeUsedForBookings": true,
-                "CaneBeUsedForEvents": false,
-                "IsUniversalCredit": false,
-                "IsFromTariff": true,
-                "ExpireDate": null,
-            })
-        })
-        .collect();
-    ctx.json(
-        StatusCode::OK,
-        &json!({
-            "Personal": {"BookingCredits": credits, "ExtraServices": [], "TimePasses": []},
-            "Team": null,
-        }),
-    )
-}
-
-async fn not_found(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let db = lock(&state);
-    ctx(&db, &headers).refuse(StatusCode::NOT_FOUND, "No such endpoint")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn coworker_id_is_found_case_insensitively_and_decoded() {
-        let cases = [
-            (None, None),
-            (Some(""), None),
-            (Some("coworkerId=12"), Some("12")),
-            (Some("a=1&CoworkerID=%2D1"), Some("-1")),
-            (Some("coworkerId"), Some("")),
-            (Some("coworkerId=1%2"), Some("1%2")),
-            (Some("coworkerId=a+b"), Some("a b")),
-        ];
-        for (query, expected) in cases {
-            assert_eq!(
-                coworker_id_param(query).as_deref(),
-                expected,
-                "query {query:?}"
-            );
-        }
     }
 }

@@ -8,6 +8,7 @@
 //! the harness's SHOULD rules expect (see `ARCHITECTURE.md`).
 
 mod data;
+mod endpoints;
 mod fault;
 mod handlers;
 mod token;

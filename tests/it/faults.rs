@@ -15,6 +15,10 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "accept_foreign_profile",
         &[
+            "coworker_id_probes::invariants",
+            "coworker_id_probes::not_own::not_2xx",
+            "coworker_id_probes::verify::default_unchanged",
+            "coworker_id_probes::verify_not_own::default_unchanged",
             "foreign_profile::default_unchanged",
             "foreign_profile::failure_envelope",
             "foreign_profile::invariants",
@@ -38,6 +42,9 @@ const TABLE: &[(&str, &[&str])] = &[
             "bad_token::failure_envelope",
             "bad_token::status_is_401",
             "bad_token::www_authenticate_bearer",
+            "credential_probes::default_unchanged",
+            "credential_probes::list::status_is_401",
+            "credential_probes::switch::status_is_401",
             "profiles_requires_auth::invalid_token::status_is_401",
             "profiles_requires_auth::invalid_token::www_authenticate_bearer",
         ],
@@ -81,6 +88,8 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "bad_token::status_is_401",
             "bad_token::www_authenticate_bearer",
+            "credential_probes::list::status_is_401",
+            "credential_probes::switch::status_is_401",
             "expired_token::list_status_is_401",
             "expired_token::status_is_401",
             "expired_token::www_authenticate_bearer",
@@ -98,6 +107,7 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "unknown_id_200",
         &[
+            "coworker_id_probes::not_own::not_2xx",
             "invalid_coworker_id::negative::not_2xx",
             "invalid_coworker_id::negative::status_is_400_or_404",
             "unknown_profile::failure_envelope",
@@ -108,6 +118,7 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "unknown_id_500",
         &[
+            "coworker_id_probes::not_own::not_5xx",
             "invalid_coworker_id::negative::not_5xx",
             "invalid_coworker_id::negative::status_is_400_or_404",
             "unknown_profile::status_is_404",
@@ -125,6 +136,8 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "non_numeric_id_success",
         &[
+            "coworker_id_probes::inactive::not_2xx",
+            "coworker_id_probes::not_own::not_2xx",
             "invalid_coworker_id::decimal::not_2xx",
             "invalid_coworker_id::decimal::status_is_400_or_404",
             "invalid_coworker_id::text::not_2xx",
@@ -136,6 +149,7 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "overflow_id_500",
         &[
+            "coworker_id_probes::not_own::not_5xx",
             "invalid_coworker_id::twenty_digits::not_5xx",
             "invalid_coworker_id::twenty_digits::status_is_400_or_404",
         ],
@@ -143,6 +157,7 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "inactive_switch_allowed",
         &[
+            "coworker_id_probes::inactive::not_2xx",
             "inactive_profile::default_unchanged",
             "inactive_profile::failure_envelope",
             "inactive_profile::invariants_should",
@@ -232,6 +247,12 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "bad_token::status_is_401",
             "bad_token::status_mirrors_http",
+            "coworker_id_probes::inactive::not_2xx",
+            "coworker_id_probes::not_own::not_2xx",
+            "credential_probes::invariants",
+            "credential_probes::invariants_should",
+            "credential_probes::list::status_is_401",
+            "credential_probes::switch::status_is_401",
             "expired_token::list_status_is_401",
             "expired_token::status_is_401",
             "expired_token::status_mirrors_http",
@@ -281,6 +302,11 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "bad_token::default_unchanged",
             "bad_token::invariants",
+            "coworker_id_probes::invariants",
+            "coworker_id_probes::verify::default_unchanged",
+            "coworker_id_probes::verify_not_own::default_unchanged",
+            "credential_probes::default_unchanged",
+            "credential_probes::invariants",
             "expired_token::default_unchanged",
             "expired_token::invariants",
             "foreign_profile::default_unchanged",
@@ -292,6 +318,9 @@ const TABLE: &[(&str, &[&str])] = &[
             "invalid_coworker_id::invariants",
             "malformed_authorization::default_unchanged",
             "malformed_authorization::invariants",
+            "method_probes::invariants",
+            "method_probes::verify_other::default_unchanged",
+            "method_probes::verify_safe::default_unchanged",
             "missing_coworker_id::default_unchanged",
             "missing_coworker_id::invariants",
             "missing_token::default_unchanged",
@@ -313,12 +342,15 @@ const TABLE: &[(&str, &[&str])] = &[
         "coworker_type_as_name",
         &[
             "bad_token::invariants",
+            "coworker_id_probes::invariants",
+            "credential_probes::invariants",
             "expired_token::invariants",
             "foreign_profile::invariants",
             "foreign_token_isolation::body_matches_schema",
             "inactive_profile::invariants",
             "invalid_coworker_id::invariants",
             "malformed_authorization::invariants",
+            "method_probes::invariants",
             "missing_coworker_id::invariants",
             "missing_token::invariants",
             "profiles_list::body_matches_schema",
@@ -340,12 +372,14 @@ const TABLE: &[(&str, &[&str])] = &[
         "lists_all_users_profiles",
         &[
             "bad_token::invariants",
+            "credential_probes::invariants",
             "expired_token::invariants",
             "foreign_token_isolation::invariants",
             "foreign_token_isolation::primary_profiles_not_listed",
             "inactive_profile::invariants",
             "invalid_coworker_id::invariants",
             "malformed_authorization::invariants",
+            "method_probes::invariants",
             "missing_coworker_id::invariants",
             "missing_token::invariants",
             "profiles_list::invariants",
@@ -359,11 +393,13 @@ const TABLE: &[(&str, &[&str])] = &[
         "leaky_primary_list",
         &[
             "bad_token::invariants",
+            "credential_probes::invariants",
             "expired_token::invariants",
             "foreign_token_isolation::invariants",
             "inactive_profile::invariants",
             "invalid_coworker_id::invariants",
             "malformed_authorization::invariants",
+            "method_probes::invariants",
             "missing_coworker_id::invariants",
             "missing_token::invariants",
             "profiles_list::invariants",
@@ -377,6 +413,8 @@ const TABLE: &[(&str, &[&str])] = &[
         "leaky_foreign_list",
         &[
             "bad_token::invariants",
+            "coworker_id_probes::invariants",
+            "credential_probes::invariants",
             "expired_token::invariants",
             "foreign_profile::invariants",
             "foreign_token_isolation::invariants",
@@ -384,6 +422,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "inactive_profile::invariants",
             "invalid_coworker_id::invariants",
             "malformed_authorization::invariants",
+            "method_probes::invariants",
             "missing_coworker_id::invariants",
             "missing_token::invariants",
             "profiles_list::invariants",
@@ -399,6 +438,13 @@ const TABLE: &[(&str, &[&str])] = &[
             "bad_token::default_unchanged",
             "bad_token::invariants",
             "bad_token::invariants_should",
+            "coworker_id_probes::invariants",
+            "coworker_id_probes::invariants_should",
+            "coworker_id_probes::verify::default_unchanged",
+            "coworker_id_probes::verify_not_own::default_unchanged",
+            "credential_probes::default_unchanged",
+            "credential_probes::invariants",
+            "credential_probes::invariants_should",
             "expired_token::default_unchanged",
             "expired_token::invariants",
             "expired_token::invariants_should",
@@ -414,6 +460,10 @@ const TABLE: &[(&str, &[&str])] = &[
             "malformed_authorization::default_unchanged",
             "malformed_authorization::invariants",
             "malformed_authorization::invariants_should",
+            "method_probes::invariants",
+            "method_probes::invariants_should",
+            "method_probes::verify_other::default_unchanged",
+            "method_probes::verify_safe::default_unchanged",
             "missing_coworker_id::default_unchanged",
             "missing_coworker_id::invariants",
             "missing_coworker_id::invariants_should",
@@ -452,6 +502,51 @@ const TABLE: &[(&str, &[&str])] = &[
         ],
     ),
     ("list_500", &[]),
+    (
+        "foreign_id_spelling_accepted",
+        &[
+            "coworker_id_probes::invariants",
+            "coworker_id_probes::not_own::not_2xx",
+            "coworker_id_probes::verify_not_own::default_unchanged",
+        ],
+    ),
+    (
+        "int32_overflow_500",
+        &["coworker_id_probes::not_own::not_5xx"],
+    ),
+    (
+        "empty_id_picks_first",
+        &["coworker_id_probes::not_own::not_2xx"],
+    ),
+    (
+        "repeated_id_unchecked",
+        &[
+            "coworker_id_probes::invariants",
+            "coworker_id_probes::verify::default_unchanged",
+        ],
+    ),
+    (
+        "token_prefix_match",
+        &[
+            "credential_probes::default_unchanged",
+            "credential_probes::list::status_is_401",
+            "credential_probes::switch::status_is_401",
+        ],
+    ),
+    (
+        "get_switches",
+        &[
+            "method_probes::verify_other::default_unchanged",
+            "method_probes::verify_safe::default_unchanged",
+        ],
+    ),
+    (
+        "delete_list_clears_default",
+        &[
+            "method_probes::invariants",
+            "method_probes::verify_other::default_unchanged",
+        ],
+    ),
     ("extra_profile_field", &[]),
     ("echo_token_in_errors", &[]),
 ];
@@ -572,7 +667,7 @@ fn rules_names_the_killers_of_each_rule() {
     );
     assert!(
         run.stdout
-            .contains("40 of 41 MUST rules are killed by at least one"),
+            .contains("47 of 48 MUST rules are killed by at least one"),
         "{}",
         run.stdout
     );

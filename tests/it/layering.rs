@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "matrix",
     "check",
     "plan",
+    "probe",
     "record",
     "snapshot",
     "run",

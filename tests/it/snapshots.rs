@@ -53,7 +53,7 @@ fn the_reference_server_matches_its_committed_snapshots() {
             .iter()
             .filter(|(n, r)| n.ends_with("::snapshot") && r == "ok")
             .count(),
-        15
+        18
     );
 }
 
@@ -186,7 +186,7 @@ fn a_target_without_snapshots_records_new_ones_and_ci_writes_nothing() {
     assert_eq!(run.code, 101);
     assert_eq!(
         std::fs::read_dir(dir.join("staging-eu")).unwrap().count(),
-        15
+        18
     );
     // Snapshots hold no secrets: tokens are placeholders.
     for entry in std::fs::read_dir(dir.join("staging-eu")).unwrap().flatten() {
