@@ -2,6 +2,7 @@
 //! URL-encoded or base64 — on any output channel, in any format, even when the target echoes the
 //! token in `User.AccessToken` and in its error messages.
 
+use nexudus_conformance::api::TokenVariant;
 use nexudus_conformance::server::{Fault, Faults, FixedTokens, ServerOptions};
 
 use crate::support::{Server, args, case_dir, harness, shipped_case};
@@ -55,7 +56,15 @@ fn forms(secret: &str) -> Vec<(String, String)> {
 }
 
 fn assert_clean(what: &str, text: &str) {
-    for secret in [PRIMARY, FOREIGN, EXPIRED, PASSWORD] {
+    // The tokens the credential probes derive (a truncated token is most of the real one).
+    let derived: Vec<String> = [PRIMARY, FOREIGN, EXPIRED]
+        .iter()
+        .flat_map(|t| TokenVariant::ALL.map(|v| v.derive(t)))
+        .collect();
+    let secrets = [PRIMARY, FOREIGN, EXPIRED, PASSWORD]
+        .into_iter()
+        .chain(derived.iter().map(String::as_str));
+    for secret in secrets {
         for (form, needle) in forms(secret) {
             assert!(
                 !text.contains(&needle),
@@ -109,6 +118,16 @@ fn no_channel_shows_a_token() {
     .map(|id| (format!("{id}.json"), shipped_case(id)))
     .collect();
     cases.push(("profiles_list.json".into(), wrong));
+    // The derived-token probes, with a wrong expectation, so that the refusals that echo the
+    // derived token are printed.
+    cases.push((
+        "credential_probes.json".into(),
+        shipped_case("credential_probes").replacen(
+            r#"{ "use": "status_is_401" }"#,
+            r#"{"id": "status_is_401", "level": "must", "cites": "switch_401", "check": {"status": {"any_of": [403]}}}"#,
+            1,
+        ),
+    ));
     let files: Vec<(&str, &str)> = cases
         .iter()
         .map(|(f, t)| (f.as_str(), t.as_str()))
