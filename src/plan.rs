@@ -227,7 +227,7 @@ pub fn build(
                 trials.push(trial);
             }
         }
-        if options.snapshots {
+        if options.snapshots && case.snapshot {
             let level = if options.deny_drift {
                 Level::Must
             } else {

@@ -106,6 +106,17 @@ pub fn expand(generators: &[Generator], vars: &Vars) -> Result<Vec<Probe>, Strin
                     });
                 }
             }
+            Generator::Burst(ids) => {
+                for round in 1..=2 {
+                    for var in ids {
+                        let n = id(*var)?;
+                        out.push(Probe::query(
+                            format!("burst switch {round} to {var}"),
+                            format!("{COWORKER_ID}={n}"),
+                        ));
+                    }
+                }
+            }
             Generator::Methods(methods) => {
                 for method in methods {
                     out.push(Probe {

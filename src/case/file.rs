@@ -15,6 +15,8 @@ pub(super) struct CaseFile {
     pub(super) _schema: Option<String>,
     pub(super) summary: String,
     pub(super) state: StateUse,
+    /// `false` for a case whose responses depend on timing (a burst): no snapshot trial.
+    pub(super) snapshot: Option<bool>,
     pub(super) steps: Vec<StepFile>,
 }
 
@@ -162,6 +164,8 @@ pub(super) enum CheckFile {
     Schema(SchemaFile),
     Json(Box<JsonFile>),
     Items(Box<ItemsFile>),
+    /// `{"absent": "{{foreign_identity}}"}`: none of these strings appears in the response.
+    Absent(Value),
 }
 
 #[derive(Deserialize, Clone)]

@@ -202,6 +202,9 @@ fn load_case(
                     Generator::Repeated(a, b) => {
                         used.extend([Fixture::Profile(*a), Fixture::Profile(*b)]);
                     }
+                    Generator::Burst(ids) => {
+                        used.extend(ids.iter().map(|v| Fixture::Profile(*v)));
+                    }
                     Generator::IntBoundaries => {
                         used.insert(Fixture::Profile(Var::OwnProfileIds));
                     }
@@ -263,6 +266,7 @@ fn load_case(
         id,
         summary: parsed.summary,
         state: parsed.state,
+        snapshot: parsed.snapshot.unwrap_or(true),
         steps,
         file,
         fixtures,
@@ -596,6 +600,9 @@ pub(super) fn resolve_check(
         CheckFile::Json(j) => {
             let (pointer, op) = value_op(*j, &format!("{at}/json"), fixtures)?;
             Check::Json(JsonCheck { pointer, op })
+        }
+        CheckFile::Absent(v) => {
+            Check::Absent(template(v, &format!("{at}/absent"), true, fixtures)?)
         }
         CheckFile::Items(i) => {
             let at = format!("{at}/items");

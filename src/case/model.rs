@@ -174,6 +174,8 @@ pub struct Case {
     pub id: String,
     pub summary: String,
     pub state: StateUse,
+    /// Whether its responses are stable enough to snapshot (not a concurrency burst).
+    pub snapshot: bool,
     pub steps: Vec<Step>,
     pub file: Arc<str>,
     /// Derived from the variables and credentials the steps use.
@@ -259,6 +261,16 @@ pub enum Generator {
     TokenVariants,
     /// The request sent with each of these methods instead of its own.
     Methods(Vec<Method>),
+    /// A burst: `coworkerId` set to each of these ids, twice over, all sent at once (paced on a
+    /// remote target), to see that concurrent switches leave one default, one of those asked for.
+    Burst(Vec<Var>),
+}
+
+impl Generator {
+    /// Whether its probes are sent all at once rather than one at a time.
+    pub fn concurrent(&self) -> bool {
+        matches!(self, Generator::Burst(_))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -295,6 +307,9 @@ pub enum Check {
     Schema(SchemaCheck),
     Json(JsonCheck),
     Items(ItemsCheck),
+    /// None of these strings (a template whose value is a list) appears in the status line, the
+    /// headers or the body.
+    Absent(Template),
 }
 
 /// A status code (`404`) or a class (`4xx`).

@@ -17,6 +17,8 @@ pub enum Var {
     OriginalProfileId,
     /// Another active profile of the primary user.
     TargetProfileId,
+    /// A third active profile of the primary user (neither the original nor the target).
+    ThirdProfileId,
     /// A profile that belongs to another user.
     ForeignProfileId,
     /// A profile of the primary user whose `Active` is false.
@@ -27,6 +29,9 @@ pub enum Var {
     OwnProfileIds,
     /// The ids of the other user's profiles known at discovery (a list).
     ForeignProfileIds,
+    /// The other user's names and email as discovery read them, less any the primary user's list
+    /// also shows (a list of strings).
+    ForeignIdentity,
     /// The HTTP status of the response being checked (checks only).
     ResponseStatus,
     /// Whether that status is 2xx (checks only).
@@ -36,14 +41,16 @@ pub enum Var {
 }
 
 impl Var {
-    pub const ALL: [Var; 10] = [
+    pub const ALL: [Var; 12] = [
         Var::OriginalProfileId,
         Var::TargetProfileId,
+        Var::ThirdProfileId,
         Var::ForeignProfileId,
         Var::InactiveProfileId,
         Var::UnknownProfileId,
         Var::OwnProfileIds,
         Var::ForeignProfileIds,
+        Var::ForeignIdentity,
         Var::ResponseStatus,
         Var::ResponseOk,
         Var::SweepId,
@@ -53,11 +60,13 @@ impl Var {
         match self {
             Var::OriginalProfileId => "original_profile_id",
             Var::TargetProfileId => "target_profile_id",
+            Var::ThirdProfileId => "third_profile_id",
             Var::ForeignProfileId => "foreign_profile_id",
             Var::InactiveProfileId => "inactive_profile_id",
             Var::UnknownProfileId => "unknown_profile_id",
             Var::OwnProfileIds => "own_profile_ids",
             Var::ForeignProfileIds => "foreign_profile_ids",
+            Var::ForeignIdentity => "foreign_identity",
             Var::ResponseStatus => "response.status",
             Var::ResponseOk => "response.ok",
             Var::SweepId => "sweep_id",
@@ -76,7 +85,10 @@ impl Var {
 
     /// Variables whose value is a list of ids.
     pub fn is_list(self) -> bool {
-        matches!(self, Var::OwnProfileIds | Var::ForeignProfileIds)
+        matches!(
+            self,
+            Var::OwnProfileIds | Var::ForeignProfileIds | Var::ForeignIdentity
+        )
     }
 
     fn from_name(name: &str) -> Option<Var> {

@@ -125,6 +125,43 @@ pub fn evaluate(rule: &Rule, response: &HttpResponse, vars: &Vars) -> Verdict {
             Err(v) => v,
             Ok(body) => items(&body, check, &vars),
         },
+        Check::Absent(template) => absent(response, template, &vars),
+    }
+}
+
+/// None of the strings the template stands for appears anywhere in the response.
+fn absent(response: &HttpResponse, template: &Template, vars: &Vars) -> Verdict {
+    let values = match render(template, vars) {
+        Ok(Value::Array(values)) => values,
+        Ok(other) => vec![other],
+        Err(verdict) => return verdict,
+    };
+    if values.is_empty() {
+        return Verdict::Pass(Some(
+            "not applicable: no data of the other user is known (pass --foreign-token)".into(),
+        ));
+    }
+    let mut text = format!("{}\n", response.status);
+    for (name, value) in &response.headers {
+        text.push_str(&format!("{name}: {value}\n"));
+    }
+    text.push_str(&String::from_utf8_lossy(&response.body));
+    let found: Vec<&str> = values
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|v| !v.is_empty() && text.contains(*v))
+        .collect();
+    if found.is_empty() {
+        Verdict::Pass(None)
+    } else {
+        violation(
+            "none of the other user's data in the response",
+            found
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
     }
 }
 

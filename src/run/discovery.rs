@@ -84,6 +84,38 @@ pub(super) fn profiles_of(record: &ExchangeRecord) -> Result<Vec<ProfileSummary>
         .collect())
 }
 
+/// The names and email a profile list shows of its user (strings of 4 characters or more, so
+/// that no short fragment matches by chance).
+fn identity_strings(record: &ExchangeRecord) -> Vec<String> {
+    let Ok(response) = &record.exchange.outcome else {
+        return Vec::new();
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&response.body) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |v: Option<&Value>| {
+        if let Some(s) = v.and_then(Value::as_str).map(str::trim)
+            && s.chars().count() >= 4
+            && !out.iter().any(|o| o == s)
+        {
+            out.push(s.to_string());
+        }
+    };
+    push(body.pointer("/User/FullName"));
+    push(body.pointer("/User/Email"));
+    for profile in body
+        .get("Profiles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        push(profile.get("FullName"));
+        push(profile.get("CompanyName"));
+    }
+    out
+}
+
 /// The distinct ids of the profiles flagged as default (a row listed twice counts once).
 fn default_ids(profiles: &[ProfileSummary]) -> BTreeSet<i64> {
     profiles
@@ -166,6 +198,16 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
             "the account has no second active profile",
         );
     }
+    let third = profiles
+        .iter()
+        .find(|p| p.active && Some(p.id) != original && Some(p.id) != target)
+        .map(|p| p.id);
+    if third.is_none() {
+        missing(
+            Fixture::Profile(Var::ThirdProfileId),
+            "the account has no third active profile",
+        );
+    }
     let inactive = profiles.iter().find(|p| !p.active).map(|p| p.id);
     if inactive.is_none() {
         missing(
@@ -208,6 +250,16 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
             );
         }
     }
+    let own_strings = identity_strings(&record);
+    let foreign_identity: Vec<String> = foreign_record
+        .as_deref()
+        .map(identity_strings)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !own_strings.contains(s))
+        .collect();
+    d.vars
+        .set(Var::ForeignIdentity, Value::from(foreign_identity));
     let mut own_ids: Vec<i64> = own.iter().copied().collect();
     own_ids.sort_unstable();
     d.vars.set(Var::OwnProfileIds, Value::from(own_ids));
@@ -239,6 +291,7 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
     for (var, value) in [
         (Var::OriginalProfileId, original),
         (Var::TargetProfileId, target),
+        (Var::ThirdProfileId, third),
         (Var::InactiveProfileId, inactive),
         (Var::ForeignProfileId, foreign),
         (Var::UnknownProfileId, Some(unknown)),

@@ -310,8 +310,12 @@ async fn send_all(
     variations: Vec<Variation>,
 ) -> Result<Vec<(Option<Variation>, Arc<ExchangeRecord>)>, String> {
     // Probes of a case that may change the account go one at a time, so that the state they leave
-    // (and so every verdict) does not depend on which of them the target answered first.
-    let limit = if !case.steps[si].vary.is_empty() && case.state == StateUse::Changes {
+    // (and so every verdict) does not depend on which of them the target answered first — except
+    // a burst, whose point is to arrive at once (the pacer still spaces them on a remote target).
+    let step = &case.steps[si];
+    let limit = if step.vary.iter().any(|g| g.concurrent()) {
+        variations.len().max(1)
+    } else if !step.vary.is_empty() && case.state == StateUse::Changes {
         1
     } else {
         session.target.concurrency.max(1)

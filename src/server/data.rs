@@ -116,6 +116,11 @@ pub(crate) struct Db {
     pub variants: super::variant::Variants,
     /// How many profile lists it has served (the shuffled-list variant rotates by it).
     pub list_reads: u64,
+    /// The profiles flagged default, per user, under the racy-switch fault (which can leave
+    /// several or none).
+    pub flags: HashMap<i64, std::collections::BTreeSet<i64>>,
+    /// Switches started and not finished, under the racy-switch fault.
+    pub switches_in_flight: u32,
 }
 
 impl Db {
@@ -211,6 +216,8 @@ impl Db {
             defaults,
             variants: super::variant::Variants::new(),
             list_reads: 0,
+            flags: HashMap::new(),
+            switches_in_flight: 0,
             faults,
         };
         (db, credentials)

@@ -48,8 +48,13 @@ pub(super) async fn list_profiles(State(state): State<Shared>, headers: HeaderMa
                     && db.profiles.iter().find(|q| q.owner == PRIMARY_USER).map(|q| q.id) == Some(p.id))
         })
         .map(|p| {
-            let is_default = Some(p.id) == default
-                || (ctx.has(Fault::HomeProfileAlwaysDefault) && Some(p.id) == home);
+            let is_default = match db.flags.get(&user_id) {
+                Some(flags) if ctx.has(Fault::RacySwitch) => flags.contains(&p.id),
+                _ => {
+                    Some(p.id) == default
+                        || (ctx.has(Fault::HomeProfileAlwaysDefault) && Some(p.id) == home)
+                }
+            };
             let id = if ctx.has(Fault::ProfileIdsAsStrings) {
                 Value::String(p.id.to_string())
             } else {
@@ -189,40 +194,77 @@ pub(super) async fn switch_profile(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let mut db = lock(&state);
+    match switch_now(&state, &headers, query.as_deref()) {
+        Ok(response) => response,
+        Err(racy) => racy.finish(&state).await,
+    }
+}
+
+/// A switch the racy-switch fault finishes after a gap: the new default is flagged already, and
+/// the old one is unflagged only if no other switch ran meanwhile (the bug).
+struct RacySwitch {
+    user: i64,
+    id: i64,
+    /// Another switch was in flight when this one started.
+    overlapped: bool,
+    response: Response,
+}
+
+impl RacySwitch {
+    async fn finish(self, state: &Shared) -> Response {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        let mut db = lock(state);
+        db.switches_in_flight = db.switches_in_flight.saturating_sub(1);
+        db.defaults.insert(self.user, self.id);
+        let alone = !self.overlapped && db.switches_in_flight == 0;
+        let flags = db.flags.entry(self.user).or_default();
+        if alone {
+            flags.retain(|f| *f == self.id);
+        }
+        self.response
+    }
+}
+
+/// The switch, decided under the lock; only the racy fault's second step is left for later.
+fn switch_now(
+    state: &Shared,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Response, Box<RacySwitch>> {
+    let mut db = lock(state);
     let faults = db.faults.clone();
     let variants = db.variants.clone();
     let ctx = Ctx {
         faults: &faults,
         variants: &variants,
-        authorization: ctx(&db, &headers).authorization,
+        authorization: ctx(&db, headers).authorization,
     };
     let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Switch) {
         Ok(found) => found,
-        Err(e) => return ctx.unauthorized(e.header_given),
+        Err(e) => return Ok(ctx.unauthorized(e.header_given)),
     };
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
     if ctx.has(Fault::SwitchRequiresBody) && !json_body {
-        return ctx.envelope(
+        return Ok(ctx.envelope(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Some("The request entity's media type is not supported"),
-        );
+        ));
     }
     let bad_id = if ctx.is(Variant::NotFoundForBadId) {
         StatusCode::NOT_FOUND
     } else {
         StatusCode::BAD_REQUEST
     };
-    let params = coworker_id_params(query.as_deref());
+    let params = coworker_id_params(query);
     // ASP.NET binds a repeated scalar parameter to one of its values; here the first.
     let (Some(raw), last) = (params.first().cloned(), params.last().cloned()) else {
         if ctx.has(Fault::MissingId500) {
-            return ctx.server_error();
+            return Ok(ctx.server_error());
         }
-        return ctx.refuse(bad_id, "coworkerId: is a required field");
+        return Ok(ctx.refuse(bad_id, "coworkerId: is a required field"));
     };
     let raw = raw.trim();
     if raw.is_empty() && ctx.has(Fault::EmptyIdPicksFirst) {
@@ -235,12 +277,12 @@ pub(super) async fn switch_profile(
         {
             db.defaults.insert(user_id, first);
         }
-        return ctx.envelope(StatusCode::OK, None);
+        return Ok(ctx.envelope(StatusCode::OK, None));
     }
     if ctx.has(Fault::Int32Overflow500)
         && raw.parse::<i64>().is_ok_and(|v| i32::try_from(v).is_err())
     {
-        return ctx.server_error();
+        return Ok(ctx.server_error());
     }
     let Ok(id) = raw.parse::<i64>() else {
         let all_digits = !raw.is_empty()
@@ -249,21 +291,21 @@ pub(super) async fn switch_profile(
                 .chars()
                 .all(|c| c.is_ascii_digit());
         if ctx.has(Fault::OverflowId500) && all_digits {
-            return ctx.server_error();
+            return Ok(ctx.server_error());
         }
         if ctx.has(Fault::NonNumericIdSuccess) {
-            return ctx.envelope(StatusCode::OK, None);
+            return Ok(ctx.envelope(StatusCode::OK, None));
         }
-        return ctx.refuse(bad_id, "coworkerId: is not a valid profile id");
+        return Ok(ctx.refuse(bad_id, "coworkerId: is not a valid profile id"));
     };
     let Some(profile) = db.profiles.iter().find(|p| p.id == id).cloned() else {
         if ctx.has(Fault::UnknownId200) {
-            return ctx.envelope(StatusCode::OK, None);
+            return Ok(ctx.envelope(StatusCode::OK, None));
         }
         if ctx.has(Fault::UnknownId500) {
-            return ctx.server_error();
+            return Ok(ctx.server_error());
         }
-        return ctx.refuse(StatusCode::NOT_FOUND, "Profile not found");
+        return Ok(ctx.refuse(StatusCode::NOT_FOUND, "Profile not found"));
     };
     // The faults that check ownership on one value and switch to another.
     let spelled = raw != id.to_string();
@@ -276,23 +318,32 @@ pub(super) async fn switch_profile(
         && profile.owner == user_id
     {
         db.defaults.insert(user_id, last);
-        return ctx.envelope(StatusCode::OK, None);
+        return Ok(ctx.envelope(StatusCode::OK, None));
     }
     if profile.owner != user_id {
         if ctx.has(Fault::AcceptForeignProfile)
             || (ctx.has(Fault::ForeignIdSpellingAccepted) && spelled)
         {
             db.defaults.insert(user_id, id);
-            return ctx.envelope(StatusCode::OK, None);
+            return Ok(ctx.envelope(StatusCode::OK, None));
         }
         if ctx.has(Fault::ForeignProfile403) {
-            return ctx.envelope(
+            return Ok(ctx.envelope(
                 StatusCode::FORBIDDEN,
                 Some("This profile belongs to another user"),
+            ));
+        }
+        if ctx.has(Fault::RefusalNamesOwner)
+            && let Some(owner) = db.users.iter().find(|u| u.id == profile.owner)
+        {
+            let message = format!(
+                "Profile {id} belongs to {} ({})",
+                owner.full_name, owner.email
             );
+            return Ok(ctx.refuse(StatusCode::NOT_FOUND, &message));
         }
         // Unknown and foreign ids answer alike, so the endpoint does not reveal which ids exist.
-        return ctx.refuse(StatusCode::NOT_FOUND, "Profile not found");
+        return Ok(ctx.refuse(StatusCode::NOT_FOUND, "Profile not found"));
     }
     if !profile.active && !ctx.has(Fault::InactiveSwitchAllowed) {
         let status = if ctx.is(Variant::InactiveForbidden) {
@@ -300,15 +351,32 @@ pub(super) async fn switch_profile(
         } else {
             StatusCode::BAD_REQUEST
         };
-        return ctx.refuse(status, "coworkerId: the profile is not active");
+        return Ok(ctx.refuse(status, "coworkerId: the profile is not active"));
+    }
+    if ctx.has(Fault::RacySwitch) {
+        // Two steps with a gap: flag the new default now, unflag the others when done.
+        let current = db.defaults.get(&user_id).copied();
+        let overlapped = db.switches_in_flight > 0;
+        db.switches_in_flight += 1;
+        let flags = db.flags.entry(user_id).or_default();
+        if flags.is_empty() {
+            flags.extend(current);
+        }
+        flags.insert(id);
+        return Err(Box::new(RacySwitch {
+            user: user_id,
+            id,
+            overlapped,
+            response: ctx.envelope(StatusCode::OK, None),
+        }));
     }
     if !ctx.has(Fault::SwitchWithoutChange) {
         db.defaults.insert(user_id, id);
     }
     if ctx.has(Fault::EmptySuccessBody) {
-        return StatusCode::OK.into_response();
+        return Ok(StatusCode::OK.into_response());
     }
-    ctx.envelope(StatusCode::OK, None)
+    Ok(ctx.envelope(StatusCode::OK, None))
 }
 
 pub(super) async fn current_benefits(State(state): State<Shared>, headers: HeaderMap) -> Response {

@@ -76,6 +76,8 @@ faults! {
     TokenPrefixMatch = "token_prefix_match": "tokens are matched by prefix, so a truncated token is accepted",
     GetSwitches = "get_switches": "GET on the switch path switches too (a safe method that changes state)",
     DeleteListClearsDefault = "delete_list_clears_default": "DELETE on the profile list clears the default profile",
+    RefusalNamesOwner = "refusal_names_owner": "refusing another user's profile says whose it is (name and email) in the message",
+    RacySwitch = "racy_switch": "the switch flags the new default and unflags the old one in two steps, so concurrent switches leave several defaults or none",
     ExtraProfileField = "extra_profile_field": "Profiles[] items carry an undocumented UpdatedOn field (allowed by the contract; only snapshot drift shows it)",
     EchoTokenInErrors = "echo_token_in_errors": "error envelopes quote the Authorization header in Message (a leak the harness must not repeat)",
 }

@@ -167,6 +167,8 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "switch_requires_body",
         &[
+            "concurrent_switches::verify::default_is_one_requested",
+            "concurrent_switches::verify_mixed::default_is_one_requested",
             "foreign_profile::status_is_404",
             "invalid_coworker_id::decimal::status_is_400_or_404",
             "invalid_coworker_id::negative::status_is_400_or_404",
@@ -285,6 +287,8 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "switch_without_change",
         &[
+            "concurrent_switches::verify::default_is_one_requested",
+            "concurrent_switches::verify_mixed::default_is_one_requested",
             "valid_switch::original_not_default",
             "valid_switch::target_is_default",
         ],
@@ -292,6 +296,9 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "home_profile_always_default",
         &[
+            "concurrent_switches::invariants",
+            "concurrent_switches::verify::default_is_one_requested",
+            "concurrent_switches::verify_mixed::default_is_one_requested",
             "valid_switch::invariants",
             "valid_switch::one_default_after_switch",
             "valid_switch::original_not_default",
@@ -302,6 +309,9 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "bad_token::default_unchanged",
             "bad_token::invariants",
+            "concurrent_switches::invariants",
+            "concurrent_switches::verify::default_is_one_requested",
+            "concurrent_switches::verify_mixed::default_is_one_requested",
             "coworker_id_probes::invariants",
             "coworker_id_probes::verify::default_unchanged",
             "coworker_id_probes::verify_not_own::default_unchanged",
@@ -342,6 +352,7 @@ const TABLE: &[(&str, &[&str])] = &[
         "coworker_type_as_name",
         &[
             "bad_token::invariants",
+            "concurrent_switches::invariants",
             "coworker_id_probes::invariants",
             "credential_probes::invariants",
             "expired_token::invariants",
@@ -413,6 +424,7 @@ const TABLE: &[(&str, &[&str])] = &[
         "leaky_foreign_list",
         &[
             "bad_token::invariants",
+            "concurrent_switches::invariants",
             "coworker_id_probes::invariants",
             "credential_probes::invariants",
             "expired_token::invariants",
@@ -438,6 +450,10 @@ const TABLE: &[(&str, &[&str])] = &[
             "bad_token::default_unchanged",
             "bad_token::invariants",
             "bad_token::invariants_should",
+            "concurrent_switches::invariants",
+            "concurrent_switches::invariants_should",
+            "concurrent_switches::verify::default_is_one_requested",
+            "concurrent_switches::verify_mixed::default_is_one_requested",
             "coworker_id_probes::invariants",
             "coworker_id_probes::invariants_should",
             "coworker_id_probes::verify::default_unchanged",
@@ -547,12 +563,32 @@ const TABLE: &[(&str, &[&str])] = &[
             "method_probes::verify_other::default_unchanged",
         ],
     ),
+    (
+        "refusal_names_owner",
+        &[
+            "coworker_id_probes::no_foreign_data",
+            "foreign_profile::no_foreign_data",
+        ],
+    ),
+    (
+        "racy_switch",
+        &[
+            "concurrent_switches::invariants",
+            "concurrent_switches::verify::default_is_one_requested",
+            "concurrent_switches::verify_mixed::default_is_one_requested",
+        ],
+    ),
     ("extra_profile_field", &[]),
     ("echo_token_in_errors", &[]),
 ];
 
 /// Faults that make the target unusable (exit 3) instead of failing trials.
 const UNUSABLE: &[&str] = &["list_500"];
+
+/// (fault, trial) pairs whose verdict depends on timing, and why. None today: the concurrency
+/// burst switches between two profiles that are neither the original nor the home profile, so
+/// every fault's verdict on it is the same whichever switch lands last.
+const TIMING_DEPENDENT: &[(&str, &str)] = &[];
 
 /// MUST rules no fault kills through its trial, and why that is acceptable.
 const UNKILLED_MUST: &[(&str, &str)] = &[(
@@ -614,6 +650,13 @@ fn each_fault_fails_exactly_its_trials() {
             .iter()
             .map(ToString::to_string)
             .collect();
+        let timing = |t: &String| {
+            TIMING_DEPENDENT
+                .iter()
+                .any(|(f, trial)| *f == fault.name() && trial == t)
+        };
+        let failed: Vec<String> = failed.into_iter().filter(|t| !timing(t)).collect();
+        let want: Vec<String> = want.into_iter().filter(|t| !timing(t)).collect();
         let want_code = if want.is_empty() { 0 } else { 101 };
         if failed != want || code != want_code {
             problems.push(format!(
@@ -667,7 +710,7 @@ fn rules_names_the_killers_of_each_rule() {
     );
     assert!(
         run.stdout
-            .contains("47 of 48 MUST rules are killed by at least one"),
+            .contains("49 of 50 MUST rules are killed by at least one"),
         "{}",
         run.stdout
     );
