@@ -88,6 +88,8 @@ pub enum Credential {
     MalformedBasic,
     /// The primary token without the `Bearer` scheme.
     MalformedNoScheme,
+    /// The primary token with the scheme written `bearer` (schemes are case-insensitive).
+    LowercaseScheme,
 }
 
 /// A bearer token derived from a real one, for the credential probes: each must be refused as an
@@ -163,6 +165,7 @@ impl Credential {
             Credential::MalformedEmptyBearer => "malformed_empty_bearer",
             Credential::MalformedBasic => "malformed_basic",
             Credential::MalformedNoScheme => "malformed_no_scheme",
+            Credential::LowercaseScheme => "lowercase_scheme",
         }
     }
 }

@@ -104,7 +104,9 @@ pub struct RunReport {
 /// variables (never their values).
 fn curl_authorization(credential: Credential, token: Option<TokenVariant>) -> Option<String> {
     let variable = match credential {
-        Credential::Primary | Credential::MalformedNoScheme => "NEXUDUS_TOKEN",
+        Credential::Primary | Credential::MalformedNoScheme | Credential::LowercaseScheme => {
+            "NEXUDUS_TOKEN"
+        }
         Credential::Foreign => "NEXUDUS_FOREIGN_TOKEN",
         Credential::Expired => "NEXUDUS_EXPIRED_TOKEN",
         _ => "",
@@ -120,6 +122,7 @@ fn curl_authorization(credential: Credential, token: Option<TokenVariant>) -> Op
         Credential::Foreign => "\"Authorization: Bearer $NEXUDUS_FOREIGN_TOKEN\"".into(),
         Credential::Expired => "\"Authorization: Bearer $NEXUDUS_EXPIRED_TOKEN\"".into(),
         Credential::MalformedNoScheme => "\"Authorization: $NEXUDUS_TOKEN\"".into(),
+        Credential::LowercaseScheme => "\"Authorization: bearer $NEXUDUS_TOKEN\"".into(),
         Credential::None => return None,
         Credential::Invalid => "'Authorization: Bearer nxc-invalid-0000'".into(),
         Credential::MalformedEmptyBearer => "'Authorization: Bearer'".into(),

@@ -100,6 +100,10 @@ impl Session {
             Credential::Invalid => Some(format!("Bearer {}", self.invalid_token)),
             Credential::MalformedEmptyBearer => Some("Bearer".into()),
             Credential::MalformedBasic => Some(Credential::MALFORMED_BASIC_HEADER.into()),
+            Credential::LowercaseScheme => c
+                .primary
+                .as_ref()
+                .map(|s| format!("bearer {}", s.expose_secret())),
             Credential::MalformedNoScheme => {
                 c.primary.as_ref().map(|s| s.expose_secret().to_string())
             }

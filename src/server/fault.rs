@@ -77,6 +77,7 @@ faults! {
     GetSwitches = "get_switches": "GET on the switch path switches too (a safe method that changes state)",
     DeleteListClearsDefault = "delete_list_clears_default": "DELETE on the profile list clears the default profile",
     RefusalNamesOwner = "refusal_names_owner": "refusing another user's profile says whose it is (name and email) in the message",
+    SchemeCaseSensitive = "scheme_case_sensitive": "the authentication scheme must be written `Bearer` exactly; `bearer` is refused",
     RacySwitch = "racy_switch": "the switch flags the new default and unflags the old one in two steps, so concurrent switches leave several defaults or none",
     ExtraProfileField = "extra_profile_field": "Profiles[] items carry an undocumented UpdatedOn field (allowed by the contract; only snapshot drift shows it)",
     EchoTokenInErrors = "echo_token_in_errors": "error envelopes quote the Authorization header in Message (a leak the harness must not repeat)",

@@ -392,7 +392,12 @@ pub(super) fn authenticate(
     let mut parts = raw.trim().splitn(2, ' ');
     let scheme = parts.next().unwrap_or_default();
     let mut token = parts.next().unwrap_or_default().trim();
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme_ok = if ctx.has(Fault::SchemeCaseSensitive) {
+        scheme == "Bearer"
+    } else {
+        scheme.eq_ignore_ascii_case("bearer")
+    };
+    if !scheme_ok {
         if ctx.has(Fault::AcceptRawToken) && parts.next().is_none() && !raw.contains(' ') {
             token = raw.trim();
         } else {

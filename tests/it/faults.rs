@@ -571,6 +571,10 @@ const TABLE: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "scheme_case_sensitive",
+        &["credential_probes::status_is_200"],
+    ),
+    (
         "racy_switch",
         &[
             "concurrent_switches::invariants",

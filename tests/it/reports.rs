@@ -47,7 +47,10 @@ fn an_unreachable_target_still_gets_its_junit_and_manifest() {
     );
     let status = &cases
         .iter()
-        .find(|c| c.name.as_str() == "status_is_200")
+        .find(|c| {
+            c.name.as_str() == "status_is_200"
+                && c.classname.as_ref().map(|c| c.as_str()) == Some("valid_switch")
+        })
         .unwrap()
         .status;
     match status {
@@ -136,7 +139,10 @@ fn durations_are_the_real_ones_in_every_format() {
     let case = report.test_suites[0]
         .test_cases
         .iter()
-        .find(|c| c.name.as_str() == "status_is_200")
+        .find(|c| {
+            c.name.as_str() == "status_is_200"
+                && c.classname.as_ref().map(|c| c.as_str()) == Some("valid_switch")
+        })
         .unwrap();
     assert!(
         case.time.unwrap() >= Duration::from_millis(40),
