@@ -320,6 +320,10 @@ fn switch_now(
         db.defaults.insert(user_id, last);
         return Ok(ctx.envelope(StatusCode::OK, None));
     }
+    if profile.owner != user_id && ctx.has(Fault::SwitchIgnoresTokenOwner) {
+        db.defaults.insert(profile.owner, id);
+        return Ok(ctx.envelope(StatusCode::OK, None));
+    }
     if profile.owner != user_id {
         if ctx.has(Fault::AcceptForeignProfile)
             || (ctx.has(Fault::ForeignIdSpellingAccepted) && spelled)

@@ -77,6 +77,7 @@ faults! {
     GetSwitches = "get_switches": "GET on the switch path switches too (a safe method that changes state)",
     DeleteListClearsDefault = "delete_list_clears_default": "DELETE on the profile list clears the default profile",
     RefusalNamesOwner = "refusal_names_owner": "refusing another user's profile says whose it is (name and email) in the message",
+    SwitchIgnoresTokenOwner = "switch_ignores_token_owner": "the switch acts for the profile's owner, whoever's token comes with it",
     SchemeCaseSensitive = "scheme_case_sensitive": "the authentication scheme must be written `Bearer` exactly; `bearer` is refused",
     RacySwitch = "racy_switch": "the switch flags the new default and unflags the old one in two steps, so concurrent switches leave several defaults or none",
     ExtraProfileField = "extra_profile_field": "Profiles[] items carry an undocumented UpdatedOn field (allowed by the contract; only snapshot drift shows it)",

@@ -19,13 +19,20 @@ const TABLE: &[(&str, &[&str])] = &[
             "coworker_id_probes::not_own::not_2xx",
             "coworker_id_probes::verify::default_unchanged",
             "coworker_id_probes::verify_not_own::default_unchanged",
+            "credential_probes::status_is_404",
             "foreign_profile::default_unchanged",
             "foreign_profile::failure_envelope",
             "foreign_profile::invariants",
             "foreign_profile::status_is_404",
         ],
     ),
-    ("foreign_profile_403", &["foreign_profile::status_is_404"]),
+    (
+        "foreign_profile_403",
+        &[
+            "credential_probes::status_is_404",
+            "foreign_profile::status_is_404",
+        ],
+    ),
     (
         "ignore_missing_token",
         &[
@@ -169,6 +176,7 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "concurrent_switches::verify::default_is_one_requested",
             "concurrent_switches::verify_mixed::default_is_one_requested",
+            "credential_probes::status_is_404",
             "foreign_profile::status_is_404",
             "invalid_coworker_id::decimal::status_is_400_or_404",
             "invalid_coworker_id::negative::status_is_400_or_404",
@@ -254,6 +262,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "credential_probes::invariants",
             "credential_probes::invariants_should",
             "credential_probes::list::status_is_401",
+            "credential_probes::status_is_404",
             "credential_probes::switch::status_is_401",
             "expired_token::list_status_is_401",
             "expired_token::status_is_401",
@@ -384,6 +393,7 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "bad_token::invariants",
             "credential_probes::invariants",
+            "credential_probes::no_own_ids",
             "expired_token::invariants",
             "foreign_token_isolation::invariants",
             "foreign_token_isolation::primary_profiles_not_listed",
@@ -405,6 +415,7 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "bad_token::invariants",
             "credential_probes::invariants",
+            "credential_probes::no_own_ids",
             "expired_token::invariants",
             "foreign_token_isolation::invariants",
             "inactive_profile::invariants",
@@ -427,6 +438,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "concurrent_switches::invariants",
             "coworker_id_probes::invariants",
             "credential_probes::invariants",
+            "credential_probes::no_own_ids",
             "expired_token::invariants",
             "foreign_profile::invariants",
             "foreign_token_isolation::invariants",
@@ -510,6 +522,7 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "single_profile_list_500",
         &[
+            "credential_probes::no_own_ids",
             "foreign_token_isolation::body_matches_schema",
             "foreign_token_isolation::invariants",
             "foreign_token_isolation::invariants_should",
@@ -568,6 +581,16 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "coworker_id_probes::no_foreign_data",
             "foreign_profile::no_foreign_data",
+        ],
+    ),
+    (
+        "switch_ignores_token_owner",
+        &[
+            "coworker_id_probes::not_own::not_2xx",
+            "credential_probes::default_unchanged",
+            "credential_probes::status_is_404",
+            "foreign_profile::failure_envelope",
+            "foreign_profile::status_is_404",
         ],
     ),
     (
@@ -710,11 +733,11 @@ fn rules_names_the_killers_of_each_rule() {
         .collect();
     assert_eq!(
         block[2].trim(),
-        "killed by: accept_foreign_profile, foreign_profile_403, switch_requires_body, errors_as_http_200"
+        "killed by: accept_foreign_profile, foreign_profile_403, switch_requires_body, errors_as_http_200, switch_ignores_token_owner"
     );
     assert!(
         run.stdout
-            .contains("49 of 50 MUST rules are killed by at least one"),
+            .contains("51 of 52 MUST rules are killed by at least one"),
         "{}",
         run.stdout
     );
