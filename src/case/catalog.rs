@@ -6,8 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::checks::resolve_check;
 use super::file::{CatalogFile, CiteRef, RuleDef, RuleEntry};
-use super::load::{Problem, check_identifier, resolve_check, resolve_rule};
+use super::load::{Problem, check_identifier, resolve_rule};
 use super::model::{Cite, Evidence, Invariants, Level, Origin, Rule};
 use crate::contract::Contract;
 use crate::error::{LoadError, escape_pointer, parse_json};

@@ -2,6 +2,7 @@
 //! checked data (every placeholder known, every schema compiled, every rule with its origin).
 
 mod catalog;
+mod checks;
 mod file;
 mod load;
 mod model;
