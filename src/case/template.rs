@@ -32,6 +32,9 @@ pub enum Var {
     /// The other user's names and email as discovery read them, less any the primary user's list
     /// also shows (a list of strings).
     ForeignIdentity,
+    /// The run's bearer tokens and the ones the probes derive from them (a list of secrets; every
+    /// output redacts them).
+    Tokens,
     /// The HTTP status of the response being checked (checks only).
     ResponseStatus,
     /// Whether that status is 2xx (checks only).
@@ -41,7 +44,7 @@ pub enum Var {
 }
 
 impl Var {
-    pub const ALL: [Var; 12] = [
+    pub const ALL: [Var; 13] = [
         Var::OriginalProfileId,
         Var::TargetProfileId,
         Var::ThirdProfileId,
@@ -51,6 +54,7 @@ impl Var {
         Var::OwnProfileIds,
         Var::ForeignProfileIds,
         Var::ForeignIdentity,
+        Var::Tokens,
         Var::ResponseStatus,
         Var::ResponseOk,
         Var::SweepId,
@@ -67,6 +71,7 @@ impl Var {
             Var::OwnProfileIds => "own_profile_ids",
             Var::ForeignProfileIds => "foreign_profile_ids",
             Var::ForeignIdentity => "foreign_identity",
+            Var::Tokens => "tokens",
             Var::ResponseStatus => "response.status",
             Var::ResponseOk => "response.ok",
             Var::SweepId => "sweep_id",
@@ -87,7 +92,7 @@ impl Var {
     pub fn is_list(self) -> bool {
         matches!(
             self,
-            Var::OwnProfileIds | Var::ForeignProfileIds | Var::ForeignIdentity
+            Var::OwnProfileIds | Var::ForeignProfileIds | Var::ForeignIdentity | Var::Tokens
         )
     }
 

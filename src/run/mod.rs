@@ -60,6 +60,22 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// Every bearer token of the run and the ones the probes derive from them.
+    fn tokens(&self) -> Vec<String> {
+        use secrecy::ExposeSecret;
+        [&self.primary, &self.foreign, &self.expired]
+            .into_iter()
+            .flatten()
+            .flat_map(|t| {
+                let t = t.expose_secret();
+                std::iter::once(t.to_string())
+                    .chain(crate::api::TokenVariant::ALL.map(|v| v.derive(t)))
+            })
+            .collect()
+    }
+}
+
 /// Where and how to run.
 pub struct Target {
     pub client: HttpClient,
@@ -189,8 +205,13 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         }
     };
     report.fixtures = discovery.describe();
+    let mut vars = discovery.vars.clone();
+    vars.set(
+        Var::Tokens,
+        serde_json::Value::from(session.target.credentials.tokens()),
+    );
     report.vars = discovery.vars.clone();
-    session.set_vars(discovery.vars.clone(), discovery.sweep_ids.clone());
+    session.set_vars(vars, discovery.sweep_ids.clone());
     if let Some(original) = restore::original_id(&session) {
         let _ = session
             .target

@@ -50,6 +50,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "bad_token::status_is_401",
             "bad_token::www_authenticate_bearer",
             "credential_probes::default_unchanged",
+            "credential_probes::list::no_token_echo",
             "credential_probes::list::status_is_401",
             "credential_probes::switch::status_is_401",
             "profiles_requires_auth::invalid_token::status_is_401",
@@ -61,6 +62,7 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "expired_token::default_unchanged",
             "expired_token::failure_envelope",
+            "expired_token::list::no_token_echo",
             "expired_token::list_status_is_401",
             "expired_token::status_is_401",
             "expired_token::www_authenticate_bearer",
@@ -558,6 +560,7 @@ const TABLE: &[(&str, &[&str])] = &[
         "token_prefix_match",
         &[
             "credential_probes::default_unchanged",
+            "credential_probes::list::no_token_echo",
             "credential_probes::list::status_is_401",
             "credential_probes::switch::status_is_401",
         ],
@@ -606,7 +609,20 @@ const TABLE: &[(&str, &[&str])] = &[
         ],
     ),
     ("extra_profile_field", &[]),
-    ("echo_token_in_errors", &[]),
+    (
+        "echo_token_in_errors",
+        &[
+            "credential_probes::foreign_token::no_token_echo",
+            "credential_probes::list::no_token_echo",
+            "credential_probes::switch::no_token_echo",
+            "expired_token::list::no_token_echo",
+            "expired_token::switch::no_token_echo",
+            "foreign_profile::no_token_echo",
+            "inactive_profile::no_token_echo",
+            "malformed_authorization::no_token_echo",
+            "unknown_profile::no_token_echo",
+        ],
+    ),
 ];
 
 /// Faults that make the target unusable (exit 3) instead of failing trials.

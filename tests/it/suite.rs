@@ -23,7 +23,7 @@ fn embedded_run_passes_every_rule_and_lists_sorted_trials() {
     }
     assert!(
         run.stdout
-            .contains("test result: ok. 158 passed; 0 failed; 0 ignored"),
+            .contains("test result: ok. 167 passed; 0 failed; 0 ignored"),
         "{}",
         run.stdout
     );
@@ -341,5 +341,5 @@ fn serve_prints_a_usable_base_url_and_tokens() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(run.code, 0, "{}", run.all_output());
-    assert!(run.stdout.contains("140 passed"), "{}", run.stdout);
+    assert!(run.stdout.contains("149 passed"), "{}", run.stdout);
 }
