@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::api::{self, DEVIATIONS_TRIAL, PROFILES_PATH, RESTORE_TRIAL};
-use crate::case::{Case, Credential, Invariants, Level, Method, StateUse, Suite};
+use crate::case::{Case, Credential, Generator, Invariants, Level, Method, StateUse, Suite};
 
 /// What the caller's selection rule (libtest's filter, `--skip`, `--ignored`) makes of a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +81,19 @@ impl Plan {
                 .map(|s| {
                     if s.sweep.is_some() {
                         sweep_size.div_ceil(concurrency.max(1)).max(1)
-                    } else {
+                    } else if s.vary.is_empty() || s.vary.iter().any(Generator::concurrent) {
+                        // Sent once, or a burst sent all at once.
                         1
+                    } else if case.state == StateUse::Changes {
+                        // Probes that may change the account go one at a time.
+                        s.vary.iter().map(Generator::size).sum::<usize>().max(1)
+                    } else {
+                        s.vary
+                            .iter()
+                            .map(Generator::size)
+                            .sum::<usize>()
+                            .div_ceil(concurrency.max(1))
+                            .max(1)
                     }
                 })
                 .sum()

@@ -230,6 +230,26 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_counts_the_probes_each_generator_makes() {
+        let mut vars = vars();
+        vars.set(Var::OwnProfileIds, json!([1101]));
+        for generator in [
+            Generator::SpellingsOf(Var::ForeignProfileId),
+            Generator::IntBoundaries,
+            Generator::EmptyId,
+            Generator::Repeated(Var::OriginalProfileId, Var::ForeignProfileId),
+            Generator::TokenVariants,
+            Generator::Methods(vec![Method::Get, Method::Head]),
+            Generator::Burst(vec![Var::OriginalProfileId, Var::ForeignProfileId]),
+        ] {
+            let made = expand(std::slice::from_ref(&generator), &vars)
+                .unwrap()
+                .len();
+            assert_eq!(made, generator.size(), "{generator:?}");
+        }
+    }
+
+    #[test]
     fn token_variants_differ_from_the_token_and_the_shell_form_agrees() {
         for token in ["abcdefghij0", "abcdefghij1", "tok/en+with=chars"] {
             for v in TokenVariant::ALL {

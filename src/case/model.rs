@@ -271,6 +271,18 @@ impl Generator {
     pub fn concurrent(&self) -> bool {
         matches!(self, Generator::Burst(_))
     }
+
+    /// How many probes it generates (at most: integer boundaries that are own ids are left out).
+    pub fn size(&self) -> usize {
+        match self {
+            Generator::SpellingsOf(_) => 10,
+            Generator::IntBoundaries => 16,
+            Generator::EmptyId | Generator::Repeated(..) => 2,
+            Generator::TokenVariants => 3,
+            Generator::Methods(methods) => methods.len(),
+            Generator::Burst(ids) => 2 * ids.len(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
