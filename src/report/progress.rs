@@ -80,7 +80,7 @@ fn seconds(d: Duration) -> String {
 }
 
 impl RunObserver for Progress {
-    fn on_event(&self, event: &RunEvent) {
+    fn on_event(&self, event: &RunEvent<'_>) {
         if let (RunEvent::Started { fixtures, .. }, Some(preamble)) = (event, &self.preamble) {
             self.output.err(preamble);
             if !fixtures.is_empty() {
@@ -114,10 +114,10 @@ impl RunObserver for Progress {
             RunEvent::RequestSent {
                 context,
                 method,
-                url,
+                path,
             } => {
                 if let Some(bar) = &state.bar {
-                    bar.set_message(self.output.redact(&format!("{context}: {method} {url}")));
+                    bar.set_message(self.output.redact(&format!("{context}: {method} {path}")));
                 }
             }
             RunEvent::Answered {

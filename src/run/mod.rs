@@ -97,35 +97,36 @@ pub struct Target {
     pub observer: Arc<dyn RunObserver>,
 }
 
-/// Something the runner did, as it happens.
+/// Something the runner did, as it happens. Borrowed, so that emitting one costs nothing when
+/// no one shows progress (a sweep sends thousands of requests).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunEvent {
+pub enum RunEvent<'a> {
     /// Discovery is done: what it found (fixture → value, or why it is missing), and how many
     /// cases will run.
     Started {
-        fixtures: BTreeMap<String, String>,
+        fixtures: &'a BTreeMap<String, String>,
         cases: usize,
     },
     CaseStarted {
-        case: String,
+        case: &'a str,
     },
     /// A request is about to be sent (after its pacing slot).
     RequestSent {
-        context: String,
+        context: &'a str,
         method: &'static str,
-        url: String,
+        path: &'a str,
     },
     /// A request's outcome: the status, or why there is none; `retries` throttled answers were
     /// waited out first.
     Answered {
-        context: String,
+        context: &'a str,
         status: Option<u16>,
         elapsed: Duration,
         retries: u32,
     },
     /// A case is done: how many of its selected trials failed, of how many judged.
     CaseFinished {
-        case: String,
+        case: &'a str,
         judged: usize,
         failed: usize,
         requests: usize,
@@ -133,8 +134,8 @@ pub enum RunEvent {
     },
     /// A case was not run: a fixture is missing.
     CaseSkipped {
-        case: String,
-        reason: String,
+        case: &'a str,
+        reason: &'a str,
     },
     /// The final restore began.
     Restoring,
@@ -145,14 +146,14 @@ pub enum RunEvent {
 
 /// Receives [`RunEvent`]s; called from the runtime's worker threads, so it must be quick.
 pub trait RunObserver: Send + Sync {
-    fn on_event(&self, event: &RunEvent);
+    fn on_event(&self, event: &RunEvent<'_>);
 }
 
 /// An observer that ignores everything.
 pub struct Silent;
 
 impl RunObserver for Silent {
-    fn on_event(&self, _: &RunEvent) {}
+    fn on_event(&self, _: &RunEvent<'_>) {}
 }
 
 /// `--sweep-size` unless given: small, so a real deployment sees few requests.
@@ -225,7 +226,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
     let mut tasks = Vec::new();
     let mut changed_state = false;
     session.event(RunEvent::Started {
-        fixtures: report.fixtures.clone(),
+        fixtures: &report.fixtures,
         cases: plan.run_cases.len(),
     });
     for &ci in &plan.run_cases {
@@ -254,8 +255,8 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
                     Some(TrialRecord::bare(Observed::MissingFixture(reason.clone())));
             }
             session.event(RunEvent::CaseSkipped {
-                case: case.id.clone(),
-                reason,
+                case: &case.id,
+                reason: &reason,
             });
             continue;
         }
@@ -283,9 +284,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
             };
             let _permit = permits.acquire_owned().await;
             let case_started = Instant::now();
-            session.event(RunEvent::CaseStarted {
-                case: case.id.clone(),
-            });
+            session.event(RunEvent::CaseStarted { case: &case.id });
             let case_run = steps::run_case(&session, &case).await;
             let mut lists: Vec<Arc<ExchangeRecord>> = case_run
                 .exchanges
@@ -313,7 +312,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
                 .chain(&invariant_records)
                 .collect();
             session.event(RunEvent::CaseFinished {
-                case: case.id.clone(),
+                case: &case.id,
                 judged: judged.len(),
                 failed: judged
                     .iter()

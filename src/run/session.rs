@@ -65,7 +65,7 @@ impl Session {
         std::mem::take(&mut *self.exchanges.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    pub fn event(&self, event: RunEvent) {
+    pub fn event(&self, event: RunEvent<'_>) {
         self.target.observer.on_event(&event);
     }
 
@@ -140,9 +140,9 @@ impl Session {
         let exchange = match (mode, self.stop_reason()) {
             (SendMode::Always, _) => {
                 self.event(RunEvent::RequestSent {
-                    context: context.clone(),
+                    context: &context,
                     method,
-                    url: client.url_for(&request),
+                    path: &request.path,
                 });
                 client.send(&request).await
             }
@@ -151,9 +151,9 @@ impl Session {
             }
             (SendMode::Stoppable, None) => {
                 self.event(RunEvent::RequestSent {
-                    context: context.clone(),
+                    context: &context,
                     method,
-                    url: client.url_for(&request),
+                    path: &request.path,
                 });
                 let limit = self.target.deadline.map_or(client.timeout(), |d| {
                     d.saturating_duration_since(Instant::now())
@@ -180,7 +180,7 @@ impl Session {
             }
         };
         self.event(RunEvent::Answered {
-            context: context.clone(),
+            context: &context,
             status: exchange.outcome.as_ref().ok().map(|r| r.status),
             elapsed: exchange.elapsed,
             retries: exchange.retries,
