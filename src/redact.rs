@@ -12,7 +12,7 @@ use serde_json::Value;
 pub const MASK: &str = "[REDACTED]";
 
 /// Shorter strings are not treated as secrets: masking them would garble ordinary text.
-const MIN_SECRET_LEN: usize = 8;
+pub const MIN_SECRET_LEN: usize = 8;
 
 /// JSON keys whose string values are secrets, compared case-insensitively without `_`.
 const SECRET_KEYS: [&str; 6] = [

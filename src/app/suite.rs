@@ -30,6 +30,9 @@ pub fn suite(config: &Config, output: &Output) -> ExitCode {
         report::list(&plan, output);
         return ExitCode::from(exit::OK);
     }
+    if let Err(e) = something_runs(&plan, &config.libtest) {
+        return output.load_error(&e);
+    }
     let started_at = crate::manifest::now_rfc3339();
     let runtime = match runtime(output) {
         Ok(rt) => rt,
@@ -126,6 +129,44 @@ fn run_info(
         started_at,
         spawn_log: config.spawn_log().map(std::path::Path::to_path_buf),
     }
+}
+
+/// A selection that runs no trial is bad input, not a green run (as nextest's `--no-tests=fail`):
+/// a misspelt filter would otherwise pass with `0 passed`.
+fn something_runs(plan: &Plan, args: &libtest_mimic::Arguments) -> Result<(), LoadError> {
+    if plan.trials.iter().any(|t| t.selected) {
+        return Ok(());
+    }
+    let shown = plan.trials.iter().filter(|t| !t.filtered_out).count();
+    let filter = args.filter.as_deref().unwrap_or_default();
+    let mut message = if shown > 0 {
+        format!(
+            "the selection runs no trial: the {shown} it matches are SHOULD rules, ignored by default; \
+             add --include-ignored to run them"
+        )
+    } else {
+        format!(
+            "no trial matches the filter `{filter}` (and --skip); `--list` shows every trial name"
+        )
+    };
+    if shown == 0 && !filter.is_empty() {
+        // Suggest the closest case id or trial name.
+        let names: Vec<&str> = plan
+            .trials
+            .iter()
+            .flat_map(|t| {
+                [
+                    t.name.as_str(),
+                    t.name.split("::").next().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let wanted = filter.trim_end_matches(':');
+        if let Some(best) = crate::suggest::closest(wanted, names.iter().copied()) {
+            message.push_str(&format!("; did you mean `{best}`?"));
+        }
+    }
+    Err(LoadError::new("the trial filter", message))
 }
 
 /// Load and plan: everything that needs no network. Errors are bad input.

@@ -157,6 +157,40 @@ impl Config {
         if let Some(d) = t.deadline {
             positive("--deadline", d)?;
         }
+        if t.sweep_size == 0 {
+            return Err(LoadError::new(
+                "--sweep-size",
+                "must be at least 1: a sweep of no requests judges nothing",
+            ));
+        }
+        if cli.libtest.test_threads == Some(0) {
+            return Err(LoadError::new(
+                "--test-threads",
+                "must be at least 1: with no case in flight nothing would run",
+            ));
+        }
+        // A secret too short to find in text could not be redacted safely (masking it would
+        // garble ordinary output, leaving it would print it): refuse it.
+        for (flag, secret) in [
+            ("--token", &t.token),
+            ("--foreign-token", &t.foreign_token),
+            ("--expired-token", &t.expired_token),
+            ("--password", &cli.auth.password),
+            ("--foreign-password", &cli.auth.foreign_password),
+        ] {
+            if let Some(secret) = non_empty(secret)
+                && secret.expose_secret().trim().chars().count() < crate::redact::MIN_SECRET_LEN
+            {
+                return Err(LoadError::new(
+                    flag,
+                    format!(
+                        "a secret shorter than {} characters cannot be kept out of the output safely; \
+                         use the real token or password",
+                        crate::redact::MIN_SECRET_LEN
+                    ),
+                ));
+            }
+        }
         if let Some(rps) = t.max_rps
             && !(rps >= 0.0 && rps.is_finite())
         {
@@ -202,6 +236,36 @@ impl Config {
                     return Err(LoadError::new(
                         "--username",
                         "signing in needs a --base-url target",
+                    ));
+                }
+                // Flags that only mean something for a --base-url target would be ignored by a
+                // run against the embedded server, which would then go green for nothing.
+                let remote_only = [
+                    ("--token", non_empty(&t.token).is_some()),
+                    ("--foreign-token", non_empty(&t.foreign_token).is_some()),
+                    ("--expired-token", non_empty(&t.expired_token).is_some()),
+                    ("--foreign-profile-id", t.foreign_profile_id.is_some()),
+                    ("--unknown-profile-id", t.unknown_profile_id.is_some()),
+                    ("--password", non_empty(&a.password).is_some()),
+                    ("--totp", non_empty(&a.totp).is_some()),
+                    (
+                        "--foreign-username",
+                        non_empty_str(&a.foreign_username).is_some(),
+                    ),
+                    (
+                        "--foreign-password",
+                        non_empty(&a.foreign_password).is_some(),
+                    ),
+                    ("--token-url", non_empty_str(&a.token_url).is_some()),
+                    ("--client-id", non_empty_str(&a.client_id).is_some()),
+                    ("--target-label", cli.nightly.target_label.is_some()),
+                ];
+                if let Some((flag, _)) = remote_only.iter().find(|(_, given)| *given) {
+                    return Err(LoadError::new(
+                        *flag,
+                        "only means something for a --base-url target, and without one the run goes \
+                         against the embedded reference server; pass --base-url (NEXUDUS_BASE_URL) \
+                         or drop the flag (and its NEXUDUS_* variable)",
                     ));
                 }
                 TargetConfig::Embedded
@@ -415,7 +479,7 @@ mod tests {
                 Some("--username: signing in needs both the username and the password"),
             ),
             (
-                &["--username", "a@b.c", "--password", "p"],
+                &["--username", "a@b.c", "--password", "a-long-password"],
                 Some("--username: signing in needs a --base-url target"),
             ),
             (
@@ -423,7 +487,7 @@ mod tests {
                     "--base-url",
                     "https://x.example",
                     "--token",
-                    "t",
+                    "a-long-token-1",
                     "--token-url",
                     "nope",
                 ],

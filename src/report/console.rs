@@ -124,6 +124,13 @@ pub fn print(
              restored. See restore::original_default_restored above for the command that restores it by hand.",
         );
     }
+    if judgement.summary.must_not_judged > 0 {
+        output.err(&format!(
+            "note: {} MUST trial(s) were not judged against this target (see the `ignored (needs …)` and \
+             `not run` lines above): the trials that passed do not cover them",
+            judgement.summary.must_not_judged
+        ));
+    }
     if let Some(why) = &report.stopped {
         output.err(&format!(
             "stopped early: {why}; the remaining steps were not run"

@@ -212,7 +212,8 @@ struct RacySwitch {
 
 impl RacySwitch {
     async fn finish(self, state: &Shared) -> Response {
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        // Long enough that a burst overlaps even on a loaded machine.
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         let mut db = lock(state);
         db.switches_in_flight = db.switches_in_flight.saturating_sub(1);
         db.defaults.insert(self.user, self.id);

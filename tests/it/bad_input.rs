@@ -136,6 +136,16 @@ fn bad_input_exits_2_and_sends_nothing() {
             vec!["--base-url", "https://space.spaces.nexudus.com"],
         ),
         ("bad_timeout", vec![], vec![], vec!["--timeout", "0"]),
+        ("no_sweep", vec![], vec![], vec!["--sweep-size", "0"]),
+        ("no_threads", vec![], vec![], vec!["--test-threads", "0"]),
+        (
+            "short_secret",
+            vec![],
+            vec![],
+            vec!["--base-url", "http://127.0.0.1:9", "--token", "T1"],
+        ),
+        ("filter_typo", vec![], vec![], vec!["valid_swtich"]),
+        ("only_ignored", vec![], vec![], vec!["json_content_type"]),
         (
             "unknown_fault",
             vec![],
@@ -192,4 +202,37 @@ fn bad_input_exits_2_and_sends_nothing() {
     insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("bad_input", report);
     });
+}
+
+#[test]
+fn remote_only_flags_need_a_base_url() {
+    // Without --base-url the run would go against the embedded server and ignore them: green for
+    // nothing. Each is refused, from the command line or from the environment.
+    for flags in [
+        &["--token", "abcdefghijkl"][..],
+        &["--foreign-token", "abcdefghijkl"],
+        &["--expired-token", "abcdefghijkl"],
+        &["--foreign-profile-id", "2201"],
+        &["--target-label", "staging"],
+        &["--token-url", "https://spaces.nexudus.com/api/token"],
+    ] {
+        let run = harness(&args(flags));
+        assert_eq!(run.code, 2, "{flags:?}: {}", run.all_output());
+        assert!(
+            run.stderr.contains(&format!(
+                "{}: only means something for a --base-url target",
+                flags[0]
+            )),
+            "{flags:?}: {}",
+            run.stderr
+        );
+    }
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NEXUDUS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.env("NEXUDUS_TOKEN", "abcdefghijkl").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
