@@ -108,6 +108,7 @@ async fn failing_trials(
         deviations: None,
         today: crate::deviation::today(),
         snapshots: None,
+        deny_skipped: false,
     };
     let failing = judge::judge(plan, &report, &policy)
         .outcomes

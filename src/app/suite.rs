@@ -199,6 +199,7 @@ fn prepare(config: &Config) -> Result<(Plan, Policy, String), LoadError> {
         deviations,
         today: crate::deviation::today(),
         snapshots,
+        deny_skipped: config.deny_skipped,
     };
     Ok((plan, policy, contract_hash))
 }

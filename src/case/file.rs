@@ -17,6 +17,10 @@ pub(super) struct CaseFile {
     pub(super) state: StateUse,
     /// `false` for a case whose responses depend on timing (a burst): no snapshot trial.
     pub(super) snapshot: Option<bool>,
+    /// A core case of the contract: when it is selected, a target that cannot run it cannot give
+    /// a conformance verdict.
+    #[serde(default)]
+    pub(super) core: bool,
     pub(super) steps: Vec<StepFile>,
 }
 

@@ -268,6 +268,7 @@ fn load_case(
         summary: parsed.summary,
         state: parsed.state,
         snapshot: parsed.snapshot.unwrap_or(true),
+        core: parsed.core,
         steps,
         file,
         fixtures,

@@ -176,6 +176,8 @@ pub struct Case {
     pub state: StateUse,
     /// Whether its responses are stable enough to snapshot (not a concurrency burst).
     pub snapshot: bool,
+    /// A core case of the contract (a valid switch, a foreign profile, a bad token).
+    pub core: bool,
     pub steps: Vec<Step>,
     pub file: Arc<str>,
     /// Derived from the variables and credentials the steps use.

@@ -217,6 +217,10 @@ pub struct GateArgs {
     /// Also write the results as JUnit XML to this file.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// A MUST trial the target could not be judged on (a fixture it lacks) fails the run instead
+    /// of being ignored.
+    #[arg(long)]
+    pub deny_skipped: bool,
     /// Progress on stderr while the run is in flight: a progress line on a terminal, one line per
     /// finished case elsewhere (auto); or always one of them; or none.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto, value_name = "WHEN")]

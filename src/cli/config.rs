@@ -81,6 +81,8 @@ pub struct Config {
     pub junit: Option<PathBuf>,
     pub manifest: Option<PathBuf>,
     pub progress: ProgressMode,
+    /// `--deny-skipped`.
+    pub deny_skipped: bool,
     pub libtest: libtest_mimic::Arguments,
 }
 
@@ -328,6 +330,7 @@ impl Config {
             junit: cli.gate.junit.clone(),
             manifest: n.manifest.clone(),
             progress,
+            deny_skipped: cli.gate.deny_skipped,
             libtest: cli.libtest.clone(),
         })
     }

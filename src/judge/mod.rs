@@ -45,6 +45,8 @@ pub struct Policy {
     pub today: NaiveDate,
     /// Snapshots, when they are on.
     pub snapshots: Option<SnapshotPolicy>,
+    /// `--deny-skipped`: a MUST trial no response judged fails the run.
+    pub deny_skipped: bool,
 }
 
 /// Why a trial failed.
@@ -141,6 +143,10 @@ pub struct Judgement {
     pub files: Vec<FileAction>,
     /// The end-of-run restore failed: the account is not as it was found.
     pub restore_failed: bool,
+    /// Why the target cannot give a conformance verdict although it answered: a core case of
+    /// the contract (a valid switch, a foreign profile, a bad token) was selected but the account
+    /// lacks what it needs. The run then exits 3.
+    pub incomplete: Option<String>,
 }
 
 /// Judges a run.
@@ -185,13 +191,27 @@ pub fn judge(plan: &Plan, report: &RunReport, policy: &Policy) -> Judgement {
             apply_deviations(plan, ledger, policy.today, &mut outcomes);
         }
     }
+    if policy.deny_skipped {
+        for o in outcomes.iter_mut().filter(|o| o.level == Level::Must) {
+            if let Status::Ignored(Ignored::MissingFixture(why)) = &o.status {
+                o.status = Status::Failed(Failure::NotRun(format!(
+                    "not judged ({why}), and --deny-skipped makes that a failure"
+                )));
+            }
+        }
+    }
+    let incomplete = core_cases_missing(plan, &outcomes);
     let summary = summarize(&outcomes, report.elapsed);
+    // A failure is a verdict (non-conformant) even when a core case could not run; without one,
+    // a run that skipped a core case is no verdict at all.
     let exit_code = if report.interrupted {
         exit::INTERRUPTED
     } else if report.unusable.is_some() {
         exit::TARGET_UNUSABLE
     } else if summary.failed > 0 {
         exit::FAILED
+    } else if incomplete.is_some() {
+        exit::TARGET_UNUSABLE
     } else {
         exit::OK
     };
@@ -208,7 +228,34 @@ pub fn judge(plan: &Plan, report: &RunReport, policy: &Policy) -> Judgement {
         exit_code,
         files,
         restore_failed,
+        incomplete,
     }
+}
+
+/// The core cases the selection asked for but the account could not run, as one reason.
+fn core_cases_missing(plan: &Plan, outcomes: &[TrialOutcome]) -> Option<String> {
+    let mut missing: Vec<String> = Vec::new();
+    for o in outcomes {
+        let (TrialKind::Rule { case, .. }, Status::Ignored(Ignored::MissingFixture(why))) =
+            (o.kind, &o.status)
+        else {
+            continue;
+        };
+        let Some(case) = plan.cases.get(case) else {
+            continue;
+        };
+        let entry = format!("{} ({why})", case.id);
+        if case.core && !missing.contains(&entry) {
+            missing.push(entry);
+        }
+    }
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the account cannot run the contract's core cases: {}; give the target what they need, \
+             or deselect them (--skip CASE) to judge the rest",
+            missing.join("; ")
+        )
+    })
 }
 
 /// A trial of a usable run that has no record: not selected, or — if selected — a harness bug.

@@ -35,6 +35,7 @@ fn policy() -> Policy {
         deviations: None,
         today: NaiveDate::from_ymd_opt(2026, 11, 29).unwrap_or_default(),
         snapshots: None,
+        deny_skipped: false,
     }
 }
 

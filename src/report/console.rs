@@ -124,6 +124,12 @@ pub fn print(
              restored. See restore::original_default_restored above for the command that restores it by hand.",
         );
     }
+    if let Some(why) = &judgement.incomplete {
+        output.err(&format!(
+            "error: target {} gives no conformance verdict: {why}",
+            report.base_url
+        ));
+    }
     if judgement.summary.must_not_judged > 0 {
         output.err(&format!(
             "note: {} MUST trial(s) were not judged against this target (see the `ignored (needs …)` and \

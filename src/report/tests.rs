@@ -106,6 +106,7 @@ fn judged() -> (Plan, RunReport, Judgement) {
         deviations: None,
         today: chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap(),
         snapshots: None,
+        deny_skipped: false,
     };
     let judgement = judge::judge(&plan, &report, &policy);
     (plan, report, judgement)

@@ -111,7 +111,8 @@ fn sign_in_errors_exit_3_and_say_what_to_do() {
             run.stderr
         );
     }
-    // With the code, the two-factor user signs in (and, with one profile, most cases are ignored).
+    // With the code, the two-factor user signs in; with one profile the core cases cannot run,
+    // so the account gives no conformance verdict (exit 3), saying what it lacks.
     let run = harness(&args(&[
         "--base-url",
         &url,
@@ -122,7 +123,12 @@ fn sign_in_errors_exit_3_and_say_what_to_do() {
         "--totp",
         "246810",
     ]));
-    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(
+        run.stderr.contains("the account cannot run the contract's core cases: bad_token (needs target_profile_id: the account has no second active profile)"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stdout.contains(
             "ignored (needs target_profile_id: the account has no second active profile)"

@@ -112,7 +112,48 @@ fn missing_fixtures_make_cases_ignored_with_the_reason() {
         &c.primary_token,
         "--include-ignored",
     ]));
-    assert_eq!(run.code, 0, "{}", run.all_output());
+    // foreign_profile is a core case: without what it needs there is no conformance verdict.
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(
+        run.stderr.contains("gives no conformance verdict: the account cannot run the contract's core cases: foreign_profile (needs foreign_profile_id"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("MUST trial(s) were not judged against this target"),
+        "{}",
+        run.stderr
+    );
+    // Deselected, the rest is judged; the other missing fixtures stay ignored with the reason.
+    let skipped = harness(&args(&[
+        "--base-url",
+        &server.base_url(),
+        "--token",
+        &c.primary_token,
+        "--include-ignored",
+        "--skip",
+        "foreign_profile",
+    ]));
+    assert_eq!(skipped.code, 0, "{}", skipped.all_output());
+    // --deny-skipped makes every unjudged MUST trial fail.
+    let denied = harness(&args(&[
+        "--base-url",
+        &server.base_url(),
+        "--token",
+        &c.primary_token,
+        "--skip",
+        "foreign_profile",
+        "--deny-skipped",
+    ]));
+    assert_eq!(denied.code, 101, "{}", denied.all_output());
+    assert!(
+        denied
+            .failed()
+            .contains(&"expired_token::status_is_401".to_string()),
+        "{}",
+        denied.stdout
+    );
     let lines: Vec<&str> = run
         .stdout
         .lines()
