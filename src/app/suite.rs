@@ -215,7 +215,7 @@ async fn run_target(
     let target::Resolved {
         mut target,
         kind,
-        running,
+        mut running,
     } = target::resolve(config, output, &spawned_group).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     target.stop = stop_rx;
@@ -228,8 +228,12 @@ async fn run_target(
         output.clone(),
         spawned_group,
     ));
-    let report = run::run(plan, target).await;
+    let mut report = run::run(plan, target).await;
     watcher.abort();
+    if let Some(why) = running.spawned_exited() {
+        // Verdicts on whatever answered after the implementation died hold for nothing.
+        report.unusable = Some(why);
+    }
     running.stop().await;
     Ok((report, kind))
 }

@@ -34,6 +34,19 @@ pub struct Running {
 }
 
 impl Running {
+    /// Why the run's verdicts do not hold: the spawned implementation exited while it ran (its
+    /// status and the tail of its log).
+    pub fn spawned_exited(&mut self) -> Option<String> {
+        let child = self.spawned.as_mut()?;
+        let status = child.exited()?;
+        Some(format!(
+            "the --spawn command exited ({status}) during the run, so the answers after that were not \
+             its own; the last lines of its output ({}):\n{}",
+            child.log().display(),
+            log_tail(child.log(), 10)
+        ))
+    }
+
     /// Stops the embedded server or the spawned implementation (and its children).
     pub async fn stop(self) {
         if let Some(server) = self.embedded {
@@ -128,6 +141,22 @@ fn learn_derived(output: &Output, credentials: &Credentials) {
     }
 }
 
+/// The last `n` lines of a log file, indented, or why it cannot be read.
+fn log_tail(path: &std::path::Path, n: usize) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let start = lines.len().saturating_sub(n);
+            lines[start..]
+                .iter()
+                .map(|l| format!("    {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Err(e) => format!("    (cannot read it: {e})"),
+    }
+}
+
 fn target(config: &Config, url: &str, credentials: Credentials) -> Result<Target, String> {
     let client = HttpClient::new(url, config.http_options(is_remote(url))).map_err(|e| e.0)?;
     let mut target = Target::new(client, url.to_string(), credentials, config.concurrency);
@@ -152,6 +181,20 @@ async fn spawn(
         None => "127.0.0.1".to_string(),
     };
     let port = parsed.port_or_known_default().unwrap_or(80);
+    // Something already listening would answer instead of the implementation just started (which
+    // would fail to bind, in its log only), and the run would judge the wrong server.
+    let probe = tokio::time::timeout(
+        Duration::from_millis(500),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await;
+    if let Ok(Ok(_)) = probe {
+        return Err(format!(
+            "{host}:{port} already accepts connections before --spawn started anything: another server \
+             holds the address, and the run would test it instead; stop it or give the implementation \
+             and --base-url another port"
+        ));
+    }
     let mut child = Spawned::start(&spawn.command, &spawn.log)?;
     *spawned_group.lock().unwrap_or_else(|e| e.into_inner()) = Some(child.pid());
     if let Err(e) = child.wait_ready(&host, port, spawn.ready_timeout).await {

@@ -578,3 +578,59 @@ fn junit_has_one_testcase_per_trial() {
         assert!(!xml.contains(&secret));
     }
 }
+
+#[test]
+fn spawn_never_tests_a_server_it_did_not_start() {
+    // A faithful server already holds the port: spawning a faulty one there would fail in its log
+    // only, and the run would go green against the wrong server.
+    let holder = Server::start_with(ServerOptions {
+        port: free_port(),
+        ..ServerOptions::default()
+    });
+    let port: u16 = holder
+        .base_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let log = std::env::temp_dir().join(format!("nxc-it-{}-spawn-held.log", std::process::id()));
+    let run = harness(&spawn_args(
+        port,
+        &spawn_command(port, "--fault accept_foreign_profile"),
+        &log,
+    ));
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(
+        run.stderr.contains(&format!(
+            "127.0.0.1:{port} already accepts connections before --spawn started anything"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        holder.get().requests_received(),
+        0,
+        "nothing was sent to it"
+    );
+}
+
+#[test]
+fn an_implementation_that_dies_mid_run_makes_the_target_unusable() {
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("nxc-it-{}-spawn-dies.log", std::process::id()));
+    // The server answers slowly and the shell that runs it ends it after a second: mid-run.
+    let command = format!(
+        "'{}' serve --port {port} --latency-ms 40 --primary-token spawn-primary-token --foreign-token spawn-foreign-token --expired-token spawn-expired-token & pid=$!; sleep 1; kill $pid; echo 'implementation gone'",
+        env!("CARGO_BIN_EXE_nexudus-conformance")
+    );
+    let run = harness(&spawn_args(port, &command, &log));
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(
+        run.stderr
+            .contains("the --spawn command exited (exit status: 0) during the run"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("implementation gone"), "{}", run.stderr);
+}
