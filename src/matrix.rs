@@ -34,6 +34,39 @@ pub fn group(manifests: Vec<Manifest>) -> Vec<TargetRuns> {
         .collect()
 }
 
+impl TargetRuns {
+    /// Why this label's runs may not be one trend: they name different base URLs or contracts.
+    pub fn mixed(&self) -> Option<String> {
+        let urls: BTreeSet<&str> = self
+            .runs
+            .iter()
+            .map(|m| m.target.base_url.as_str())
+            .collect();
+        let hashes: BTreeSet<&str> = self.runs.iter().map(|m| m.contract_hash.as_str()).collect();
+        let mut why = Vec::new();
+        if urls.len() > 1 {
+            why.push(format!(
+                "base URLs {}",
+                urls.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if hashes.len() > 1 {
+            why.push(format!(
+                "contract versions {}",
+                hashes.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        (!why.is_empty()).then(|| {
+            format!(
+                "the runs labelled `{}` name different {}: their trend may compare different targets or \
+                 contracts; give each its own --target-label",
+                self.label,
+                why.join(" and ")
+            )
+        })
+    }
+}
+
 /// A failing trial's streak in one target's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Streak {

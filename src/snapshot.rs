@@ -110,18 +110,21 @@ fn normalize_text(text: &str) -> String {
     lines.join("\n").trim_matches('\n').to_string()
 }
 
-/// A label derived from a base URL's host: `space.spaces.nexudus.com`, `127.0.0.1`.
+/// A label derived from a base URL: its host, and its port when one is given (`127.0.0.1_8080`).
 pub fn label_for(base_url: &str) -> String {
-    let host = match url::Url::parse(base_url)
-        .ok()
-        .and_then(|u| u.host().map(|h| h.to_owned()))
-    {
+    let url = url::Url::parse(base_url).ok();
+    let host = match url.as_ref().and_then(|u| u.host().map(|h| h.to_owned())) {
         Some(url::Host::Domain(d)) => d,
         Some(url::Host::Ipv4(ip)) => ip.to_string(),
         Some(url::Host::Ipv6(ip)) => ip.to_string(),
         None => base_url.to_string(),
     };
-    sanitize_label(&host.replace(':', "_"))
+    // Two servers on one host are two targets: an explicit port is part of the label.
+    let label = match url.and_then(|u| u.port()) {
+        Some(port) => format!("{host}_{port}"),
+        None => host,
+    };
+    sanitize_label(&label.replace(':', "_"))
 }
 
 /// Keeps `[a-z0-9._-]`, so a label is always a safe directory name.
@@ -409,8 +412,12 @@ mod tests {
                 "https://Space.spaces.nexudus.com",
                 "space.spaces.nexudus.com",
             ),
-            ("http://127.0.0.1:41234/base", "127.0.0.1"),
-            ("http://[::1]:8080", "__1"),
+            ("http://127.0.0.1:41234/base", "127.0.0.1_41234"),
+            (
+                "https://space.spaces.nexudus.com:443",
+                "space.spaces.nexudus.com",
+            ),
+            ("http://[::1]:8080", "__1_8080"),
             ("weird label/..", "weird-label"),
         ];
         for (input, expected) in cases {

@@ -24,6 +24,9 @@ pub fn matrix(args: &MatrixArgs, output: &Output) -> ExitCode {
         }
     }
     let targets = crate::matrix::group(manifests);
+    for warning in targets.iter().filter_map(crate::matrix::TargetRuns::mixed) {
+        output.err(&format!("warning: {warning}"));
+    }
     if let Some(path) = &args.html
         && let Err(e) = output.write_file(path, &crate::matrix::html(&targets))
     {

@@ -168,7 +168,9 @@ pub struct TargetArgs {
     /// How often a throttled answer (409/429 with Retry-After) is waited out and retried.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub throttle_retries: u32,
-    /// Stop sending case requests after this many seconds; the account is still restored.
+    /// Stop sending case requests after this many seconds. The restore still runs afterwards (a
+    /// read and at most a switch, each bounded by --timeout), so the process can outlive the
+    /// deadline by about two --timeout.
     #[arg(long, value_name = "SECS")]
     pub deadline: Option<f64>,
     /// How many requests a sweep step sends (e.g. unknown_profile_sweep).

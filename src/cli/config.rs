@@ -140,6 +140,24 @@ fn check_writable(flag: &str, path: &Path) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// Checks that files can be created in `dir` (or, if it does not exist yet, in the nearest
+/// existing folder above it, where it would be created), creating nothing that stays.
+fn check_dir_writable(flag: &str, dir: &Path) -> Result<(), LoadError> {
+    let existing = dir
+        .ancestors()
+        .find(|d| d.exists())
+        .unwrap_or(Path::new("."));
+    let bad =
+        |why: String| LoadError::new(flag, format!("cannot write into {}: {why}", dir.display()));
+    if !existing.is_dir() {
+        return Err(bad(format!("{} is not a folder", existing.display())));
+    }
+    let probe = existing.join(format!(".nexudus-conformance-check-{}", std::process::id()));
+    std::fs::File::create(&probe).map_err(|e| bad(e.to_string()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 impl Config {
     /// Checks the flags that clap cannot; an error is bad input (exit 2).
     ///
@@ -301,6 +319,12 @@ impl Config {
             write: update_mode(n.update_snapshots),
             deny_drift: n.deny_drift,
         });
+        if let Some(s) = &snapshots
+            && s.write != SnapshotWrite::Nothing
+        {
+            // Checked now, not after a long run: new and drifted snapshots are written here.
+            check_dir_writable("--snapshots", &s.dir.join(&target_label))?;
+        }
         let quiet = cli.libtest.quiet;
         let progress = match cli.gate.progress {
             ProgressArg::Auto if quiet => ProgressMode::Off,

@@ -145,6 +145,19 @@ fn bad_input_exits_2_and_sends_nothing() {
             vec!["--base-url", "http://127.0.0.1:9", "--token", "T1"],
         ),
         ("filter_typo", vec![], vec![], vec!["valid_swtich"]),
+        (
+            "unwritable_snapshots",
+            vec![],
+            vec![],
+            vec![
+                "--snapshots",
+                "/proc/no-such-dir",
+                "--target-label",
+                "x",
+                "--update-snapshots",
+                "always",
+            ],
+        ),
         ("only_ignored", vec![], vec![], vec!["json_content_type"]),
         (
             "unknown_fault",

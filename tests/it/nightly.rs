@@ -309,3 +309,35 @@ fn a_ledger_entry_that_matches_nothing_is_bad_input() {
     assert_eq!(run.code, 2, "{}", run.all_output());
     assert!(run.stderr.contains("at #/deviations/0/trial: `foreign_profile::status_is_40` matches no trial of the catalog; did you mean `foreign_profile::status_is_404`?"), "{}", run.stderr);
 }
+
+#[test]
+fn matrix_warns_when_one_label_names_different_targets() {
+    let mut paths = Vec::new();
+    for i in 0..2 {
+        let server = Server::start();
+        let path = temp(&format!("mixed-{i}.json"));
+        let mut a = server.target_args();
+        a.extend(args(&[
+            "--manifest",
+            path.to_str().unwrap(),
+            "--target-label",
+            "shared",
+            "--no-snapshots",
+            "valid_switch::status_is_200",
+        ]));
+        assert_eq!(harness(&a).code, 0);
+        paths.push(path);
+    }
+    let run = harness(&args(&[
+        "matrix",
+        paths[0].to_str().unwrap(),
+        paths[1].to_str().unwrap(),
+    ]));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(
+        run.stderr
+            .contains("warning: the runs labelled `shared` name different base URLs"),
+        "{}",
+        run.stderr
+    );
+}
