@@ -4,6 +4,7 @@
 
 mod commands;
 mod fault_matrix;
+mod journal;
 mod signals;
 mod suite;
 mod target;

@@ -221,6 +221,18 @@ async fn run_target(
     target.stop = stop_rx;
     let preamble = report::preamble(&target.base_url, kind, &config.libtest);
     target.observer = Arc::new(Progress::new(config.progress, output.clone(), preamble));
+    // Only a deployment outlives a run; the embedded server starts afresh every time.
+    if matches!(config.target, crate::cli::TargetConfig::Remote(_))
+        && let Some(path) = config
+            .journal
+            .clone()
+            .or_else(super::journal::FileJournal::default_path)
+    {
+        target.journal = Some(Arc::new(super::journal::FileJournal::new(
+            path,
+            &target.base_url,
+        )));
+    }
     let watcher = tokio::spawn(signals::watch(
         signals,
         stop_tx,

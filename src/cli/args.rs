@@ -219,6 +219,11 @@ pub struct GateArgs {
     /// Also write the results as JUnit XML to this file.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Where the original default is recorded while the account may be switched (default: the
+    /// user's state folder, $XDG_STATE_HOME/nexudus-conformance/journal.json); a run killed before
+    /// its restore is put right by the next one against the same target and user.
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
     /// A MUST trial the target could not be judged on (a fixture it lacks) fails the run instead
     /// of being ignored.
     #[arg(long)]

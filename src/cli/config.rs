@@ -83,6 +83,8 @@ pub struct Config {
     pub progress: ProgressMode,
     /// `--deny-skipped`.
     pub deny_skipped: bool,
+    /// `--journal`.
+    pub journal: Option<PathBuf>,
     pub libtest: libtest_mimic::Arguments,
 }
 
@@ -355,6 +357,7 @@ impl Config {
             manifest: n.manifest.clone(),
             progress,
             deny_skipped: cli.gate.deny_skipped,
+            journal: cli.gate.journal.clone(),
             libtest: cli.libtest.clone(),
         })
     }

@@ -90,6 +90,14 @@ impl RunObserver for Progress {
                     .err(&format!("fixtures: {}", fixtures.join(", ")));
             }
         }
+        if let RunEvent::Recovered { original } = event {
+            // Said whatever the progress mode: the account was changed before this run began.
+            self.output.err(&format!(
+                "an earlier run against this target was stopped before its restore: the recorded \
+                 original default {original} was put back first"
+            ));
+            return;
+        }
         if self.mode == ProgressMode::Off {
             return;
         }
@@ -176,7 +184,9 @@ impl RunObserver for Progress {
                     bar.finish_and_clear();
                 }
             }
-            RunEvent::CaseStarted { .. } | RunEvent::Answered { .. } => {}
+            RunEvent::CaseStarted { .. }
+            | RunEvent::Answered { .. }
+            | RunEvent::Recovered { .. } => {}
         }
     }
 }

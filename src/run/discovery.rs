@@ -19,6 +19,8 @@ pub(super) struct Discovery {
     pub missing: BTreeMap<Fixture, String>,
     /// The values of `{{sweep_id}}`: ids neither user owns, from the unknown id up.
     pub sweep_ids: Vec<i64>,
+    /// `User.Id` of the primary user, as the list shows it (the journal is kept per user).
+    pub user: Option<i64>,
 }
 
 impl Discovery {
@@ -167,7 +169,16 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
     }
     let profiles =
         profiles_of(&record).map_err(|e| format!("cannot discover the account's profiles: {e}"))?;
-    let mut d = Discovery::default();
+    let mut d = Discovery {
+        user: record
+            .exchange
+            .outcome
+            .as_ref()
+            .ok()
+            .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok())
+            .and_then(|b| b.pointer("/User/Id").and_then(Value::as_i64)),
+        ..Discovery::default()
+    };
     let mut missing = |fixture: Fixture, why: &str| {
         d.missing.insert(fixture, why.to_string());
     };

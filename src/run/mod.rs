@@ -95,6 +95,8 @@ pub struct Target {
     pub sweep_size: usize,
     /// Told what the run does while it runs (progress); the report does not depend on it.
     pub observer: Arc<dyn RunObserver>,
+    /// Where the original default is recorded while the account may be switched.
+    pub journal: Option<Arc<dyn Journal>>,
 }
 
 /// Something the runner did, as it happens. Borrowed, so that emitting one costs nothing when
@@ -137,6 +139,10 @@ pub enum RunEvent<'a> {
         case: &'a str,
         reason: &'a str,
     },
+    /// An earlier run's record was found and its original default put back before this run.
+    Recovered {
+        original: i64,
+    },
     /// The final restore began.
     Restoring,
     Finished {
@@ -147,6 +153,20 @@ pub enum RunEvent<'a> {
 /// Receives [`RunEvent`]s; called from the runtime's worker threads, so it must be quick.
 pub trait RunObserver: Send + Sync {
     fn on_event(&self, event: &RunEvent<'_>);
+}
+
+/// Where the account's original default is recorded while a run may have it switched, so that a
+/// run killed before its restore (SIGKILL, a lost machine) is put right by the next one.
+pub trait Journal: Send + Sync {
+    /// The original default an earlier, unfinished run recorded for this user.
+    fn recorded(&self, user: i64) -> Option<i64>;
+    /// Records the original default before the first state change.
+    ///
+    /// # Errors
+    /// When it cannot be written (the run then changes nothing).
+    fn begin(&self, user: i64, original: i64) -> Result<(), String>;
+    /// Forgets it, once the final restore is verified.
+    fn end(&self, user: i64);
 }
 
 /// An observer that ignores everything.
@@ -179,6 +199,7 @@ impl Target {
             restore_hint: Arc::default(),
             sweep_size: DEFAULT_SWEEP_SIZE,
             observer: Arc::new(Silent),
+            journal: None,
         }
     }
 }
@@ -195,7 +216,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         return report;
     }
     let session = Arc::new(Session::new(target));
-    let discovery = match discovery::discover(&session).await {
+    let mut discovery = match discovery::discover(&session).await {
         Ok(d) => d,
         Err(reason) => {
             report.unusable = Some(session.stop_reason().unwrap_or(reason));
@@ -205,6 +226,50 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
             return report;
         }
     };
+    // An earlier run that was killed before its restore left a record: put that default back
+    // first, then read the account again.
+    let journal = session.target.journal.clone();
+    let recovered = match (&journal, discovery.user) {
+        (Some(j), Some(user)) => j.recorded(user).filter(|recorded| {
+            discovery
+                .vars
+                .get(Var::OriginalProfileId)
+                .and_then(serde_json::Value::as_i64)
+                != Some(*recorded)
+        }),
+        _ => None,
+    };
+    if let Some(recorded) = recovered {
+        let switched = session
+            .switch_to("restore left by an earlier run", recorded)
+            .await;
+        let ok = switched
+            .exchange
+            .outcome
+            .as_ref()
+            .is_ok_and(|r| (200..300).contains(&r.status));
+        let again = if ok {
+            discovery::discover(&session).await.ok()
+        } else {
+            None
+        };
+        match again {
+            Some(d) => {
+                session.event(RunEvent::Recovered { original: recorded });
+                discovery = d;
+            }
+            None => {
+                report.unusable = Some(format!(
+                    "an earlier run against this target was stopped before it restored the account, \
+                     whose default was {recorded}; putting it back failed; restore it by hand: {}",
+                    crate::record::curl_for(&switched)
+                ));
+                report.exchanges = session.take_exchanges();
+                report.elapsed = started.elapsed();
+                return report;
+            }
+        }
+    }
     report.fixtures = discovery.describe();
     let mut vars = discovery.vars.clone();
     vars.set(
@@ -220,6 +285,26 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
             .set(restore::manual_command(&session, original));
     }
 
+    let changes_state = plan
+        .run_cases
+        .iter()
+        .any(|&ci| plan.cases[ci].state == StateUse::Changes);
+    let original = discovery
+        .vars
+        .get(Var::OriginalProfileId)
+        .and_then(serde_json::Value::as_i64);
+    if let (Some(j), Some(user), Some(original), true) =
+        (&journal, discovery.user, original, changes_state)
+        && let Err(why) = j.begin(user, original)
+    {
+        report.unusable = Some(format!(
+            "cannot record the original default before changing the account ({why}); \
+             pass --journal PATH to a writable file"
+        ));
+        report.exchanges = session.take_exchanges();
+        report.elapsed = started.elapsed();
+        return report;
+    }
     let index = plan.trial_index();
     let state_lock = Arc::new(RwLock::new(()));
     let permits = Arc::new(Semaphore::new(session.target.concurrency.max(1)));
@@ -361,6 +446,11 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
     report.interrupted = session.interrupted();
     session.event(RunEvent::Restoring);
     let restore = restore::at_end(&session, changed_state).await;
+    if let (Some(j), Some(user)) = (&journal, discovery.user)
+        && matches!(restore.observed, Observed::Judged(Verdict::Pass(_)))
+    {
+        j.end(user);
+    }
     if let Some(ti) = index.get(&TrialKind::Restore)
         && plan.run_restore
     {

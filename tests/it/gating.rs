@@ -634,3 +634,90 @@ fn an_implementation_that_dies_mid_run_makes_the_target_unusable() {
     );
     assert!(run.stderr.contains("implementation gone"), "{}", run.stderr);
 }
+
+#[test]
+fn a_hard_kill_is_put_right_by_the_next_run() {
+    let dir = lingering_case();
+    // (where to kill, a condition on the server that says we are there, the default it leaves)
+    type Point = (&'static str, fn(&Server) -> bool, i64);
+    let points: &[Point] = &[
+        (
+            "during discovery",
+            |s| s.get().requests_received() >= 1,
+            1101,
+        ),
+        (
+            "after the switch took effect",
+            |s| s.get().primary_default_profile() == Some(1102),
+            1102,
+        ),
+        (
+            "while the restore reads the account",
+            |s| {
+                // Past the lingering reads: the harness is in its final restore.
+                s.get().primary_default_profile() == Some(1101)
+                    && s.get()
+                        .arrivals()
+                        .iter()
+                        .filter(|a| a.method == "PUT")
+                        .count()
+                        >= 2
+            },
+            1101,
+        ),
+    ];
+    for (point, reached, left) in points {
+        let server = slow_server(40);
+        let journal = std::env::temp_dir().join(format!(
+            "nxc-it-{}-journal-{}.json",
+            std::process::id(),
+            point.len()
+        ));
+        let _ = std::fs::remove_file(&journal);
+        let mut a = server.target_args();
+        a.extend(args(&[
+            "--cases",
+            dir.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+        ]));
+        let child = spawn_harness(&a);
+        wait_until(point, || reached(&server));
+        signal(child.id(), "KILL");
+        let _ = finish(child);
+        if *left == 1102 {
+            assert_eq!(
+                server.get().primary_default_profile(),
+                Some(1102),
+                "{point}: SIGKILL leaves the account switched"
+            );
+        }
+        // The next run, of any selection, finds the record and puts the true original back; it
+        // does not take the switched default for the original.
+        let mut b = server.target_args();
+        b.extend(args(&[
+            "--journal",
+            journal.to_str().unwrap(),
+            "profiles_list::status_is_200",
+        ]));
+        let run = harness(&b);
+        assert_eq!(run.code, 0, "{point}: {}", run.all_output());
+        assert_eq!(
+            server.get().primary_default_profile(),
+            Some(1101),
+            "{point}: the true original is back"
+        );
+        if *left == 1102 {
+            assert!(
+                run.stderr
+                    .contains("the recorded original default 1101 was put back first"),
+                "{point}: {}",
+                run.stderr
+            );
+        }
+        assert!(
+            !journal.exists(),
+            "{point}: the record is gone once restored"
+        );
+    }
+}

@@ -122,6 +122,11 @@ fn command(args: &[String]) -> Command {
             cmd.env_remove(k);
         }
     }
+    // The journal goes to a folder of the test run, never the user's own state folder.
+    cmd.env(
+        "XDG_STATE_HOME",
+        std::env::temp_dir().join(format!("nxc-it-state-{}", std::process::id())),
+    );
     cmd.args(args);
     cmd
 }
