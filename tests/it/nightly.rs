@@ -341,3 +341,21 @@ fn matrix_warns_when_one_label_names_different_targets() {
         run.stderr
     );
 }
+
+#[test]
+fn the_default_label_names_host_and_port() {
+    let server = Server::start();
+    let path = temp("label-port.json");
+    let mut a = server.target_args();
+    a.extend(args(&[
+        "--manifest",
+        path.to_str().unwrap(),
+        "valid_switch::status_is_200",
+    ]));
+    assert_eq!(harness(&a).code, 0);
+    let port = server.base_url().rsplit(':').next().unwrap().to_string();
+    assert_eq!(
+        read_manifest(&path)["target"]["label"],
+        format!("127.0.0.1_{port}")
+    );
+}
