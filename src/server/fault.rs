@@ -5,95 +5,55 @@
 //! not depend on the order in which cases run.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
-macro_rules! faults {
-    ($($variant:ident = $name:literal : $description:literal,)*) => {
-        /// One injectable contract violation.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum Fault {
-            $($variant,)*
-        }
-
-        impl Fault {
-            /// Every fault, in catalog order.
-            pub const ALL: &'static [Fault] = &[$(Fault::$variant,)*];
-
-            /// The name used on the command line (`serve --fault NAME`).
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(Fault::$variant => $name,)*
-                }
-            }
-
-            /// What the faulty server does, in a sentence.
-            pub fn description(self) -> &'static str {
-                match self {
-                    $(Fault::$variant => $description,)*
-                }
-            }
-        }
-    };
-}
-
-faults! {
-    AcceptForeignProfile = "accept_foreign_profile": "switching to another user's profile succeeds and makes it the default",
-    ForeignProfile403 = "foreign_profile_403": "another user's profile is refused with 403, revealing that it exists",
-    IgnoreMissingToken = "ignore_missing_token": "a switch without Authorization header acts as the primary user",
-    AcceptAnyBearer = "accept_any_bearer": "any non-empty bearer token is accepted as the primary user",
-    AcceptExpiredToken = "accept_expired_token": "expired tokens are accepted",
-    AcceptRawToken = "accept_raw_token": "a token without the Bearer scheme is accepted",
-    ListWithoutAuth = "list_without_auth": "the profile list answers without Authorization header, as the primary user",
-    NoWwwAuthenticate = "no_www_authenticate": "401 responses carry no WWW-Authenticate header",
-    UnauthorizedRedirect = "unauthorized_redirect": "unauthenticated requests are redirected (302) to a login page instead of 401",
-    UnknownId200 = "unknown_id_200": "an id that names no profile answers the success envelope (nothing changes)",
-    UnknownId500 = "unknown_id_500": "an id that names no profile answers 500",
-    MissingId500 = "missing_id_500": "a switch without coworkerId answers 500",
-    NonNumericIdSuccess = "non_numeric_id_success": "a coworkerId that is not an integer answers the success envelope",
-    OverflowId500 = "overflow_id_500": "a coworkerId too large for a 64-bit integer answers 500",
-    InactiveSwitchAllowed = "inactive_switch_allowed": "switching to an inactive profile succeeds",
-    SwitchRequiresBody = "switch_requires_body": "the switch demands a JSON body and answers 415 without one",
-    StatusNotMirrored = "status_not_mirrored": "every envelope carries Status 0 (an unset field) instead of the HTTP status",
-    WasSuccessfulString = "was_successful_string": "WasSuccessful is serialised as the string \"true\"/\"false\"",
-    EnvelopeOmitsNulls = "envelope_omits_nulls": "null envelope members are left out (Value, Message, Errors vanish)",
-    EmptySuccessBody = "empty_success_body": "a successful switch answers 200 with an empty body",
-    ErrorsAsHttp200 = "errors_as_http_200": "failures answer HTTP 200 with WasSuccessful false and the real code only in Status",
-    SwitchWithoutChange = "switch_without_change": "the switch answers success but the default does not change",
-    HomeProfileAlwaysDefault = "home_profile_always_default": "the user's first profile is always flagged IsDefaultProfile, so a switch shows two defaults",
-    ProfileIdsAsStrings = "profile_ids_as_strings": "Profiles[].Id is serialised as a string",
-    CoworkerTypeAsName = "coworker_type_as_name": "Profiles[].CoworkerType is serialised as a name (\"Individual\"/\"Company\")",
-    JsonAsTextPlain = "json_as_text_plain": "JSON bodies are served as text/plain",
-    ListsAllUsersProfiles = "lists_all_users_profiles": "the profile list holds every user's profiles, not just the caller's",
-    LeakyPrimaryList = "leaky_primary_list": "the primary user's list also shows one profile of another user (the other user's list is right)",
-    LeakyForeignList = "leaky_foreign_list": "the other user's list also shows one of the primary user's profiles (the primary user's list is right)",
-    DuplicateDefaultProfile = "duplicate_default_profile": "the default profile is listed twice (a join that duplicates rows)",
-    SingleProfileList500 = "single_profile_list_500": "the profile list answers 500 for users with only one profile",
-    List500 = "list_500": "the profile list answers 500 for everyone (the target is unusable)",
-    ForeignIdSpellingAccepted = "foreign_id_spelling_accepted": "ownership is checked on the coworkerId text and the switch uses the parsed number: another user's id with a leading zero or a sign slips through",
-    Int32Overflow500 = "int32_overflow_500": "coworkerId is parsed as a 32-bit integer: values beyond 2^31 answer 500",
-    EmptyIdPicksFirst = "empty_id_picks_first": "an empty coworkerId binds to 0 and switches to the user's first profile",
-    RepeatedIdUnchecked = "repeated_id_unchecked": "with coworkerId repeated, ownership is checked on the first value and the switch uses the last",
-    TokenPrefixMatch = "token_prefix_match": "tokens are matched by prefix, so a truncated token is accepted",
-    GetSwitches = "get_switches": "GET on the switch path switches too (a safe method that changes state)",
-    DeleteListClearsDefault = "delete_list_clears_default": "DELETE on the profile list clears the default profile",
-    RefusalNamesOwner = "refusal_names_owner": "refusing another user's profile says whose it is (name and email) in the message",
-    SwitchIgnoresTokenOwner = "switch_ignores_token_owner": "the switch acts for the profile's owner, whoever's token comes with it",
-    SchemeCaseSensitive = "scheme_case_sensitive": "the authentication scheme must be written `Bearer` exactly; `bearer` is refused",
-    RacySwitch = "racy_switch": "the switch flags the new default and unflags the old one in two steps, so concurrent switches leave several defaults or none",
-    ExtraProfileField = "extra_profile_field": "Profiles[] items carry an undocumented UpdatedOn field (allowed by the contract; only snapshot drift shows it)",
-    EchoTokenInErrors = "echo_token_in_errors": "error envelopes quote the Authorization header in Message (a leak the harness must not repeat)",
-}
-
-impl Fault {
-    /// The fault of this name.
-    pub fn from_name(name: &str) -> Option<Fault> {
-        Fault::ALL.iter().copied().find(|f| f.name() == name)
-    }
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+named_behaviours! {
+    /// One injectable contract violation.
+    Fault {
+        AcceptForeignProfile = "accept_foreign_profile": "switching to another user's profile succeeds and makes it the default",
+        ForeignProfile403 = "foreign_profile_403": "another user's profile is refused with 403, revealing that it exists",
+        IgnoreMissingToken = "ignore_missing_token": "a switch without Authorization header acts as the primary user",
+        AcceptAnyBearer = "accept_any_bearer": "any non-empty bearer token is accepted as the primary user",
+        AcceptExpiredToken = "accept_expired_token": "expired tokens are accepted",
+        AcceptRawToken = "accept_raw_token": "a token without the Bearer scheme is accepted",
+        ListWithoutAuth = "list_without_auth": "the profile list answers without Authorization header, as the primary user",
+        NoWwwAuthenticate = "no_www_authenticate": "401 responses carry no WWW-Authenticate header",
+        UnauthorizedRedirect = "unauthorized_redirect": "unauthenticated requests are redirected (302) to a login page instead of 401",
+        UnknownId200 = "unknown_id_200": "an id that names no profile answers the success envelope (nothing changes)",
+        UnknownId500 = "unknown_id_500": "an id that names no profile answers 500",
+        MissingId500 = "missing_id_500": "a switch without coworkerId answers 500",
+        NonNumericIdSuccess = "non_numeric_id_success": "a coworkerId that is not an integer answers the success envelope",
+        OverflowId500 = "overflow_id_500": "a coworkerId too large for a 64-bit integer answers 500",
+        InactiveSwitchAllowed = "inactive_switch_allowed": "switching to an inactive profile succeeds",
+        SwitchRequiresBody = "switch_requires_body": "the switch demands a JSON body and answers 415 without one",
+        StatusNotMirrored = "status_not_mirrored": "every envelope carries Status 0 (an unset field) instead of the HTTP status",
+        WasSuccessfulString = "was_successful_string": "WasSuccessful is serialised as the string \"true\"/\"false\"",
+        EnvelopeOmitsNulls = "envelope_omits_nulls": "null envelope members are left out (Value, Message, Errors vanish)",
+        EmptySuccessBody = "empty_success_body": "a successful switch answers 200 with an empty body",
+        ErrorsAsHttp200 = "errors_as_http_200": "failures answer HTTP 200 with WasSuccessful false and the real code only in Status",
+        SwitchWithoutChange = "switch_without_change": "the switch answers success but the default does not change",
+        HomeProfileAlwaysDefault = "home_profile_always_default": "the user's first profile is always flagged IsDefaultProfile, so a switch shows two defaults",
+        ProfileIdsAsStrings = "profile_ids_as_strings": "Profiles[].Id is serialised as a string",
+        CoworkerTypeAsName = "coworker_type_as_name": "Profiles[].CoworkerType is serialised as a name (\"Individual\"/\"Company\")",
+        JsonAsTextPlain = "json_as_text_plain": "JSON bodies are served as text/plain",
+        ListsAllUsersProfiles = "lists_all_users_profiles": "the profile list holds every user's profiles, not just the caller's",
+        LeakyPrimaryList = "leaky_primary_list": "the primary user's list also shows one profile of another user (the other user's list is right)",
+        LeakyForeignList = "leaky_foreign_list": "the other user's list also shows one of the primary user's profiles (the primary user's list is right)",
+        DuplicateDefaultProfile = "duplicate_default_profile": "the default profile is listed twice (a join that duplicates rows)",
+        SingleProfileList500 = "single_profile_list_500": "the profile list answers 500 for users with only one profile",
+        List500 = "list_500": "the profile list answers 500 for everyone (the target is unusable)",
+        ForeignIdSpellingAccepted = "foreign_id_spelling_accepted": "ownership is checked on the coworkerId text and the switch uses the parsed number: another user's id with a leading zero or a sign slips through",
+        Int32Overflow500 = "int32_overflow_500": "coworkerId is parsed as a 32-bit integer: values beyond 2^31 answer 500",
+        EmptyIdPicksFirst = "empty_id_picks_first": "an empty coworkerId binds to 0 and switches to the user's first profile",
+        RepeatedIdUnchecked = "repeated_id_unchecked": "with coworkerId repeated, ownership is checked on the first value and the switch uses the last",
+        TokenPrefixMatch = "token_prefix_match": "tokens are matched by prefix, so a truncated token is accepted",
+        GetSwitches = "get_switches": "GET on the switch path switches too (a safe method that changes state)",
+        DeleteListClearsDefault = "delete_list_clears_default": "DELETE on the profile list clears the default profile",
+        RefusalNamesOwner = "refusal_names_owner": "refusing another user's profile says whose it is (name and email) in the message",
+        SwitchIgnoresTokenOwner = "switch_ignores_token_owner": "the switch acts for the profile's owner, whoever's token comes with it",
+        SchemeCaseSensitive = "scheme_case_sensitive": "the authentication scheme must be written `Bearer` exactly; `bearer` is refused",
+        RacySwitch = "racy_switch": "the switch flags the new default and unflags the old one in two steps, so concurrent switches leave several defaults or none",
+        ExtraProfileField = "extra_profile_field": "Profiles[] items carry an undocumented UpdatedOn field (allowed by the contract; only snapshot drift shows it)",
+        EchoTokenInErrors = "echo_token_in_errors": "error envelopes quote the Authorization header in Message (a leak the harness must not repeat)",
     }
 }
 

@@ -7,6 +7,48 @@
 //! its own crate — and behaves as the documentation says, filling the documentation's gaps the way
 //! the harness's SHOULD rules expect (see `ARCHITECTURE.md`).
 
+/// A closed list of named behaviours (faults, variants): the enum, `ALL` in catalog order, the
+/// command-line `name`, a one-sentence `description`, `from_name` and `Display`.
+macro_rules! named_behaviours {
+    ($(#[$doc:meta])* $enum:ident { $($variant:ident = $name:literal : $description:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $enum {
+            $($variant,)*
+        }
+
+        impl $enum {
+            /// Every one, in catalog order.
+            pub const ALL: &'static [$enum] = &[$($enum::$variant,)*];
+
+            /// The name used on the command line.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($enum::$variant => $name,)*
+                }
+            }
+
+            /// What the server does, in a sentence.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $($enum::$variant => $description,)*
+                }
+            }
+
+            /// The one of this name.
+            pub fn from_name(name: &str) -> Option<$enum> {
+                $enum::ALL.iter().copied().find(|v| v.name() == name)
+            }
+        }
+
+        impl std::fmt::Display for $enum {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
 mod data;
 mod endpoints;
 mod fault;

@@ -4,65 +4,25 @@
 //! and all at once — a rule that fails a variant is a false alarm.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
-macro_rules! variants {
-    ($($variant:ident = $name:literal : $description:literal,)*) => {
-        /// One legitimate way to answer.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum Variant {
-            $($variant,)*
-        }
-
-        impl Variant {
-            /// Every variant, in catalog order.
-            pub const ALL: &'static [Variant] = &[$(Variant::$variant,)*];
-
-            /// The name used on the command line (`serve --variant NAME`).
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(Variant::$variant => $name,)*
-                }
-            }
-
-            /// How the server answers, in a sentence.
-            pub fn description(self) -> &'static str {
-                match self {
-                    $(Variant::$variant => $description,)*
-                }
-            }
-        }
-    };
-}
-
-variants! {
-    AspNet401Body = "aspnet_401_body": "401 answers ASP.NET Web API's {\"Message\":\"Authorization has been denied for this request.\"}, not an envelope",
-    EmptyErrorBodies = "empty_error_bodies": "400, 401 and 404 answer with an empty body (ASP.NET Core's default for 401)",
-    ProblemDetails = "problem_details": "400 and 404 answer RFC 7807 application/problem+json (ASP.NET Core [ApiController]); 401 an empty body",
-    SuccessValueMessage = "success_value_message": "the success envelope carries a Value and a Message (the docs say 'usually null')",
-    ExtraMembers = "extra_members": "the user, the profiles, the list and the envelope carry undocumented members",
-    NullableMembers = "nullable_members": "CompanyName of individual profiles and the virtual-office members are null",
-    ErrorsArray = "errors_array": "failure envelopes list typed Errors [{AttemptedValue, Message, PropertyName}] as the admin REST API does",
-    ShuffledList = "shuffled_list": "the profile list comes in a different order on every read",
-    ConnectionClose = "connection_close": "every response says Connection: close",
-    ChunkedBodies = "chunked_bodies": "bodies are sent chunked, without Content-Length",
-    Throttle409 = "throttle_409": "every third request is throttled: 409 with Retry-After: 0 and an empty body (Nexudus's documented limit answer)",
-    Throttle429 = "throttle_429": "every third request is throttled: 429 with Retry-After: 0",
-    NotFoundForBadId = "not_found_for_bad_id": "a missing or non-numeric coworkerId answers 404 (ASP.NET Web API finds no action whose parameters bind)",
-    InactiveForbidden = "inactive_forbidden": "switching to an inactive profile is refused with 403",
-    RealmChallenge = "realm_challenge": "401 challenges carry a realm and error parameters: Bearer realm=\"nexudus\", error=\"invalid_token\"",
-}
-
-impl Variant {
-    /// The variant of this name.
-    pub fn from_name(name: &str) -> Option<Variant> {
-        Variant::ALL.iter().copied().find(|v| v.name() == name)
-    }
-}
-
-impl fmt::Display for Variant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+named_behaviours! {
+    /// One legitimate way to answer.
+    Variant {
+        AspNet401Body = "aspnet_401_body": "401 answers ASP.NET Web API's {\"Message\":\"Authorization has been denied for this request.\"}, not an envelope",
+        EmptyErrorBodies = "empty_error_bodies": "400, 401 and 404 answer with an empty body (ASP.NET Core's default for 401)",
+        ProblemDetails = "problem_details": "400 and 404 answer RFC 7807 application/problem+json (ASP.NET Core [ApiController]); 401 an empty body",
+        SuccessValueMessage = "success_value_message": "the success envelope carries a Value and a Message (the docs say 'usually null')",
+        ExtraMembers = "extra_members": "the user, the profiles, the list and the envelope carry undocumented members",
+        NullableMembers = "nullable_members": "CompanyName of individual profiles and the virtual-office members are null",
+        ErrorsArray = "errors_array": "failure envelopes list typed Errors [{AttemptedValue, Message, PropertyName}] as the admin REST API does",
+        ShuffledList = "shuffled_list": "the profile list comes in a different order on every read",
+        ConnectionClose = "connection_close": "every response says Connection: close",
+        ChunkedBodies = "chunked_bodies": "bodies are sent chunked, without Content-Length",
+        Throttle409 = "throttle_409": "every third request is throttled: 409 with Retry-After: 0 and an empty body (Nexudus's documented limit answer)",
+        Throttle429 = "throttle_429": "every third request is throttled: 429 with Retry-After: 0",
+        NotFoundForBadId = "not_found_for_bad_id": "a missing or non-numeric coworkerId answers 404 (ASP.NET Web API finds no action whose parameters bind)",
+        InactiveForbidden = "inactive_forbidden": "switching to an inactive profile is refused with 403",
+        RealmChallenge = "realm_challenge": "401 challenges carry a realm and error parameters: Bearer realm=\"nexudus\", error=\"invalid_token\"",
     }
 }
 
