@@ -132,9 +132,10 @@ pub fn print(
     }
     if judgement.summary.must_not_judged > 0 {
         output.err(&format!(
-            "note: {} MUST trial(s) were not judged against this target (see the `ignored (needs …)` and \
-             `not run` lines above): the trials that passed do not cover them",
-            judgement.summary.must_not_judged
+            "note: {} MUST trial(s) were not judged against this target, so the trials that passed \
+             do not cover them: {}",
+            judgement.summary.must_not_judged,
+            not_judged_reasons(judgement)
         ));
     }
     if let Some(why) = &report.stopped {
@@ -146,6 +147,28 @@ pub fn print(
         spawn_note();
     }
     Ok(())
+}
+
+/// Why MUST trials were not judged, grouped: `needs foreign_profile_id: pass … (20); not run: … (4)`.
+fn not_judged_reasons(judgement: &Judgement) -> String {
+    let mut reasons: Vec<(String, usize)> = Vec::new();
+    for o in judgement.outcomes.iter().filter(|o| o.level == Level::Must) {
+        let reason = match &o.status {
+            Status::Ignored(Ignored::MissingFixture(why)) => why.clone(),
+            Status::Failed(Failure::NotRun(why)) => format!("not run: {why}"),
+            Status::Failed(Failure::Unusable(why)) => format!("target unusable: {why}"),
+            _ => continue,
+        };
+        match reasons.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((reason, 1)),
+        }
+    }
+    reasons
+        .iter()
+        .map(|(r, n)| format!("{r} ({n})"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The report of a judged run in one of libtest's formats (unredacted). With `color`, the
