@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nexudus_conformance::case::{Level, load_cases};
+use nexudus_conformance::cli::{DEFAULT_REMOTE_RPS, paces};
 use nexudus_conformance::contract::Contract;
 use nexudus_conformance::http::{HttpClient, HttpOptions};
 use nexudus_conformance::plan::{self, Plan, PlanOptions, Selection};
@@ -182,10 +183,23 @@ fn main() {
         median(walls),
         median(rates)
     );
+    let cost = everything.cost(run::DEFAULT_SWEEP_SIZE, CONCURRENCY, true);
+    let (pace, write_pace) = paces(DEFAULT_REMOTE_RPS);
+    println!(
+        "   planned: {} requests ({} writes) + up to {} to restore; at the polite default ({DEFAULT_REMOTE_RPS} requests/s): up to {:.1} s",
+        cost.requests - cost.when_needed,
+        cost.writes - cost.writes_when_needed,
+        cost.when_needed,
+        cost.paced_time(pace, write_pace)
+            .unwrap_or_default()
+            .as_secs_f64()
+    );
 
     // 2. Full suite, 50 ms per request.
     let latency = Duration::from_millis(50);
-    let chain = everything.dependent_chain(run::DEFAULT_SWEEP_SIZE, CONCURRENCY);
+    let chain = everything
+        .cost(run::DEFAULT_SWEEP_SIZE, CONCURRENCY, true)
+        .round_trips;
     let floor = latency.as_secs_f64() * chain as f64;
     let runs = 5;
     let mut ratios = Vec::new();

@@ -98,13 +98,6 @@ impl Plan {
                 })
                 .sum()
         };
-        let ends_with_read = |case: &Case| {
-            case.steps.last().is_some_and(|s| {
-                s.request.path.as_value().as_str().is_some_and(|path| {
-                    api::reads_own_profiles(s.request.method.as_str(), path, s.request.credential)
-                })
-            })
-        };
         let running = || self.run_cases.iter().map(|&ci| &*self.cases[ci]);
         if !self.needs_target() {
             return 0;
@@ -126,6 +119,61 @@ impl Plan {
         1 + (readers + writers).max(others) + 1
     }
 
+    /// What running this plan costs, known before anything is sent (`--list` stays free of IO):
+    /// the round trips one after another ([`Plan::dependent_chain`]) and the requests.
+    ///
+    /// Counted: discovery (the primary user's list, and the foreign user's when
+    /// `reads_foreign_list`: a foreign token is given and its profile id is not), every request of every running case (a sweep sends `sweep_size`, a step that
+    /// varies one per probe), the guard's read after a state-changing case that does not end by
+    /// reading the list, and the final read. Sent only when the account must be put back, and
+    /// counted as such: one switch-back per state-changing case, and the final restore's switch
+    /// and second read. Not counted: sign-in, throttled answers waited out and retried, and the
+    /// restore of a run that was killed before its own.
+    pub fn cost(&self, sweep_size: usize, concurrency: usize, reads_foreign_list: bool) -> Cost {
+        if !self.needs_target() {
+            return Cost::default();
+        }
+        let mut cost = Cost {
+            round_trips: self.dependent_chain(sweep_size, concurrency),
+            // Discovery's lists and the final read; the final switch back and its reread.
+            requests: 1 + usize::from(reads_foreign_list) + 1 + 2,
+            writes: 1,
+            when_needed: 2,
+            writes_when_needed: 1,
+        };
+        for case in self.run_cases.iter().map(|&ci| &*self.cases[ci]) {
+            for step in &case.steps {
+                let method = step.request.method;
+                let (sent, writes) = if step.sweep.is_some() {
+                    (sweep_size, if is_write(method) { sweep_size } else { 0 })
+                } else if step.vary.is_empty() {
+                    (1, usize::from(is_write(method)))
+                } else {
+                    step.vary.iter().fold((0, 0), |(n, w), g| {
+                        let writes = match g {
+                            Generator::Methods(methods) => {
+                                methods.iter().filter(|m| is_write(**m)).count()
+                            }
+                            _ if is_write(method) => g.size(),
+                            _ => 0,
+                        };
+                        (n + g.size(), w + writes)
+                    })
+                };
+                cost.requests += sent;
+                cost.writes += writes;
+            }
+            if case.state == StateUse::Changes {
+                let guard_read = usize::from(!ends_with_read(case));
+                cost.requests += guard_read + 1;
+                cost.writes += 1;
+                cost.when_needed += 1;
+                cost.writes_when_needed += 1;
+            }
+        }
+        cost
+    }
+
     /// The trial index of each (case, step, rule), for the runner to file verdicts.
     pub fn trial_index(&self) -> HashMap<TrialKind, usize> {
         self.trials
@@ -133,6 +181,53 @@ impl Plan {
             .enumerate()
             .map(|(i, t)| (t.kind, i))
             .collect()
+    }
+}
+
+/// Whether a case's last step reads the primary user's profile list (the guard then needs no
+/// request of its own to see the default).
+fn ends_with_read(case: &Case) -> bool {
+    case.steps.last().is_some_and(|s| {
+        s.request.path.as_value().as_str().is_some_and(|path| {
+            api::reads_own_profiles(s.request.method.as_str(), path, s.request.credential)
+        })
+    })
+}
+
+/// Whether the pacer spaces this method as a write.
+fn is_write(method: Method) -> bool {
+    !matches!(method, Method::Get | Method::Head | Method::Options)
+}
+
+/// What a plan costs to run; see [`Plan::cost`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Round trips that must happen one after another: a run takes at least this many times the
+    /// target's latency.
+    pub round_trips: usize,
+    /// Requests at most, `when_needed` of them sent only when the account must be put back.
+    pub requests: usize,
+    /// Writes (PUT, POST, PATCH, DELETE) among `requests`.
+    pub writes: usize,
+    pub when_needed: usize,
+    pub writes_when_needed: usize,
+}
+
+impl Cost {
+    /// How long the pacer alone makes the run take, when it sends every request: requests start
+    /// at least `pace` apart, writes `write_pace` apart. `None` when nothing is paced.
+    pub fn paced_time(
+        &self,
+        pace: Option<std::time::Duration>,
+        write_pace: Option<std::time::Duration>,
+    ) -> Option<std::time::Duration> {
+        let span = |n: usize, every: Option<std::time::Duration>| {
+            every.map(|d| d * u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX))
+        };
+        match (span(self.requests, pace), span(self.writes, write_pace)) {
+            (None, None) => None,
+            (a, b) => a.max(b),
+        }
     }
 }
 
@@ -311,10 +406,57 @@ mod tests {
         assert_eq!(read.dependent_chain(10, 8), 1 + 2 + 1);
         assert_eq!(plan(&|_, _| false).dependent_chain(10, 8), 0);
         let all = plan(&|_, _| true);
+        assert_eq!(
+            all.cost(10, 8, true).round_trips,
+            all.dependent_chain(10, 8)
+        );
         assert!(
             all.dependent_chain(10, 8) > 30,
             "{}",
             all.dependent_chain(10, 8)
+        );
+    }
+
+    #[test]
+    fn the_cost_counts_requests_writes_and_what_restoring_may_add() {
+        let none = plan(&|_, _| false);
+        assert_eq!(none.cost(10, 8, true), Cost::default());
+        // valid_switch: discovery (one list, or both), PUT, GET, PUT, GET, the final read; the
+        // guard may switch back, the final restore may switch and reread.
+        let one = plan(&|name, _| name.starts_with("valid_switch::"));
+        let cost = one.cost(10, 8, false);
+        assert_eq!((cost.requests, cost.when_needed), (6 + 3, 3));
+        assert_eq!((cost.writes, cost.writes_when_needed), (2 + 2, 2));
+        assert_eq!(one.cost(10, 8, true).requests, cost.requests + 1);
+        // A sweep sends --sweep-size PUTs; its case's guard reads the list first.
+        let sweep = plan(&|name, _| name.starts_with("unknown_profile_sweep::"));
+        let (small, big) = (sweep.cost(10, 8, false), sweep.cost(1000, 8, false));
+        assert_eq!(big.requests - small.requests, 990);
+        assert_eq!(big.writes - small.writes, 990);
+        // Method probes: only the methods that write are paced as writes.
+        let methods = plan(&|name, _| name.starts_with("method_probes::"));
+        let cost = methods.cost(10, 8, false);
+        assert!(cost.writes < cost.requests, "{cost:?}");
+    }
+
+    #[test]
+    fn the_paced_time_is_set_by_the_scarcer_budget() {
+        use std::time::Duration;
+        let cost = Cost {
+            requests: 11,
+            writes: 9,
+            ..Cost::default()
+        };
+        let (pace, writes) = (Duration::from_millis(500), Duration::from_secs(1));
+        assert_eq!(cost.paced_time(None, None), None);
+        // 10 gaps of 0.5 s, but 8 gaps of 1 s between writes.
+        assert_eq!(
+            cost.paced_time(Some(pace), Some(writes)),
+            Some(Duration::from_secs(8))
+        );
+        assert_eq!(
+            cost.paced_time(Some(pace), None),
+            Some(Duration::from_secs(5))
         );
     }
 }

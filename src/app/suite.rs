@@ -219,7 +219,20 @@ async fn run_target(
     } = target::resolve(config, output, &spawned_group).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     target.stop = stop_rx;
-    let preamble = report::preamble(&target.base_url, kind, &config.libtest);
+    let http = config.http_options(crate::cli::is_remote(&target.base_url));
+    let credentials = &target.credentials;
+    let cost = plan.cost(
+        config.sweep_size,
+        config.concurrency,
+        credentials.foreign.is_some() && credentials.foreign_profile_id.is_none(),
+    );
+    let preamble = report::preamble(
+        &target.base_url,
+        kind,
+        &cost,
+        (http.pace, http.write_pace),
+        &config.libtest,
+    );
     target.observer = Arc::new(Progress::new(config.progress, output.clone(), preamble));
     // Only a deployment outlives a run; the embedded server starts afresh every time.
     if matches!(config.target, crate::cli::TargetConfig::Remote(_))

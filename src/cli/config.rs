@@ -19,7 +19,14 @@ use crate::snapshot;
 const DEFAULT_CONCURRENCY: usize = 8;
 
 /// The documented limits (120 requests a minute, 60 writes) as a default pace for remote targets.
-const DEFAULT_REMOTE_RPS: f64 = 2.0;
+pub const DEFAULT_REMOTE_RPS: f64 = 2.0;
+
+/// The pacer's spacing of requests and of writes at `rps` requests a second (writes at half
+/// that, as the documented limits have it); `None` when `rps` is 0 (no limit).
+pub fn paces(rps: f64) -> (Option<Duration>, Option<Duration>) {
+    let pace = (rps > 0.0).then(|| Duration::from_secs_f64(1.0 / rps));
+    (pace, pace.map(|p| p * 2))
+}
 
 /// What to test.
 #[derive(Debug, Clone)]
@@ -367,12 +374,12 @@ impl Config {
         let rps = self
             .max_rps
             .unwrap_or(if remote { DEFAULT_REMOTE_RPS } else { 0.0 });
-        let pace = (rps > 0.0).then(|| Duration::from_secs_f64(1.0 / rps));
+        let (pace, write_pace) = paces(rps);
         HttpOptions {
             timeout: self.timeout,
             max_body: self.max_body,
             pace,
-            write_pace: pace.map(|p| p * 2),
+            write_pace,
             throttle_retries: self.throttle_retries,
             ..HttpOptions::default()
         }

@@ -6,5 +6,6 @@ mod config;
 
 pub use args::{Cli, Command, ContractArgs, MatrixArgs, ServeArgs, parse};
 pub use config::{
-    Config, RemoteTarget, SnapshotConfig, SpawnConfig, TargetConfig, is_remote, secrets,
+    Config, DEFAULT_REMOTE_RPS, RemoteTarget, SnapshotConfig, SpawnConfig, TargetConfig, is_remote,
+    paces, secrets,
 };

@@ -6,6 +6,7 @@
 //! `test result:` line — are byte for byte libtest's.
 
 use std::io::Write;
+use std::time::Duration;
 
 use anstyle::{AnsiColor, Color, Style};
 use libtest_mimic::{Arguments, ColorSetting, FormatSetting, Trial};
@@ -16,7 +17,7 @@ use super::output::Output;
 use super::text::{failure_text, ignored_reason, short_message};
 use crate::case::Level;
 use crate::judge::{Failure, Ignored, Judgement, Status, TrialOutcome};
-use crate::plan::{Plan, Selection};
+use crate::plan::{Cost, Plan, Selection};
 use crate::record::RunReport;
 
 /// What libtest's flags make of a trial of this name and level: SHOULD trials are `#[ignore]`d.
@@ -44,10 +45,51 @@ pub fn list(plan: &Plan, output: &Output) {
     }
 }
 
-/// The preamble's first line (`target: URL (kind)`), or `None` when the console is quiet
-/// (`-q`, `--format json`). It is printed once discovery is done, before progress.
-pub fn preamble(base_url: &str, kind: &str, args: &Arguments) -> Option<String> {
-    (!quiet(args)).then(|| format!("target: {base_url} ({kind})"))
+/// The preamble's first lines (`target: URL (kind)` and what the plan costs), or `None` when
+/// the console is quiet (`-q`, `--format json`). It is printed once discovery is done, before
+/// progress. `pace` and `write_pace` are the pacer's, when it paces.
+pub fn preamble(
+    base_url: &str,
+    kind: &str,
+    cost: &Cost,
+    pace: (Option<Duration>, Option<Duration>),
+    args: &Arguments,
+) -> Option<String> {
+    (!quiet(args)).then(|| {
+        format!(
+            "target: {base_url} ({kind})\nplan: {}",
+            describe_cost(cost, pace)
+        )
+    })
+}
+
+/// `38 round trips, 150 requests (61 writes) + up to 17 to restore the account; paced at
+/// 2 requests/s: about 1m15s`.
+fn describe_cost(cost: &Cost, (pace, write_pace): (Option<Duration>, Option<Duration>)) -> String {
+    let needed = cost.requests - cost.when_needed;
+    let writes = cost.writes - cost.writes_when_needed;
+    let mut text = format!(
+        "{} round trip{}, {needed} request{} ({writes} write{}) + up to {} to restore the account",
+        cost.round_trips,
+        if cost.round_trips == 1 { "" } else { "s" },
+        if needed == 1 { "" } else { "s" },
+        if writes == 1 { "" } else { "s" },
+        cost.when_needed,
+    );
+    if let (Some(pace), Some(at_most)) = (pace, cost.paced_time(pace, write_pace)) {
+        let secs = at_most.as_secs();
+        let rate = format!("{:.3}", 1.0 / pace.as_secs_f64());
+        text.push_str(&format!(
+            "; paced at {} requests/s: up to {}",
+            rate.trim_end_matches('0').trim_end_matches('.'),
+            if secs >= 60 {
+                format!("{}m{:02}s", secs / 60, secs % 60)
+            } else {
+                format!("{:.1}s", at_most.as_secs_f64())
+            }
+        ));
+    }
+    text
 }
 
 fn quiet(args: &Arguments) -> bool {

@@ -1,5 +1,7 @@
 //! The suite end to end: the binary against the reference server.
 
+use nexudus_conformance::server::{Fault, Faults, ServerOptions};
+
 use crate::support::{Server, args, case_dir, harness, normalize, shipped_case};
 
 #[test]
@@ -383,4 +385,92 @@ fn serve_prints_a_usable_base_url_and_tokens() {
     let _ = child.wait();
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert!(run.stdout.contains("149 passed"), "{}", run.stdout);
+}
+
+/// The header's `plan:` line: (requests needed, of which writes, requests sent only to restore).
+fn planned(output: &str) -> (u64, u64, u64) {
+    let line = output
+        .lines()
+        .find_map(|l| l.strip_prefix("plan: "))
+        .unwrap_or_else(|| panic!("no plan line in\n{output}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (numbers[1], numbers[2], numbers[3])
+}
+
+#[test]
+fn the_plan_counts_the_requests_before_it_sends_them() {
+    // Each case alone, and everything: what the reference server received is what the header
+    // said, up to the requests sent only to put the account back.
+    let mut filters: Vec<String> = std::fs::read_dir("cases")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|f| f.strip_suffix(".json").map(|id| format!("{id}::")))
+        .filter(|f| !f.starts_with('_'))
+        .collect();
+    filters.sort();
+    filters.push(String::new());
+    let mut checked = 0;
+    for filter in &filters {
+        let server = Server::start();
+        let mut a = server.target_args();
+        a.extend(args(&["--include-ignored", filter.as_str()]));
+        let run = harness(&a);
+        assert_eq!(run.code, 0, "{filter}: {}", run.all_output());
+        let (needed, _, restore) = planned(&run.stderr);
+        let sent = server.get().requests_received();
+        assert!(
+            needed <= sent && sent <= needed + restore,
+            "{filter}: planned {needed} (+{restore}), sent {sent}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 20, "every shipped case, then the whole suite");
+
+    // A target that switches on GET: method_probes changes the account and the guard puts it
+    // back, within the requests the header allowed for restoring.
+    let server = Server::start_with(ServerOptions {
+        faults: Faults::from([Fault::GetSwitches]),
+        ..ServerOptions::default()
+    });
+    let mut a = server.target_args();
+    a.push("method_probes::".into());
+    let run = harness(&a);
+    assert_eq!(run.code, 101, "{}", run.all_output());
+    let (needed, _, restore) = planned(&run.stderr);
+    let sent = server.get().requests_received();
+    assert!(
+        needed < sent && sent <= needed + restore,
+        "planned {needed} (+{restore}), sent {sent}"
+    );
+}
+
+#[test]
+fn the_plan_line_estimates_the_paced_wall_time() {
+    let server = Server::start();
+    let mut a = server.target_args();
+    a.extend(args(&["--max-rps", "2", "--list"]));
+    let run = harness(&a);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    // `--list` sends nothing and prints no header.
+    assert!(!run.all_output().contains("plan: "), "{}", run.all_output());
+    assert_eq!(server.get().requests_received(), 0);
+    let mut a = server.target_args();
+    a.extend(args(&["--max-rps", "50", "valid_switch::"]));
+    let run = harness(&a);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("plan: "))
+        .unwrap_or_default()
+        .to_string();
+    // valid_switch: discovery 2 + 4 steps + final read; 2 writes; up to 4 more to restore.
+    assert_eq!(
+        line,
+        "plan: 6 round trips, 7 requests (2 writes) + up to 3 to restore the account; \
+         paced at 50 requests/s: up to 0.2s"
+    );
 }
