@@ -387,17 +387,29 @@ fn serve_prints_a_usable_base_url_and_tokens() {
     assert!(run.stdout.contains("149 passed"), "{}", run.stdout);
 }
 
-/// The header's `plan:` line: (requests needed, of which writes, requests sent only to restore).
-fn planned(output: &str) -> (u64, u64, u64) {
-    let line = output
+/// Runs `filter` (with SHOULD rules) against `server` and returns the exit code, the requests the
+/// header's `plan:` line said are needed, those it allowed on top for restoring, and the requests
+/// the server received.
+fn run_against_the_plan(server: &Server, filter: &str) -> (i32, u64, u64, u64) {
+    let mut a = server.target_args();
+    a.extend(args(&["--include-ignored", filter]));
+    let run = harness(&a);
+    let line = run
+        .stderr
         .lines()
         .find_map(|l| l.strip_prefix("plan: "))
-        .unwrap_or_else(|| panic!("no plan line in\n{output}"));
+        .unwrap_or_else(|| panic!("{filter}: no plan line in\n{}", run.all_output()));
+    // `N round trips, R requests (W writes) + up to U to restore …`
     let numbers: Vec<u64> = line
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|w| w.parse().ok())
         .collect();
-    (numbers[1], numbers[2], numbers[3])
+    (
+        run.code,
+        numbers[1],
+        numbers[3],
+        server.get().requests_received(),
+    )
 }
 
 #[test]
@@ -412,22 +424,19 @@ fn the_plan_counts_the_requests_before_it_sends_them() {
         .collect();
     filters.sort();
     filters.push(String::new());
-    let mut checked = 0;
+    assert_eq!(
+        filters.len(),
+        20,
+        "every shipped case, then the whole suite"
+    );
     for filter in &filters {
-        let server = Server::start();
-        let mut a = server.target_args();
-        a.extend(args(&["--include-ignored", filter.as_str()]));
-        let run = harness(&a);
-        assert_eq!(run.code, 0, "{filter}: {}", run.all_output());
-        let (needed, _, restore) = planned(&run.stderr);
-        let sent = server.get().requests_received();
+        let (code, needed, restore, sent) = run_against_the_plan(&Server::start(), filter);
+        assert_eq!(code, 0, "{filter}");
         assert!(
             needed <= sent && sent <= needed + restore,
             "{filter}: planned {needed} (+{restore}), sent {sent}"
         );
-        checked += 1;
     }
-    assert_eq!(checked, 20, "every shipped case, then the whole suite");
 
     // A target that switches on GET: method_probes changes the account and the guard puts it
     // back, within the requests the header allowed for restoring.
@@ -435,12 +444,8 @@ fn the_plan_counts_the_requests_before_it_sends_them() {
         faults: Faults::from([Fault::GetSwitches]),
         ..ServerOptions::default()
     });
-    let mut a = server.target_args();
-    a.push("method_probes::".into());
-    let run = harness(&a);
-    assert_eq!(run.code, 101, "{}", run.all_output());
-    let (needed, _, restore) = planned(&run.stderr);
-    let sent = server.get().requests_received();
+    let (code, needed, restore, sent) = run_against_the_plan(&server, "method_probes::");
+    assert_eq!(code, 101);
     assert!(
         needed < sent && sent <= needed + restore,
         "planned {needed} (+{restore}), sent {sent}"
