@@ -183,22 +183,26 @@ fn main() {
         median(walls),
         median(rates)
     );
-    let cost = everything.cost(run::DEFAULT_SWEEP_SIZE, CONCURRENCY, true);
+    let cost = everything.cost(run::DEFAULT_SWEEP_SIZE, CONCURRENCY, true, true);
     let (pace, write_pace) = paces(DEFAULT_REMOTE_RPS);
-    println!(
-        "   planned: {} requests ({} writes) + up to {} to restore; at the polite default ({DEFAULT_REMOTE_RPS} requests/s): up to {:.1} s",
-        cost.requests - cost.when_needed,
-        cost.writes - cost.writes_when_needed,
-        cost.when_needed,
-        cost.paced_time(pace, write_pace)
+    let seconds = |c: &nexudus_conformance::plan::Cost| {
+        c.paced_time(pace, write_pace)
             .unwrap_or_default()
             .as_secs_f64()
+    };
+    println!(
+        "   planned: {} requests ({} writes) + up to {} to restore; at the polite default ({DEFAULT_REMOTE_RPS} requests/s): {:.1} s, up to {:.1} s",
+        cost.needed().requests,
+        cost.needed().writes,
+        cost.when_needed,
+        seconds(&cost.needed()),
+        seconds(&cost),
     );
 
     // 2. Full suite, 50 ms per request.
     let latency = Duration::from_millis(50);
     let chain = everything
-        .cost(run::DEFAULT_SWEEP_SIZE, CONCURRENCY, true)
+        .cost(run::DEFAULT_SWEEP_SIZE, CONCURRENCY, true, true)
         .round_trips;
     let floor = latency.as_secs_f64() * chain as f64;
     let runs = 5;

@@ -71,7 +71,8 @@ impl Plan {
 
     /// The round trips that must happen one after another when this plan runs: discovery (both
     /// lists at once), one read phase (readers exclude writers), every step of every
-    /// state-changing case in turn (a sweep step counts `ceil(sweep_size / concurrency)`), a
+    /// state-changing case in turn (a sweep step counts `ceil(sweep_size / concurrency)`, a batch
+    /// of probes as many and the reads before and after it), a
     /// guard request after a case that does not end by reading the profile list, and the final
     /// check. A run cannot be faster than this many round trips; the benchmark compares with it.
     pub fn dependent_chain(&self, sweep_size: usize, concurrency: usize) -> usize {
@@ -85,8 +86,14 @@ impl Plan {
                         // Sent once, or a burst sent all at once.
                         1
                     } else if case.state == StateUse::Changes {
-                        // Probes that may change the account go one at a time.
-                        s.vary.iter().map(Generator::size).sum::<usize>().max(1)
+                        // A batch: the lists read before, the probes, the lists read after.
+                        2 + s
+                            .vary
+                            .iter()
+                            .map(Generator::size)
+                            .sum::<usize>()
+                            .div_ceil(concurrency.max(1))
+                            .max(1)
                     } else {
                         s.vary
                             .iter()
@@ -127,9 +134,17 @@ impl Plan {
     /// varies one per probe), the guard's read after a state-changing case that does not end by
     /// reading the list, and the final read. Sent only when the account must be put back, and
     /// counted as such: one switch-back per state-changing case, and the final restore's switch
-    /// and second read. Not counted: sign-in, throttled answers waited out and retried, and the
-    /// restore of a run that was killed before its own.
-    pub fn cost(&self, sweep_size: usize, concurrency: usize, reads_foreign_list: bool) -> Cost {
+    /// and second read; and for a batch of probes that changed the account, its switch back and
+    /// the probes sent again one at a time. A batch's reads before and after read the foreign
+    /// user's list too when there is a `foreign_token`. Not counted: sign-in, throttled answers
+    /// waited out and retried, and the restore of a run that was killed before its own.
+    pub fn cost(
+        &self,
+        sweep_size: usize,
+        concurrency: usize,
+        reads_foreign_list: bool,
+        foreign_token: bool,
+    ) -> Cost {
         if !self.needs_target() {
             return Cost::default();
         }
@@ -162,6 +177,18 @@ impl Plan {
                 };
                 cost.requests += sent;
                 cost.writes += writes;
+                if case.state == StateUse::Changes
+                    && !step.vary.is_empty()
+                    && !step.vary.iter().any(Generator::concurrent)
+                {
+                    // A batch: both lists before and after; when it changed the account, a switch
+                    // back and the probes again, one at a time.
+                    let reads = 2 * (1 + usize::from(foreign_token));
+                    cost.requests += reads + 1 + sent;
+                    cost.writes += 1 + writes;
+                    cost.when_needed += 1 + sent;
+                    cost.writes_when_needed += 1 + writes;
+                }
             }
             if case.state == StateUse::Changes {
                 let guard_read = usize::from(!ends_with_read(case));
@@ -214,6 +241,17 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// What is sent when nothing needs putting back (as on a correct target).
+    pub fn needed(&self) -> Cost {
+        Cost {
+            requests: self.requests - self.when_needed,
+            writes: self.writes - self.writes_when_needed,
+            when_needed: 0,
+            writes_when_needed: 0,
+            ..*self
+        }
+    }
+
     /// How long the pacer alone makes the run take, when it sends every request: requests start
     /// at least `pace` apart, writes `write_pace` apart. `None` when nothing is paced.
     pub fn paced_time(
@@ -407,7 +445,7 @@ mod tests {
         assert_eq!(plan(&|_, _| false).dependent_chain(10, 8), 0);
         let all = plan(&|_, _| true);
         assert_eq!(
-            all.cost(10, 8, true).round_trips,
+            all.cost(10, 8, true, true).round_trips,
             all.dependent_chain(10, 8)
         );
         assert!(
@@ -420,22 +458,25 @@ mod tests {
     #[test]
     fn the_cost_counts_requests_writes_and_what_restoring_may_add() {
         let none = plan(&|_, _| false);
-        assert_eq!(none.cost(10, 8, true), Cost::default());
+        assert_eq!(none.cost(10, 8, true, true), Cost::default());
         // valid_switch: discovery (one list, or both), PUT, GET, PUT, GET, the final read; the
         // guard may switch back, the final restore may switch and reread.
         let one = plan(&|name, _| name.starts_with("valid_switch::"));
-        let cost = one.cost(10, 8, false);
+        let cost = one.cost(10, 8, false, true);
         assert_eq!((cost.requests, cost.when_needed), (6 + 3, 3));
         assert_eq!((cost.writes, cost.writes_when_needed), (2 + 2, 2));
-        assert_eq!(one.cost(10, 8, true).requests, cost.requests + 1);
+        assert_eq!(one.cost(10, 8, true, true).requests, cost.requests + 1);
         // A sweep sends --sweep-size PUTs; its case's guard reads the list first.
         let sweep = plan(&|name, _| name.starts_with("unknown_profile_sweep::"));
-        let (small, big) = (sweep.cost(10, 8, false), sweep.cost(1000, 8, false));
+        let (small, big) = (
+            sweep.cost(10, 8, false, true),
+            sweep.cost(1000, 8, false, true),
+        );
         assert_eq!(big.requests - small.requests, 990);
         assert_eq!(big.writes - small.writes, 990);
         // Method probes: only the methods that write are paced as writes.
         let methods = plan(&|name, _| name.starts_with("method_probes::"));
-        let cost = methods.cost(10, 8, false);
+        let cost = methods.cost(10, 8, false, true);
         assert!(cost.writes < cost.requests, "{cost:?}");
     }
 

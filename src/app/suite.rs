@@ -225,6 +225,7 @@ async fn run_target(
         config.sweep_size,
         config.concurrency,
         credentials.foreign.is_some() && credentials.foreign_profile_id.is_none(),
+        credentials.foreign.is_some(),
     );
     let preamble = report::preamble(
         &target.base_url,

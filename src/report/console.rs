@@ -63,33 +63,48 @@ pub fn preamble(
     })
 }
 
-/// `38 round trips, 150 requests (61 writes) + up to 17 to restore the account; paced at
-/// 2 requests/s: about 1m15s`.
+/// `77 round trips, 166 requests (98 writes) + up to 92 to restore the account; paced at
+/// 2 requests/s: 1m37s, up to 3m02s if it must be restored`.
 fn describe_cost(cost: &Cost, (pace, write_pace): (Option<Duration>, Option<Duration>)) -> String {
-    let needed = cost.requests - cost.when_needed;
-    let writes = cost.writes - cost.writes_when_needed;
+    let needed = cost.needed();
     let mut text = format!(
-        "{} round trip{}, {needed} request{} ({writes} write{}) + up to {} to restore the account",
+        "{} round trip{}, {} request{} ({} write{}) + up to {} to restore the account",
         cost.round_trips,
-        if cost.round_trips == 1 { "" } else { "s" },
-        if needed == 1 { "" } else { "s" },
-        if writes == 1 { "" } else { "s" },
+        plural(cost.round_trips),
+        needed.requests,
+        plural(needed.requests),
+        needed.writes,
+        plural(needed.writes),
         cost.when_needed,
     );
-    if let (Some(pace), Some(at_most)) = (pace, cost.paced_time(pace, write_pace)) {
-        let secs = at_most.as_secs();
+    if let (Some(pace), Some(least), Some(most)) = (
+        pace,
+        needed.paced_time(pace, write_pace),
+        cost.paced_time(pace, write_pace),
+    ) {
         let rate = format!("{:.3}", 1.0 / pace.as_secs_f64());
         text.push_str(&format!(
-            "; paced at {} requests/s: up to {}",
+            "; paced at {} requests/s: {}, up to {} if it must be restored",
             rate.trim_end_matches('0').trim_end_matches('.'),
-            if secs >= 60 {
-                format!("{}m{:02}s", secs / 60, secs % 60)
-            } else {
-                format!("{:.1}s", at_most.as_secs_f64())
-            }
+            minutes(least),
+            minutes(most),
         ));
     }
     text
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `1m37s`, or `0.2s` under a minute.
+fn minutes(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
 }
 
 fn quiet(args: &Arguments) -> bool {

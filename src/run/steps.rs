@@ -1,6 +1,7 @@
 //! Running one case: its steps in order, each request judged by the step's rules. A sweep step
 //! sends one request per sweep value, a step that varies sends one per generated probe — both
-//! `concurrency` at a time — and every response is judged.
+//! `concurrency` at a time; the probes of a case that may change the account as a checked batch
+//! (see `send_batched`) — and every response is judged.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,9 +10,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
+use super::discovery::{ProfileSummary, current_default, profiles_of};
 use super::session::{SendMode, Session};
 use crate::api::TokenVariant;
-use crate::case::{Case, StateUse, Step, Var, Vars};
+use crate::case::{Case, Credential, StateUse, Step, Var, Vars};
 use crate::check::{Verdict, evaluate};
 use crate::http::{HttpRequest, TransportError};
 use crate::probe::{self, Probe};
@@ -300,7 +302,8 @@ async fn send(
         .await)
 }
 
-/// Sends step `si` once per variation, at most `concurrency` at a time; results in order.
+/// Sends step `si` once per variation; results in order. How many at a time depends on what the
+/// step's probes may do to the account.
 async fn send_all(
     session: &Arc<Session>,
     case: &Arc<Case>,
@@ -309,17 +312,108 @@ async fn send_all(
     context: &str,
     variations: Vec<Variation>,
 ) -> Result<Vec<(Option<Variation>, Arc<ExchangeRecord>)>, String> {
-    // Probes of a case that may change the account go one at a time, so that the state they leave
-    // (and so every verdict) does not depend on which of them the target answered first — except
-    // a burst, whose point is to arrive at once (the pacer still spaces them on a remote target).
     let step = &case.steps[si];
-    let limit = if step.vary.iter().any(|g| g.concurrent()) {
-        variations.len().max(1)
+    let concurrency = session.target.concurrency.max(1);
+    if step.vary.iter().any(|g| g.concurrent()) {
+        // A burst: its point is to arrive at once (the pacer still spaces it on a remote target).
+        let all = variations.len().max(1);
+        send_limited(session, case, si, vars, context, variations, all).await
     } else if !step.vary.is_empty() && case.state == StateUse::Changes {
-        1
+        send_batched(session, case, si, vars, context, variations).await
     } else {
-        session.target.concurrency.max(1)
+        send_limited(session, case, si, vars, context, variations, concurrency).await
+    }
+}
+
+/// What a batch of probes could change: both users' profiles (id, active, default), by id.
+type Accounts = (Vec<ProfileSummary>, Option<Vec<ProfileSummary>>);
+
+/// Both users' profile lists, read at once; `None` when the primary one cannot be read.
+async fn accounts(session: &Session, context: &str) -> Option<Accounts> {
+    let has_foreign = session.target.credentials.foreign.is_some();
+    let (primary, foreign) = tokio::join!(
+        session.list_profiles(context, Credential::Primary, SendMode::Stoppable),
+        async {
+            if has_foreign {
+                Some(
+                    session
+                        .list_profiles(context, Credential::Foreign, SendMode::Stoppable)
+                        .await,
+                )
+            } else {
+                None
+            }
+        }
+    );
+    let sorted = |record: &ExchangeRecord| {
+        profiles_of(record).ok().map(|mut p| {
+            p.sort_by_key(|p| p.id);
+            p
+        })
     };
+    Some((sorted(&primary)?, foreign.and_then(|f| sorted(&f))))
+}
+
+/// Probes of a case that may change the account, sent optimistically: all at once (`concurrency`
+/// at a time), with both users' lists read before and after. On a correct target they leave the
+/// account as it was, and the batch's answers are what one-at-a-time probes would have got. When
+/// the lists differ (or cannot be read), the default is put back and the probes are sent again
+/// one at a time, their answers replacing the batch's — so the verdicts never depend on which
+/// probe the target answered first, and only a target that changes state pays twice.
+async fn send_batched(
+    session: &Arc<Session>,
+    case: &Arc<Case>,
+    si: usize,
+    vars: &Vars,
+    context: &str,
+    variations: Vec<Variation>,
+) -> Result<Vec<(Option<Variation>, Arc<ExchangeRecord>)>, String> {
+    let check = format!("{context} (batch check)");
+    let before = accounts(session, &check).await;
+    let concurrency = session.target.concurrency.max(1);
+    let batch = send_limited(
+        session,
+        case,
+        si,
+        vars,
+        context,
+        variations.clone(),
+        concurrency,
+    )
+    .await?;
+    let after = accounts(session, &check).await;
+    if before.is_some() && before == after {
+        return Ok(batch);
+    }
+    if session.stop_reason().is_some() {
+        return Ok(batch);
+    }
+    let default = before
+        .as_ref()
+        .and_then(|(primary, _)| current_default(primary));
+    let now = after
+        .as_ref()
+        .and_then(|(primary, _)| current_default(primary));
+    if let Some(default) = default
+        && now != Some(default)
+    {
+        session
+            .switch_to(&format!("{context} (put back after the batch)"), default)
+            .await;
+    }
+    send_limited(session, case, si, vars, context, variations, 1).await
+}
+
+/// Sends step `si` once per variation, at most `limit` at a time; results in order.
+async fn send_limited(
+    session: &Arc<Session>,
+    case: &Arc<Case>,
+    si: usize,
+    vars: &Vars,
+    context: &str,
+    variations: Vec<Variation>,
+    limit: usize,
+) -> Result<Vec<(Option<Variation>, Arc<ExchangeRecord>)>, String> {
     let mut tasks: JoinSet<(usize, Result<Arc<ExchangeRecord>, String>)> = JoinSet::new();
     let mut results: Vec<Option<Arc<ExchangeRecord>>> = vec![None; variations.len()];
     let mut error = None;
