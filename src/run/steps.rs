@@ -357,7 +357,8 @@ async fn accounts(session: &Session, context: &str) -> Option<Accounts> {
 /// Probes of a case that may change the account, sent optimistically: all at once (`concurrency`
 /// at a time), with both users' lists read before and after. On a correct target they leave the
 /// account as it was, and the batch's answers are what one-at-a-time probes would have got. When
-/// the lists differ (or cannot be read), the default is put back and the probes are sent again
+/// the lists differ (or cannot be read after; when they cannot be read before, no batch is
+/// sent), the default is put back and the probes are sent again
 /// one at a time, their answers replacing the batch's — so the verdicts never depend on which
 /// probe the target answered first, and only a target that changes state pays twice.
 async fn send_batched(
@@ -369,7 +370,10 @@ async fn send_batched(
     variations: Vec<Variation>,
 ) -> Result<Vec<(Option<Variation>, Arc<ExchangeRecord>)>, String> {
     let check = format!("{context} (batch check)");
-    let before = accounts(session, &check).await;
+    let Some(before) = accounts(session, &check).await else {
+        // Without a list to compare, a batch could not be trusted: one at a time from the start.
+        return send_limited(session, case, si, vars, context, variations, 1).await;
+    };
     let concurrency = session.target.concurrency.max(1);
     let batch = send_limited(
         session,
@@ -382,15 +386,13 @@ async fn send_batched(
     )
     .await?;
     let after = accounts(session, &check).await;
-    if before.is_some() && before == after {
+    if after.as_ref() == Some(&before) {
         return Ok(batch);
     }
     if session.stop_reason().is_some() {
         return Ok(batch);
     }
-    let default = before
-        .as_ref()
-        .and_then(|(primary, _)| current_default(primary));
+    let default = current_default(&before.0);
     let now = after
         .as_ref()
         .and_then(|(primary, _)| current_default(primary));
