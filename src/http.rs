@@ -269,7 +269,7 @@ impl HttpClient {
         let mut retries = 0;
         let outcome = loop {
             Pacer::wait(&self.pacer.next_any, self.options.pace).await;
-            if request.method != "GET" {
+            if is_write(request.method) {
                 Pacer::wait(&self.pacer.next_write, self.options.write_pace).await;
             }
             // reqwest's own timeout covers the body too; this outer one is a guard against
@@ -454,9 +454,24 @@ pub fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_COMPONENT).to_string()
 }
 
+/// Whether the pacer spaces `method` as a write (Nexudus limits writes apart from requests): any
+/// method but the safe ones, GET, HEAD and OPTIONS (RFC 9110 §9.2.1).
+pub fn is_write(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unsafe_methods_are_paced_as_writes() {
+        let writes: Vec<&str> = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+            .into_iter()
+            .filter(|m| is_write(m))
+            .collect();
+        assert_eq!(writes, ["PUT", "POST", "PATCH", "DELETE"]);
+    }
 
     #[test]
     fn base_urls() {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::api::{self, DEVIATIONS_TRIAL, PROFILES_PATH, RESTORE_TRIAL};
 use crate::case::{Case, Credential, Generator, Invariants, Level, Method, StateUse, Suite};
+use crate::http::is_write;
 
 /// What the caller's selection rule (libtest's filter, `--skip`, `--ignored`) makes of a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,10 +83,10 @@ impl Plan {
                 .map(|s| {
                     if s.sweep.is_some() {
                         sweep_size.div_ceil(concurrency.max(1)).max(1)
-                    } else if s.vary.is_empty() || s.vary.iter().any(Generator::concurrent) {
+                    } else if s.vary.is_empty() || s.is_burst() {
                         // Sent once, or a burst sent all at once.
                         1
-                    } else if case.state == StateUse::Changes {
+                    } else if s.is_batch(case.state) {
                         // A batch: the lists read before, the probes, the lists read after.
                         2 + s
                             .vary
@@ -160,16 +161,23 @@ impl Plan {
             for step in &case.steps {
                 let method = step.request.method;
                 let (sent, writes) = if step.sweep.is_some() {
-                    (sweep_size, if is_write(method) { sweep_size } else { 0 })
+                    (
+                        sweep_size,
+                        if is_write(method.as_str()) {
+                            sweep_size
+                        } else {
+                            0
+                        },
+                    )
                 } else if step.vary.is_empty() {
-                    (1, usize::from(is_write(method)))
+                    (1, usize::from(is_write(method.as_str())))
                 } else {
                     step.vary.iter().fold((0, 0), |(n, w), g| {
                         let writes = match g {
                             Generator::Methods(methods) => {
-                                methods.iter().filter(|m| is_write(**m)).count()
+                                methods.iter().filter(|m| is_write(m.as_str())).count()
                             }
-                            _ if is_write(method) => g.size(),
+                            _ if is_write(method.as_str()) => g.size(),
                             _ => 0,
                         };
                         (n + g.size(), w + writes)
@@ -177,10 +185,7 @@ impl Plan {
                 };
                 cost.requests += sent;
                 cost.writes += writes;
-                if case.state == StateUse::Changes
-                    && !step.vary.is_empty()
-                    && !step.vary.iter().any(Generator::concurrent)
-                {
+                if step.is_batch(case.state) {
                     // A batch: both lists before and after; when it changed the account, a switch
                     // back and the probes again, one at a time.
                     let reads = 2 * (1 + usize::from(foreign_token));
@@ -219,11 +224,6 @@ fn ends_with_read(case: &Case) -> bool {
             api::reads_own_profiles(s.request.method.as_str(), path, s.request.credential)
         })
     })
-}
-
-/// Whether the pacer spaces this method as a write.
-fn is_write(method: Method) -> bool {
-    !matches!(method, Method::Get | Method::Head | Method::Options)
 }
 
 /// What a plan costs to run; see [`Plan::cost`].

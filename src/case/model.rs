@@ -196,6 +196,19 @@ pub struct Step {
     pub vary: Vec<Generator>,
 }
 
+impl Step {
+    /// Whether its probes are a burst, sent all at once.
+    pub fn is_burst(&self) -> bool {
+        self.vary.iter().any(Generator::concurrent)
+    }
+
+    /// Whether its probes go as one checked batch: they may change the account (the case
+    /// `state` says so) and are not a burst.
+    pub fn is_batch(&self, state: StateUse) -> bool {
+        state == StateUse::Changes && !self.vary.is_empty() && !self.is_burst()
+    }
+}
+
 /// The values `{{sweep_id}}` takes in a sweep step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

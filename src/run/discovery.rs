@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::describe_var;
 use super::session::{SendMode, Session};
-use crate::api::{Credential, PROFILES_PATH};
+use crate::api::PROFILES_PATH;
 use crate::case::{Fixture, Var, Vars};
 use crate::record::ExchangeRecord;
 
@@ -145,20 +145,9 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
     }
     // Both lists at once: they do not depend on each other.
     let read_foreign = creds.foreign_profile_id.is_none() && creds.foreign.is_some();
-    let (record, foreign_record) = tokio::join!(
-        session.list_profiles("discovery", Credential::Primary, SendMode::Stoppable),
-        async {
-            if read_foreign {
-                Some(
-                    session
-                        .list_profiles("discovery", Credential::Foreign, SendMode::Stoppable)
-                        .await,
-                )
-            } else {
-                None
-            }
-        }
-    );
+    let (record, foreign_record) = session
+        .both_lists("discovery", read_foreign, SendMode::Stoppable)
+        .await;
     if let Ok(r) = &record.exchange.outcome
         && r.status == 401
     {
@@ -317,6 +306,7 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Credential;
     use crate::http::Exchange;
     use crate::http::HttpResponse;
     use std::time::Duration;

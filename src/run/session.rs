@@ -209,6 +209,24 @@ impl Session {
             .await
     }
 
+    /// The primary user's profile list and, when `foreign`, the foreign user's, read at once.
+    pub async fn both_lists(
+        &self,
+        context: &str,
+        foreign: bool,
+        mode: SendMode,
+    ) -> (Arc<ExchangeRecord>, Option<Arc<ExchangeRecord>>) {
+        let primary = self.list_profiles(context, Credential::Primary, mode);
+        let other = async {
+            if foreign {
+                Some(self.list_profiles(context, Credential::Foreign, mode).await)
+            } else {
+                None
+            }
+        };
+        tokio::join!(primary, other)
+    }
+
     /// Restores use this: always sent.
     pub async fn switch_to(&self, context: &str, id: i64) -> Arc<ExchangeRecord> {
         self.send(

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::discovery::{ProfileSummary, current_default, profiles_of};
 use super::session::{SendMode, Session};
 use crate::api::TokenVariant;
-use crate::case::{Case, Credential, StateUse, Step, Var, Vars};
+use crate::case::{Case, Step, Var, Vars};
 use crate::check::{Verdict, evaluate};
 use crate::http::{HttpRequest, TransportError};
 use crate::probe::{self, Probe};
@@ -314,11 +314,11 @@ async fn send_all(
 ) -> Result<Vec<(Option<Variation>, Arc<ExchangeRecord>)>, String> {
     let step = &case.steps[si];
     let concurrency = session.target.concurrency.max(1);
-    if step.vary.iter().any(|g| g.concurrent()) {
+    if step.is_burst() {
         // A burst: its point is to arrive at once (the pacer still spaces it on a remote target).
         let all = variations.len().max(1);
         send_limited(session, case, si, vars, context, variations, all).await
-    } else if !step.vary.is_empty() && case.state == StateUse::Changes {
+    } else if step.is_batch(case.state) {
         send_batched(session, case, si, vars, context, variations).await
     } else {
         send_limited(session, case, si, vars, context, variations, concurrency).await
@@ -330,21 +330,13 @@ type Accounts = (Vec<ProfileSummary>, Option<Vec<ProfileSummary>>);
 
 /// Both users' profile lists, read at once; `None` when the primary one cannot be read.
 async fn accounts(session: &Session, context: &str) -> Option<Accounts> {
-    let has_foreign = session.target.credentials.foreign.is_some();
-    let (primary, foreign) = tokio::join!(
-        session.list_profiles(context, Credential::Primary, SendMode::Stoppable),
-        async {
-            if has_foreign {
-                Some(
-                    session
-                        .list_profiles(context, Credential::Foreign, SendMode::Stoppable)
-                        .await,
-                )
-            } else {
-                None
-            }
-        }
-    );
+    let (primary, foreign) = session
+        .both_lists(
+            context,
+            session.target.credentials.foreign.is_some(),
+            SendMode::Stoppable,
+        )
+        .await;
     let sorted = |record: &ExchangeRecord| {
         profiles_of(record).ok().map(|mut p| {
             p.sort_by_key(|p| p.id);
