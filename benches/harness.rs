@@ -18,7 +18,7 @@ use nexudus_conformance::case::{Level, load_cases};
 use nexudus_conformance::cli::{DEFAULT_REMOTE_RPS, paces};
 use nexudus_conformance::contract::Contract;
 use nexudus_conformance::http::{HttpClient, HttpOptions};
-use nexudus_conformance::plan::{self, Plan, PlanOptions, Selection};
+use nexudus_conformance::plan::{self, Plan, PlanOptions, ProbeChecks, RunShape, Selection};
 use nexudus_conformance::record::Observed;
 use nexudus_conformance::run::{self, Credentials, Target};
 use nexudus_conformance::server::{self, RunningServer, ServerOptions};
@@ -183,7 +183,14 @@ fn main() {
         median(walls),
         median(rates)
     );
-    let cost = everything.cost(run::DEFAULT_SWEEP_SIZE, CONCURRENCY, true, true);
+    let shape = RunShape {
+        sweep_size: run::DEFAULT_SWEEP_SIZE,
+        concurrency: CONCURRENCY,
+        reads_foreign_list: true,
+        foreign_token: true,
+        probe_checks: ProbeChecks::Batch,
+    };
+    let cost = everything.cost(&shape);
     let (pace, write_pace) = paces(DEFAULT_REMOTE_RPS);
     let seconds = |c: &nexudus_conformance::plan::Cost| {
         c.paced_time(pace, write_pace)
@@ -201,9 +208,7 @@ fn main() {
 
     // 2. Full suite, 50 ms per request.
     let latency = Duration::from_millis(50);
-    let chain = everything
-        .cost(run::DEFAULT_SWEEP_SIZE, CONCURRENCY, true, true)
-        .round_trips;
+    let chain = cost.round_trips;
     let floor = latency.as_secs_f64() * chain as f64;
     let runs = 5;
     let mut ratios = Vec::new();

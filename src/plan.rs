@@ -73,35 +73,30 @@ impl Plan {
     /// The round trips that must happen one after another when this plan runs: discovery (both
     /// lists at once), one read phase (readers exclude writers), every step of every
     /// state-changing case in turn (a sweep step counts `ceil(sweep_size / concurrency)`, a batch
-    /// of probes as many and the reads before and after it), a
-    /// guard request after a case that does not end by reading the profile list, and the final
-    /// check. A run cannot be faster than this many round trips; the benchmark compares with it.
-    pub fn dependent_chain(&self, sweep_size: usize, concurrency: usize) -> usize {
+    /// of probes as many for each of its groups, each followed by a read, and the read before),
+    /// a guard request after a case that does not end by reading the profile
+    /// list, and the final check. A run cannot be faster than this many round trips on a target
+    /// that leaves the account alone; the benchmark compares with it.
+    pub fn dependent_chain(&self, shape: &RunShape) -> usize {
+        let concurrency = shape.concurrency.max(1);
         let steps = |case: &Case| -> usize {
             case.steps
                 .iter()
                 .map(|s| {
+                    let probes: usize = s.vary.iter().map(Generator::size).sum();
                     if s.sweep.is_some() {
-                        sweep_size.div_ceil(concurrency.max(1)).max(1)
+                        shape.sweep_size.div_ceil(concurrency).max(1)
                     } else if s.vary.is_empty() || s.is_burst() {
                         // Sent once, or a burst sent all at once.
                         1
                     } else if s.is_batch(case.state) {
-                        // A batch: the lists read before, the probes, the lists read after.
-                        2 + s
-                            .vary
+                        // The lists read before, then each group of probes and a read.
+                        1 + check_groups(s, shape)
                             .iter()
-                            .map(Generator::size)
+                            .map(|g| g.len().div_ceil(concurrency) + 1)
                             .sum::<usize>()
-                            .div_ceil(concurrency.max(1))
-                            .max(1)
                     } else {
-                        s.vary
-                            .iter()
-                            .map(Generator::size)
-                            .sum::<usize>()
-                            .div_ceil(concurrency.max(1))
-                            .max(1)
+                        probes.div_ceil(concurrency).max(1)
                     }
                 })
                 .sum()
@@ -131,68 +126,42 @@ impl Plan {
     /// the round trips one after another ([`Plan::dependent_chain`]) and the requests.
     ///
     /// Counted: discovery (the primary user's list, and the foreign user's when
-    /// `reads_foreign_list`: a foreign token is given and its profile id is not), every request of every running case (a sweep sends `sweep_size`, a step that
-    /// varies one per probe), the guard's read after a state-changing case that does not end by
-    /// reading the list, and the final read. Sent only when the account must be put back, and
-    /// counted as such: one switch-back per state-changing case, and the final restore's switch
-    /// and second read; and for a batch of probes that changed the account, its switch back and
-    /// the probes sent again one at a time. A batch's reads before and after read the foreign
+    /// `reads_foreign_list`: a foreign token is given and its profile id is not), every request
+    /// of every running case (a sweep sends `sweep_size`, a step that varies one per probe), the
+    /// reads that check a batch of probes, the guard's read after a state-changing case that
+    /// does not end by reading the list, and the final read. Sent only when the account must be
+    /// put back, and counted as such: one switch-back per state-changing case, the final
+    /// restore's switch and second read, and the bisection of a batch of probes when every one
+    /// of them changes the account (see [`bisection_worst_case`]). A check reads the foreign
     /// user's list too when there is a `foreign_token`. Not counted: sign-in, throttled answers
     /// waited out and retried, and the restore of a run that was killed before its own.
-    pub fn cost(
-        &self,
-        sweep_size: usize,
-        concurrency: usize,
-        reads_foreign_list: bool,
-        foreign_token: bool,
-    ) -> Cost {
+    pub fn cost(&self, shape: &RunShape) -> Cost {
         if !self.needs_target() {
             return Cost::default();
         }
         let mut cost = Cost {
-            round_trips: self.dependent_chain(sweep_size, concurrency),
+            round_trips: self.dependent_chain(shape),
             // Discovery's lists and the final read; the final switch back and its reread.
-            requests: 1 + usize::from(reads_foreign_list) + 1 + 2,
+            requests: 1 + usize::from(shape.reads_foreign_list) + 1 + 2,
             writes: 1,
             when_needed: 2,
             writes_when_needed: 1,
         };
+        let read = 1 + usize::from(shape.foreign_token);
         for case in self.run_cases.iter().map(|&ci| &*self.cases[ci]) {
             for step in &case.steps {
-                let method = step.request.method;
-                let (sent, writes) = if step.sweep.is_some() {
-                    (
-                        sweep_size,
-                        if is_write(method.as_str()) {
-                            sweep_size
-                        } else {
-                            0
-                        },
-                    )
-                } else if step.vary.is_empty() {
-                    (1, usize::from(is_write(method.as_str())))
-                } else {
-                    step.vary.iter().fold((0, 0), |(n, w), g| {
-                        let writes = match g {
-                            Generator::Methods(methods) => {
-                                methods.iter().filter(|m| is_write(m.as_str())).count()
-                            }
-                            _ if is_write(method.as_str()) => g.size(),
-                            _ => 0,
-                        };
-                        (n + g.size(), w + writes)
-                    })
-                };
-                cost.requests += sent;
-                cost.writes += writes;
+                let writes = sent_writes(step, shape.sweep_size);
+                let written = writes.iter().filter(|w| **w).count();
+                cost.requests += writes.len();
+                cost.writes += written;
                 if step.is_batch(case.state) {
-                    // A batch: both lists before and after; when it changed the account, a switch
-                    // back and the probes again, one at a time.
-                    let reads = 2 * (1 + usize::from(foreign_token));
-                    cost.requests += reads + 1 + sent;
-                    cost.writes += 1 + writes;
-                    cost.when_needed += 1 + sent;
-                    cost.writes_when_needed += 1 + writes;
+                    let groups = check_groups(step, shape);
+                    cost.requests += (1 + groups.len()) * read;
+                    let worst = bisection_worst_case(&groups, read);
+                    cost.requests += worst.requests;
+                    cost.writes += worst.writes;
+                    cost.when_needed += worst.requests;
+                    cost.writes_when_needed += worst.writes;
                 }
             }
             if case.state == StateUse::Changes {
@@ -224,6 +193,108 @@ fn ends_with_read(case: &Case) -> bool {
             api::reads_own_profiles(s.request.method.as_str(), path, s.request.credential)
         })
     })
+}
+
+/// Whether each request a step sends is a write, in order: one for a plain step,
+/// `sweep_size` for a sweep, one per probe for a step that varies.
+fn sent_writes(step: &crate::case::Step, sweep_size: usize) -> Vec<bool> {
+    let method = is_write(step.request.method.as_str());
+    if step.sweep.is_some() {
+        return vec![method; sweep_size];
+    }
+    if step.vary.is_empty() {
+        return vec![method];
+    }
+    step.vary
+        .iter()
+        .flat_map(|g| probe_writes(step, g))
+        .collect()
+}
+
+/// Whether each probe of `generator` in `step` is a write.
+fn probe_writes(step: &crate::case::Step, generator: &Generator) -> Vec<bool> {
+    match generator {
+        Generator::Methods(methods) => methods.iter().map(|m| is_write(m.as_str())).collect(),
+        _ => vec![is_write(step.request.method.as_str()); generator.size()],
+    }
+}
+
+/// The groups a step's probes are checked in (each probe as whether it is a write): in a
+/// batch, the probes built from the original default's id each alone (they could undo another
+/// probe's change), the others together; checked one by one, each alone.
+fn check_groups(step: &crate::case::Step, shape: &RunShape) -> Vec<Vec<bool>> {
+    let mut together = Vec::new();
+    let mut alone = Vec::new();
+    for (index, generator) in step.vary.iter().enumerate() {
+        let writes = probe_writes(step, generator);
+        if shape.probe_checks == ProbeChecks::Each
+            || step.probes_use(index, crate::case::Var::OriginalProfileId)
+        {
+            alone.extend(writes.into_iter().map(|w| vec![w]));
+        } else {
+            together.extend(writes);
+        }
+    }
+    std::iter::once(together)
+        .filter(|g| !g.is_empty())
+        .chain(alone)
+        .collect()
+}
+
+/// What checking groups of probes adds, at most, when every probe changes the account:
+/// requests and writes. `groups` holds each group's probes as whether it is a write; `read`
+/// is the requests of one check (one list, or both users'). A group that changed the account
+/// has each half sent again after a switch back and a read, then read after, down to single
+/// probes; each group after the first may need a switch back and a read before it; one more
+/// switch back ends it.
+pub fn bisection_worst_case(groups: &[Vec<bool>], read: usize) -> Cost {
+    fn halves(writes: &[bool], read: usize, cost: &mut Cost) {
+        if writes.len() < 2 {
+            return;
+        }
+        let (a, b) = writes.split_at(writes.len() / 2);
+        for half in [a, b] {
+            // Switch back, read, send the half, read.
+            cost.requests += 1 + read + half.len() + read;
+            cost.writes += 1 + half.iter().filter(|w| **w).count();
+            halves(half, read, cost);
+        }
+    }
+    let mut cost = Cost::default();
+    if groups.is_empty() {
+        return cost;
+    }
+    for group in groups {
+        halves(group, read, &mut cost);
+    }
+    cost.requests += (groups.len() - 1) * (1 + read) + 1;
+    cost.writes += groups.len();
+    cost
+}
+
+/// How the probes of a step that may change the account are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProbeChecks {
+    /// Sent together, both users' lists read before and after; when the lists changed, halves
+    /// are sent again until the probes that changed the account are found.
+    #[default]
+    Batch,
+    /// One at a time, the lists read after each (`--check-each-probe`).
+    Each,
+}
+
+/// What a plan's cost depends on besides the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunShape {
+    /// Requests a sweep step sends.
+    pub sweep_size: usize,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Discovery reads the foreign user's list (a foreign token without its profile id).
+    pub reads_foreign_list: bool,
+    /// Checks read the foreign user's list too.
+    pub foreign_token: bool,
+    pub probe_checks: ProbeChecks,
 }
 
 /// What a plan costs to run; see [`Plan::cost`].
@@ -416,6 +487,16 @@ mod tests {
     use crate::contract::Contract;
     use crate::source::{embedded_cases, embedded_schemas};
 
+    fn shape(sweep_size: usize, reads_foreign_list: bool) -> RunShape {
+        RunShape {
+            sweep_size,
+            concurrency: 8,
+            reads_foreign_list,
+            foreign_token: true,
+            probe_checks: ProbeChecks::Batch,
+        }
+    }
+
     fn plan(select: &dyn Fn(&str, Level) -> bool) -> Plan {
         let mut contract = Contract::load(&embedded_schemas()).unwrap();
         let cases = load_cases(&embedded_cases(), &mut contract).unwrap();
@@ -433,51 +514,83 @@ mod tests {
         // valid_switch alone: discovery, its 4 steps (it ends by reading the list, so no guard
         // request), the final check.
         let one = plan(&|name, _| name.starts_with("valid_switch::"));
-        assert_eq!(one.dependent_chain(10, 8), 1 + 4 + 1);
+        assert_eq!(one.dependent_chain(&shape(10, true)), 1 + 4 + 1);
         // A sweep of 20 at 8 at a time takes 3 round trips, then its verify step.
         let sweep = plan(&|name, _| name.starts_with("unknown_profile_sweep::"));
-        assert_eq!(sweep.dependent_chain(20, 8), 1 + 3 + 1 + 1);
+        assert_eq!(sweep.dependent_chain(&shape(20, true)), 1 + 3 + 1 + 1);
         // A reader and a case with no state: the reader is in the chain (it excludes writers).
         let read = plan(&|name, _| {
             name.starts_with("profiles_list::") || name.starts_with("profiles_requires_auth::")
         });
-        assert_eq!(read.dependent_chain(10, 8), 1 + 2 + 1);
-        assert_eq!(plan(&|_, _| false).dependent_chain(10, 8), 0);
+        assert_eq!(read.dependent_chain(&shape(10, true)), 1 + 2 + 1);
+        assert_eq!(plan(&|_, _| false).dependent_chain(&shape(10, true)), 0);
         let all = plan(&|_, _| true);
         assert_eq!(
-            all.cost(10, 8, true, true).round_trips,
-            all.dependent_chain(10, 8)
+            all.cost(&shape(10, true)).round_trips,
+            all.dependent_chain(&shape(10, true))
         );
         assert!(
-            all.dependent_chain(10, 8) > 30,
+            all.dependent_chain(&shape(10, true)) > 30,
             "{}",
-            all.dependent_chain(10, 8)
+            all.dependent_chain(&shape(10, true))
         );
     }
 
     #[test]
     fn the_cost_counts_requests_writes_and_what_restoring_may_add() {
         let none = plan(&|_, _| false);
-        assert_eq!(none.cost(10, 8, true, true), Cost::default());
+        assert_eq!(none.cost(&shape(10, true)), Cost::default());
         // valid_switch: discovery (one list, or both), PUT, GET, PUT, GET, the final read; the
         // guard may switch back, the final restore may switch and reread.
         let one = plan(&|name, _| name.starts_with("valid_switch::"));
-        let cost = one.cost(10, 8, false, true);
+        let cost = one.cost(&shape(10, false));
         assert_eq!((cost.requests, cost.when_needed), (6 + 3, 3));
         assert_eq!((cost.writes, cost.writes_when_needed), (2 + 2, 2));
-        assert_eq!(one.cost(10, 8, true, true).requests, cost.requests + 1);
+        assert_eq!(one.cost(&shape(10, true)).requests, cost.requests + 1);
         // A sweep sends --sweep-size PUTs; its case's guard reads the list first.
         let sweep = plan(&|name, _| name.starts_with("unknown_profile_sweep::"));
         let (small, big) = (
-            sweep.cost(10, 8, false, true),
-            sweep.cost(1000, 8, false, true),
+            sweep.cost(&shape(10, false)),
+            sweep.cost(&shape(1000, false)),
         );
         assert_eq!(big.requests - small.requests, 990);
         assert_eq!(big.writes - small.writes, 990);
         // Method probes: only the methods that write are paced as writes.
         let methods = plan(&|name, _| name.starts_with("method_probes::"));
-        let cost = methods.cost(10, 8, false, true);
+        let cost = methods.cost(&shape(10, false));
         assert!(cost.writes < cost.requests, "{cost:?}");
+        // Checked one by one (three steps, ten probes), each probe is followed by a read of
+        // both lists instead of one read after each step's batch; and each probe is its own
+        // round trip and read, instead of one round trip and two reads per batch.
+        let each = methods.cost(&RunShape {
+            probe_checks: ProbeChecks::Each,
+            ..shape(10, false)
+        });
+        assert_eq!(
+            each.needed().requests - cost.needed().requests,
+            2 * (10 - 3)
+        );
+        assert_eq!(each.round_trips - cost.round_trips, (3 + 2 * 10) - 3 * 3);
+    }
+
+    #[test]
+    fn the_worst_bisection_sends_every_half_down_to_single_probes() {
+        // Four probes, one read per check: halves of 2 (each: switch back, read, 2 probes,
+        // read = 5) and quarters of 1 (4 each), then the last switch back.
+        let four = bisection_worst_case(&[vec![true, false, true, false]], 1);
+        assert_eq!(four.requests, 2 * 5 + 4 * 4 + 1);
+        // Writes: the switches back (2 + 4 + 1) and the writing probes sent again (2 + 2).
+        assert_eq!(four.writes, 7 + 4);
+        let one = Cost {
+            requests: 1,
+            writes: 1,
+            ..Cost::default()
+        };
+        assert_eq!(bisection_worst_case(&[vec![true]], 2), one);
+        assert_eq!(bisection_worst_case(&[], 2), Cost::default());
+        // Single probes: a switch back and a read between them, then the last switch back.
+        let each = bisection_worst_case(&[vec![true], vec![false], vec![true]], 2);
+        assert_eq!((each.requests, each.writes), (2 * 3 + 1, 3));
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct Probe {
     pub raw_query: Option<String>,
     /// The step's bearer token, derived.
     pub token: Option<TokenVariant>,
+    /// Which of the step's generators made it (an index into its `vary`).
+    pub generator: usize,
 }
 
 impl Probe {
@@ -29,6 +31,7 @@ impl Probe {
             method: None,
             raw_query: Some(raw),
             token: None,
+            generator: 0,
         }
     }
 }
@@ -43,8 +46,9 @@ pub fn expand(generators: &[Generator], vars: &Vars) -> Result<Vec<Probe>, Strin
             .and_then(Value::as_i64)
             .ok_or_else(|| var.name().to_string())
     };
-    let mut out = Vec::new();
-    for generator in generators {
+    let mut out: Vec<Probe> = Vec::new();
+    for (index, generator) in generators.iter().enumerate() {
+        let first = out.len();
         match generator {
             Generator::SpellingsOf(var) => {
                 let n = id(*var)?;
@@ -103,6 +107,7 @@ pub fn expand(generators: &[Generator], vars: &Vars) -> Result<Vec<Probe>, Strin
                         method: None,
                         raw_query: None,
                         token: Some(variant),
+                        generator: 0,
                     });
                 }
             }
@@ -124,9 +129,13 @@ pub fn expand(generators: &[Generator], vars: &Vars) -> Result<Vec<Probe>, Strin
                         method: Some(*method),
                         raw_query: None,
                         token: None,
+                        generator: 0,
                     });
                 }
             }
+        }
+        for probe in &mut out[first..] {
+            probe.generator = index;
         }
     }
     Ok(out)

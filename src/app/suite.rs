@@ -14,7 +14,7 @@ use crate::deviation::Ledger;
 use crate::error::LoadError;
 use crate::exit;
 use crate::judge::{self, Judgement, Policy, SnapshotPolicy};
-use crate::plan::{self, Plan, PlanOptions};
+use crate::plan::{self, Plan, PlanOptions, RunShape};
 use crate::record::RunReport;
 use crate::report::{self, Output, Progress, RunInfo};
 use crate::run;
@@ -221,12 +221,14 @@ async fn run_target(
     target.stop = stop_rx;
     let http = config.http_options(crate::cli::is_remote(&target.base_url));
     let credentials = &target.credentials;
-    let cost = plan.cost(
-        config.sweep_size,
-        config.concurrency,
-        credentials.foreign.is_some() && credentials.foreign_profile_id.is_none(),
-        credentials.foreign.is_some(),
-    );
+    let cost = plan.cost(&RunShape {
+        sweep_size: config.sweep_size,
+        concurrency: config.concurrency,
+        reads_foreign_list: credentials.foreign.is_some()
+            && credentials.foreign_profile_id.is_none(),
+        foreign_token: credentials.foreign.is_some(),
+        probe_checks: config.probe_checks,
+    });
     let preamble = report::preamble(
         &target.base_url,
         kind,

@@ -162,6 +162,7 @@ fn target(config: &Config, url: &str, credentials: Credentials) -> Result<Target
     let mut target = Target::new(client, url.to_string(), credentials, config.concurrency);
     target.deadline = config.deadline.map(|d| std::time::Instant::now() + d);
     target.sweep_size = config.sweep_size;
+    target.probe_checks = config.probe_checks;
     Ok(target)
 }
 

@@ -207,6 +207,21 @@ impl Step {
     pub fn is_batch(&self, state: StateUse) -> bool {
         state == StateUse::Changes && !self.vary.is_empty() && !self.is_burst()
     }
+
+    /// Whether the probes of its generator `index` are built from `var`'s value: those of a
+    /// generator that spells or repeats it, and those that keep the step's query (other
+    /// methods, other tokens) when the query uses it.
+    pub fn probes_use(&self, index: usize, var: Var) -> bool {
+        match self.vary.get(index) {
+            Some(Generator::SpellingsOf(v)) => *v == var,
+            Some(Generator::Repeated(a, b)) => *a == var || *b == var,
+            Some(Generator::Burst(ids)) => ids.contains(&var),
+            Some(Generator::Methods(_) | Generator::TokenVariants) => {
+                self.request.query.iter().any(|(_, t)| t.uses(var))
+            }
+            Some(Generator::IntBoundaries | Generator::EmptyId) | None => false,
+        }
+    }
 }
 
 /// The values `{{sweep_id}}` takes in a sweep step.

@@ -187,6 +187,13 @@ impl Template {
         &self.value
     }
 
+    /// Whether one of its placeholders is `var`.
+    pub fn uses(&self, var: Var) -> bool {
+        let mut used = Vec::new();
+        // Checked when it was parsed, so this cannot fail; if it did, nothing is claimed.
+        collect(&self.value, "", true, &mut used).is_ok() && used.contains(&var)
+    }
+
     /// The value with every placeholder filled, or the first variable that has no value.
     pub fn render(&self, vars: &Vars) -> Result<Value, Var> {
         render_value(&self.value, vars)

@@ -176,6 +176,11 @@ pub struct TargetArgs {
     /// How many requests a sweep step sends (e.g. unknown_profile_sweep).
     #[arg(long, default_value_t = crate::run::DEFAULT_SWEEP_SIZE, value_name = "N")]
     pub sweep_size: usize,
+    /// Read the account after every probe that could change it, instead of once after each
+    /// batch of probes (slower; the same verdicts, unless probes change the account only when
+    /// they arrive together).
+    #[arg(long)]
+    pub check_each_probe: bool,
 }
 
 #[derive(Args)]

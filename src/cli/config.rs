@@ -11,6 +11,7 @@ use super::args::{Cli, ContractArgs, ProgressArg, UpdateMode};
 use crate::error::LoadError;
 use crate::http::{HttpOptions, is_loopback, parse_base_url};
 use crate::judge::SnapshotWrite;
+use crate::plan::ProbeChecks;
 use crate::report::ProgressMode;
 use crate::signin::SignIn;
 use crate::snapshot;
@@ -79,6 +80,8 @@ pub struct Config {
     throttle_retries: u32,
     pub deadline: Option<Duration>,
     pub sweep_size: usize,
+    /// `--check-each-probe`.
+    pub probe_checks: ProbeChecks,
     /// Cases in flight at once.
     pub concurrency: usize,
     /// `--target-label`, or `embedded`, or the --base-url host.
@@ -356,6 +359,11 @@ impl Config {
             throttle_retries: t.throttle_retries,
             deadline: t.deadline.map(Duration::from_secs_f64),
             sweep_size: t.sweep_size,
+            probe_checks: if t.check_each_probe {
+                ProbeChecks::Each
+            } else {
+                ProbeChecks::Batch
+            },
             concurrency: cli.libtest.test_threads.unwrap_or(DEFAULT_CONCURRENCY),
             target_label,
             snapshots,

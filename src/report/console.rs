@@ -63,12 +63,12 @@ pub fn preamble(
     })
 }
 
-/// `77 round trips, 166 requests (98 writes) + up to 92 to restore the account; paced at
-/// 2 requests/s: 1m37s, up to 3m02s if it must be restored`.
+/// `79 round trips, 168 requests (98 writes) + up to 863 more if the target changes the
+/// account; paced at 2 requests/s: 1m37s, up to 8m35s if it does`.
 fn describe_cost(cost: &Cost, (pace, write_pace): (Option<Duration>, Option<Duration>)) -> String {
     let needed = cost.needed();
     let mut text = format!(
-        "{} round trip{}, {} request{} ({} write{}) + up to {} to restore the account",
+        "{} round trip{}, {} request{} ({} write{}) + up to {} more if the target changes the account",
         cost.round_trips,
         plural(cost.round_trips),
         needed.requests,
@@ -84,7 +84,7 @@ fn describe_cost(cost: &Cost, (pace, write_pace): (Option<Duration>, Option<Dura
     ) {
         let rate = format!("{:.3}", 1.0 / pace.as_secs_f64());
         text.push_str(&format!(
-            "; paced at {} requests/s: {}, up to {} if it must be restored",
+            "; paced at {} requests/s: {}, up to {} if it does",
             rate.trim_end_matches('0').trim_end_matches('.'),
             minutes(least),
             minutes(most),

@@ -16,6 +16,7 @@
 //! Events: while it runs, the runner tells a [`RunObserver`] what it does (cases started and
 //! finished, requests sent and answered, restores), as nextest's runner does for its reporters.
 
+mod batch;
 mod discovery;
 mod invariants;
 mod restore;
@@ -32,7 +33,7 @@ use tokio::sync::{RwLock, Semaphore, watch};
 use crate::case::{Case, Fixture, Level, StateUse, Var};
 use crate::check::Verdict;
 use crate::http::HttpClient;
-use crate::plan::{Plan, TrialKind};
+use crate::plan::{Plan, ProbeChecks, TrialKind};
 use crate::record::{CaseRecord, ExchangeRecord, Observed, RunReport, TrialRecord};
 
 use session::Session;
@@ -93,6 +94,8 @@ pub struct Target {
     pub restore_hint: Arc<OnceLock<String>>,
     /// How many requests a sweep step sends (`--sweep-size`).
     pub sweep_size: usize,
+    /// How probes that may change the account are checked (`--check-each-probe`).
+    pub probe_checks: ProbeChecks,
     /// Told what the run does while it runs (progress); the report does not depend on it.
     pub observer: Arc<dyn RunObserver>,
     /// Where the original default is recorded while the account may be switched.
@@ -198,6 +201,7 @@ impl Target {
             deadline: None,
             restore_hint: Arc::default(),
             sweep_size: DEFAULT_SWEEP_SIZE,
+            probe_checks: ProbeChecks::default(),
             observer: Arc::new(Silent),
             journal: None,
         }
@@ -376,6 +380,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
                 .iter()
                 .flatten()
                 .filter(|r| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
+                .chain(&case_run.changed_lists)
                 .cloned()
                 .collect();
             if case.state == StateUse::Changes {

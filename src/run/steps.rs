@@ -1,7 +1,8 @@
 //! Running one case: its steps in order, each request judged by the step's rules. A sweep step
 //! sends one request per sweep value, a step that varies sends one per generated probe — both
 //! `concurrency` at a time; the probes of a case that may change the account as a checked batch
-//! (see `send_batched`) — and every response is judged.
+//! (see `batch`) — and every response is judged. A step that reads the primary user's list is
+//! also judged on the lists read just after each change the probes before it made.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use super::discovery::{ProfileSummary, current_default, profiles_of};
+use super::batch::{self, Change, Checked};
 use super::session::{SendMode, Session};
 use crate::api::TokenVariant;
 use crate::case::{Case, Step, Var, Vars};
@@ -28,17 +29,22 @@ pub(super) struct CaseRun {
     pub verdicts: CaseVerdicts,
     pub exchanges: Vec<Option<Arc<ExchangeRecord>>>,
     pub requests: usize,
+    /// The lists read just after each change a batch of probes made, for the invariants.
+    pub changed_lists: Vec<Arc<ExchangeRecord>>,
 }
 
 /// One of several requests a step sends: a sweep value or a probe.
 #[derive(Clone)]
-struct Variation {
+pub(super) struct Variation {
     /// `sweep_id=999999937`, or the probe's label.
-    label: String,
+    pub label: String,
     /// Bound to `{{sweep_id}}` while the request is built and judged.
     sweep_id: Option<i64>,
-    probe: Option<Probe>,
+    pub probe: Option<Probe>,
 }
+
+/// What a step sent: each request with its variation (`None` for a step sent once), in order.
+pub(super) type Sent = Vec<(Option<Variation>, Arc<ExchangeRecord>)>;
 
 /// How many failing variations a failure lists with their own `curl`.
 const SHOWN_VARIATIONS: usize = 5;
@@ -51,6 +57,9 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
     let mut exchanges = vec![None; case.steps.len()];
     let mut skip: Option<String> = None;
     let mut requests = 0;
+    let mut changed_lists = Vec::new();
+    // Changes made by probes, until a step reads the list.
+    let mut pending: Vec<Change> = Vec::new();
     for (si, step) in case.steps.iter().enumerate() {
         if skip.is_none() {
             skip = session.stop_reason();
@@ -68,12 +77,17 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
         let sent = match variations(session, step, &vars) {
             Ok(None) => send(session, step, &vars, context, None)
                 .await
-                .map(|record| vec![(None, record)]),
+                .map(|record| Checked::unchecked(vec![(None, record)])),
             Ok(Some(variations)) => send_all(session, case, si, &vars, &context, variations).await,
             Err(why) => Err(why),
         };
         let records = match sent {
-            Ok(records) => records,
+            Ok(checked) => {
+                requests += checked.requests;
+                changed_lists.extend(checked.changes.iter().flat_map(|c| c.lists.iter().cloned()));
+                pending.extend(checked.changes);
+                checked.sent
+            }
             Err(why) => {
                 for ri in 0..step.rules.len() {
                     out.insert(
@@ -86,15 +100,18 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             }
         };
         exchanges[si] = records.first().map(|(_, r)| r.clone());
-        requests += records.len();
         if let Some(reason) = judge_step(step, si, &records, &vars, &mut out) {
             skip = Some(reason);
+        } else if !pending.is_empty() && step.vary.is_empty() && reads_own_list(step) {
+            judge_changes(step, si, &pending, &vars, &mut out);
+            pending.clear();
         }
     }
     CaseRun {
         verdicts: out,
         exchanges,
         requests,
+        changed_lists,
     }
 }
 
@@ -256,6 +273,96 @@ fn judge_step(
     None
 }
 
+/// Whether the step reads the primary user's profile list.
+fn reads_own_list(step: &Step) -> bool {
+    step.request.path.as_value().as_str().is_some_and(|path| {
+        crate::api::reads_own_profiles(step.request.method.as_str(), path, step.request.credential)
+    })
+}
+
+/// Judges the rules of a step that reads the primary user's list on the lists read just after
+/// each change the probes before it made, as if it had read the list after each probe: a rule
+/// broken by one of those lists fails, showing that list and naming the probes.
+fn judge_changes(step: &Step, si: usize, changes: &[Change], vars: &Vars, out: &mut CaseVerdicts) {
+    for (ri, rule) in step.rules.iter().enumerate() {
+        let failing: Vec<(&Change, &Arc<ExchangeRecord>, Verdict)> = changes
+            .iter()
+            .filter_map(|change| {
+                let list = change.lists.first()?;
+                let Ok(response) = &list.exchange.outcome else {
+                    return None;
+                };
+                let verdict = evaluate(rule, response, vars);
+                verdict.is_failure().then_some((change, list, verdict))
+            })
+            .collect();
+        let Some((change, list, verdict)) = failing.first() else {
+            continue;
+        };
+        let mut notes = vec![match failing.len() {
+            1 => format!(
+                "the account changed after {}; the list read just after is shown",
+                describe(change)
+            ),
+            n => format!(
+                "the account changed after {} and {} more time{} ({} below); the list read \
+                 just after the first is shown",
+                describe(change),
+                n - 1,
+                if n == 2 { "" } else { "s" },
+                if n - 1 > SHOWN_VARIATIONS {
+                    format!("the first {SHOWN_VARIATIONS}")
+                } else {
+                    "each".to_string()
+                },
+            ),
+        }];
+        notes.extend(
+            change
+                .probes
+                .iter()
+                .zip(&change.requests)
+                .map(|(label, request)| format!("{label}: {}", curl_for(request))),
+        );
+        notes.extend(
+            failing
+                .iter()
+                .skip(1)
+                .take(SHOWN_VARIATIONS)
+                .map(|(c, _, _)| {
+                    let curl = c.requests.first().map(|r| curl_for(r)).unwrap_or_default();
+                    format!("also after {}: {curl}", describe(c))
+                }),
+        );
+        let duration = out.get(&(si, ri)).map(|r| r.duration).unwrap_or_default();
+        out.insert(
+            (si, ri),
+            TrialRecord {
+                observed: Observed::Judged(verdict.clone()),
+                exchange: Some((*list).clone()),
+                duration,
+                notes,
+            },
+        );
+    }
+}
+
+/// `probe GET of step `safe``, or the probes sent together when none changed it alone.
+fn describe(change: &Change) -> String {
+    match change.probes.as_slice() {
+        [one] => format!("probe `{one}` of step `{}`", change.step),
+        many => format!(
+            "{} probes of step `{}` sent together ({}); sent again in halves, none changed it",
+            many.len(),
+            change.step,
+            many.iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 fn with_sweep_id(vars: &Vars, id: Option<i64>) -> Vars {
     match id {
         Some(id) => {
@@ -311,95 +418,23 @@ async fn send_all(
     vars: &Vars,
     context: &str,
     variations: Vec<Variation>,
-) -> Result<Vec<(Option<Variation>, Arc<ExchangeRecord>)>, String> {
+) -> Result<Checked, String> {
     let step = &case.steps[si];
     let concurrency = session.target.concurrency.max(1);
-    if step.is_burst() {
+    let limit = if step.is_burst() {
         // A burst: its point is to arrive at once (the pacer still spaces it on a remote target).
-        let all = variations.len().max(1);
-        send_limited(session, case, si, vars, context, variations, all).await
+        variations.len().max(1)
     } else if step.is_batch(case.state) {
-        send_batched(session, case, si, vars, context, variations).await
+        return batch::send_checked(session, case, si, vars, context, variations).await;
     } else {
-        send_limited(session, case, si, vars, context, variations, concurrency).await
-    }
-}
-
-/// What a batch of probes could change: both users' profiles (id, active, default), by id.
-type Accounts = (Vec<ProfileSummary>, Option<Vec<ProfileSummary>>);
-
-/// Both users' profile lists, read at once; `None` when the primary one cannot be read.
-async fn accounts(session: &Session, context: &str) -> Option<Accounts> {
-    let (primary, foreign) = session
-        .both_lists(
-            context,
-            session.target.credentials.foreign.is_some(),
-            SendMode::Stoppable,
-        )
-        .await;
-    let sorted = |record: &ExchangeRecord| {
-        profiles_of(record).ok().map(|mut p| {
-            p.sort_by_key(|p| p.id);
-            p
-        })
+        concurrency
     };
-    Some((sorted(&primary)?, foreign.and_then(|f| sorted(&f))))
-}
-
-/// Probes of a case that may change the account, sent optimistically: all at once (`concurrency`
-/// at a time), with both users' lists read before and after. On a correct target they leave the
-/// account as it was, and the batch's answers are what one-at-a-time probes would have got. When
-/// the lists differ (or cannot be read after; when they cannot be read before, no batch is
-/// sent), the default is put back and the probes are sent again
-/// one at a time, their answers replacing the batch's — so the verdicts never depend on which
-/// probe the target answered first, and only a target that changes state pays twice.
-async fn send_batched(
-    session: &Arc<Session>,
-    case: &Arc<Case>,
-    si: usize,
-    vars: &Vars,
-    context: &str,
-    variations: Vec<Variation>,
-) -> Result<Vec<(Option<Variation>, Arc<ExchangeRecord>)>, String> {
-    let check = format!("{context} (batch check)");
-    let Some(before) = accounts(session, &check).await else {
-        // Without a list to compare, a batch could not be trusted: one at a time from the start.
-        return send_limited(session, case, si, vars, context, variations, 1).await;
-    };
-    let concurrency = session.target.concurrency.max(1);
-    let batch = send_limited(
-        session,
-        case,
-        si,
-        vars,
-        context,
-        variations.clone(),
-        concurrency,
-    )
-    .await?;
-    let after = accounts(session, &check).await;
-    if after.as_ref() == Some(&before) {
-        return Ok(batch);
-    }
-    if session.stop_reason().is_some() {
-        return Ok(batch);
-    }
-    let default = current_default(&before.0);
-    let now = after
-        .as_ref()
-        .and_then(|(primary, _)| current_default(primary));
-    if let Some(default) = default
-        && now != Some(default)
-    {
-        session
-            .switch_to(&format!("{context} (put back after the batch)"), default)
-            .await;
-    }
-    send_limited(session, case, si, vars, context, variations, 1).await
+    let sent = send_limited(session, case, si, vars, context, variations, limit).await?;
+    Ok(Checked::unchecked(sent))
 }
 
 /// Sends step `si` once per variation, at most `limit` at a time; results in order.
-async fn send_limited(
+pub(super) async fn send_limited(
     session: &Arc<Session>,
     case: &Arc<Case>,
     si: usize,
@@ -407,7 +442,7 @@ async fn send_limited(
     context: &str,
     variations: Vec<Variation>,
     limit: usize,
-) -> Result<Vec<(Option<Variation>, Arc<ExchangeRecord>)>, String> {
+) -> Result<Sent, String> {
     let mut tasks: JoinSet<(usize, Result<Arc<ExchangeRecord>, String>)> = JoinSet::new();
     let mut results: Vec<Option<Arc<ExchangeRecord>>> = vec![None; variations.len()];
     let mut error = None;

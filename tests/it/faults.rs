@@ -167,6 +167,8 @@ const TABLE: &[(&str, &[&str])] = &[
         "inactive_switch_allowed",
         &[
             "coworker_id_probes::inactive::not_2xx",
+            "coworker_id_probes::invariants_should",
+            "coworker_id_probes::verify::default_unchanged",
             "inactive_profile::default_unchanged",
             "inactive_profile::failure_envelope",
             "inactive_profile::invariants_should",
@@ -567,10 +569,7 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "get_switches",
-        &[
-            "method_probes::verify_other::default_unchanged",
-            "method_probes::verify_safe::default_unchanged",
-        ],
+        &["method_probes::verify_safe::default_unchanged"],
     ),
     (
         "delete_list_clears_default",

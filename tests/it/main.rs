@@ -8,6 +8,7 @@
 mod support;
 
 mod bad_input;
+mod batches;
 mod faults;
 mod gating;
 mod hostile;

@@ -399,7 +399,7 @@ fn run_against_the_plan(server: &Server, filter: &str) -> (i32, u64, u64, u64) {
         .lines()
         .find_map(|l| l.strip_prefix("plan: "))
         .unwrap_or_else(|| panic!("{filter}: no plan line in\n{}", run.all_output()));
-    // `N round trips, R requests (W writes) + up to U to restore …`
+    // `N round trips, R requests (W writes) + up to U more if …`
     let numbers: Vec<u64> = line
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|w| w.parse().ok())
@@ -481,7 +481,7 @@ fn the_plan_line_estimates_the_paced_wall_time() {
     // valid_switch: discovery 2 + 4 steps + final read; 2 writes; up to 4 more to restore.
     assert_eq!(
         line,
-        "plan: 6 round trips, 7 requests (2 writes) + up to 3 to restore the account; \
-         paced at 50 requests/s: 0.1s, up to 0.2s if it must be restored"
+        "plan: 6 round trips, 7 requests (2 writes) + up to 3 more if the target changes the \
+         account; paced at 50 requests/s: 0.1s, up to 0.2s if it does"
     );
 }

@@ -1,0 +1,332 @@
+//! Probes that must leave the account as it was on a correct target, checked: sent together
+//! (`concurrency` at a time) with both users' lists read before and after. When the lists
+//! changed, the account is put back and the batch is bisected — each half sent again and read
+//! after — down to the probe, or probes, that changed it. Every answer kept was given in the
+//! account as it was before its group, so the verdicts are those of checking after each probe
+//! (`--check-each-probe` does exactly that, one probe per group), and only a target that changes
+//! the account pays for more than one read.
+
+use std::sync::Arc;
+
+use super::discovery::{ProfileSummary, current_default, profiles_of};
+use super::session::{SendMode, Session};
+use super::steps::{Sent, Variation, send_limited};
+use crate::case::{Case, Var, Vars};
+use crate::plan::ProbeChecks;
+use crate::record::ExchangeRecord;
+
+/// Probes after which the account was not as before: one probe, or a group none of whose
+/// halves changed it when sent alone.
+#[derive(Debug, Clone)]
+pub(super) struct Change {
+    /// The step the probes belong to.
+    pub step: String,
+    /// The probes' labels, in the step's order.
+    pub probes: Vec<String>,
+    /// Their requests as sent in the group that showed the change (for the `curl`).
+    pub requests: Vec<Arc<ExchangeRecord>>,
+    /// The lists read just after: the primary user's, then the other user's if read.
+    pub lists: Vec<Arc<ExchangeRecord>>,
+}
+
+/// A checked step's answers (one per probe, in order) and the changes it found.
+pub(super) struct Checked {
+    pub sent: Sent,
+    pub changes: Vec<Change>,
+    /// Every request sent for the step: the probes (some more than once), the checks' reads and
+    /// the switches back.
+    pub requests: usize,
+}
+
+impl Checked {
+    /// A step sent without checks.
+    pub fn unchecked(sent: Sent) -> Checked {
+        Checked {
+            requests: sent.len(),
+            sent,
+            changes: Vec::new(),
+        }
+    }
+}
+
+/// What a group of probes could change: both users' profiles (id, active, default), by id.
+type Accounts = (Vec<ProfileSummary>, Option<Vec<ProfileSummary>>);
+
+/// Both users' lists, as read, and what they say; `accounts` is `None` when the primary one
+/// cannot be read.
+struct Reading {
+    accounts: Option<Accounts>,
+    records: Vec<Arc<ExchangeRecord>>,
+}
+
+async fn read(session: &Session, context: &str) -> Reading {
+    let (primary, foreign) = session
+        .both_lists(
+            context,
+            session.target.credentials.foreign.is_some(),
+            SendMode::Stoppable,
+        )
+        .await;
+    let sorted = |record: &ExchangeRecord| {
+        profiles_of(record).ok().map(|mut p| {
+            p.sort_by_key(|p| p.id);
+            p
+        })
+    };
+    let accounts = sorted(&primary).map(|p| (p, foreign.as_deref().and_then(sorted)));
+    Reading {
+        accounts,
+        records: std::iter::once(primary).chain(foreign).collect(),
+    }
+}
+
+/// What is left to do: test a group, or close a group that changed the account once both its
+/// halves are tested (if neither did, the change belongs to the group as a whole).
+enum Task {
+    Test(Vec<usize>),
+    Close {
+        group: Vec<usize>,
+        requests: Vec<Arc<ExchangeRecord>>,
+        lists: Vec<Arc<ExchangeRecord>>,
+        changes_before: usize,
+    },
+}
+
+/// Sends step `si`'s probes in checked groups; see the module's text.
+pub(super) async fn send_checked(
+    session: &Arc<Session>,
+    case: &Arc<Case>,
+    si: usize,
+    vars: &Vars,
+    context: &str,
+    variations: Vec<Variation>,
+) -> Result<Checked, String> {
+    let mut step = StepRun {
+        session,
+        case,
+        si,
+        vars,
+        context,
+        check: format!("{context} (batch check)"),
+        answers: vec![None; variations.len()],
+        variations,
+        requests: 0,
+    };
+    let Some(mut base) = step.read().await.accounts else {
+        // Without a list to compare, a group could not be trusted: one at a time, unchecked.
+        let all = (0..step.variations.len()).collect();
+        step.send(all, 1).await?;
+        return Ok(step.finish(Vec::new()));
+    };
+    let original = current_default(&base.0);
+    let n = step.variations.len();
+    let (mut tasks, limit) = match session.target.probe_checks {
+        ProbeChecks::Batch => {
+            // A probe built from the original default's id could switch back to it after
+            // another probe of the same batch switched away, and the batch would look clean:
+            // each such probe is checked alone, the others together.
+            let (alone, together): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| {
+                step.variations[i]
+                    .probe
+                    .as_ref()
+                    .is_none_or(|p| case.steps[si].probes_use(p.generator, Var::OriginalProfileId))
+            });
+            let groups: Vec<Vec<usize>> = std::iter::once(together)
+                .filter(|g| !g.is_empty())
+                .chain(alone.into_iter().map(|i| vec![i]))
+                .collect();
+            (
+                groups.into_iter().rev().map(Task::Test).collect::<Vec<_>>(),
+                session.target.concurrency.max(1),
+            )
+        }
+        ProbeChecks::Each => ((0..n).rev().map(|i| Task::Test(vec![i])).collect(), 1),
+    };
+    let mut changes: Vec<Change> = Vec::new();
+    // The account as the last read saw it, when it is not `base`.
+    let mut changed: Option<Accounts> = None;
+    while let Some(task) = tasks.pop() {
+        let group = match task {
+            Task::Test(group) => group,
+            Task::Close {
+                group,
+                requests,
+                lists,
+                changes_before,
+            } => {
+                if changes.len() == changes_before {
+                    changes.push(step.change(&group, requests, lists));
+                }
+                continue;
+            }
+        };
+        if let Some(now) = changed.take() {
+            match step.put_back(original, now).await {
+                Some(now) => base = now,
+                None => {
+                    // The account cannot be read any more: what is left goes one at a time,
+                    // unchecked; the case's own reads judge what it did.
+                    step.send(untested(group, tasks), 1).await?;
+                    break;
+                }
+            }
+        }
+        let sent = step.send(group.clone(), limit).await?;
+        let after = step.read().await;
+        let Some(now) = after.accounts else {
+            // Cannot tell what the group did: put the default back and send what is left one at
+            // a time, unchecked, as above.
+            if let Some(default) = original {
+                step.switch_back(default).await;
+            }
+            step.send(untested(group, tasks), 1).await?;
+            break;
+        };
+        if now == base {
+            continue;
+        }
+        changed = Some(now);
+        let stopping = session.stop_reason().is_some();
+        if group.len() == 1 || stopping {
+            changes.push(step.change(&group, sent, after.records));
+            if stopping {
+                break;
+            }
+            continue;
+        }
+        let (first, second) = group.split_at(group.len() / 2);
+        let (first, second) = (first.to_vec(), second.to_vec());
+        tasks.push(Task::Close {
+            group,
+            requests: sent,
+            lists: after.records,
+            changes_before: changes.len(),
+        });
+        tasks.push(Task::Test(second));
+        tasks.push(Task::Test(first));
+    }
+    if let Some(now) = changed {
+        step.put_back(original, now).await;
+    }
+    changes.sort_by_key(|c| {
+        step.variations
+            .iter()
+            .position(|v| c.probes.first() == Some(&v.label))
+    });
+    Ok(step.finish(changes))
+}
+
+/// The probes of `group` and of every group still to test.
+fn untested(group: Vec<usize>, tasks: Vec<Task>) -> Vec<usize> {
+    std::iter::once(group)
+        .chain(tasks.into_iter().filter_map(|t| match t {
+            Task::Test(g) => Some(g),
+            Task::Close { .. } => None,
+        }))
+        .flatten()
+        .collect()
+}
+
+/// One checked step while it runs: what it sends with, and what it has sent.
+struct StepRun<'a> {
+    session: &'a Arc<Session>,
+    case: &'a Arc<Case>,
+    si: usize,
+    vars: &'a Vars,
+    context: &'a str,
+    /// The context of its reads.
+    check: String,
+    variations: Vec<Variation>,
+    /// Each probe's latest answer.
+    answers: Vec<Option<Arc<ExchangeRecord>>>,
+    requests: usize,
+}
+
+impl StepRun<'_> {
+    async fn read(&mut self) -> Reading {
+        let reading = read(self.session, &self.check).await;
+        self.requests += reading.records.len();
+        reading
+    }
+
+    /// Sends the probes `group` (indexes into `variations`), `limit` at a time; their answers
+    /// replace earlier ones. Returns the requests, in order.
+    async fn send(
+        &mut self,
+        group: Vec<usize>,
+        limit: usize,
+    ) -> Result<Vec<Arc<ExchangeRecord>>, String> {
+        let chosen: Vec<Variation> = group.iter().map(|&i| self.variations[i].clone()).collect();
+        let sent = send_limited(
+            self.session,
+            self.case,
+            self.si,
+            self.vars,
+            self.context,
+            chosen,
+            limit,
+        )
+        .await?;
+        self.requests += sent.len();
+        let mut requests = Vec::with_capacity(sent.len());
+        for (&i, (_, record)) in group.iter().zip(sent) {
+            self.answers[i] = Some(record.clone());
+            requests.push(record);
+        }
+        Ok(requests)
+    }
+
+    async fn switch_back(&mut self, default: i64) {
+        self.requests += 1;
+        self.session
+            .switch_to(
+                &format!("{} (put back after the batch)", self.context),
+                default,
+            )
+            .await;
+    }
+
+    /// Puts the primary user's default back when it moved, and reads the account again; the
+    /// account as it now is, or `None` when it cannot be read. A change that a switch cannot
+    /// undo (the other user's account, a profile's flags) becomes the new baseline.
+    async fn put_back(&mut self, original: Option<i64>, now: Accounts) -> Option<Accounts> {
+        match original {
+            Some(default) if current_default(&now.0) != Some(default) => {
+                self.switch_back(default).await;
+                self.read().await.accounts
+            }
+            _ => Some(now),
+        }
+    }
+
+    fn change(
+        &self,
+        group: &[usize],
+        requests: Vec<Arc<ExchangeRecord>>,
+        lists: Vec<Arc<ExchangeRecord>>,
+    ) -> Change {
+        Change {
+            step: self.case.steps[self.si].name.clone(),
+            probes: group
+                .iter()
+                .map(|&i| self.variations[i].label.clone())
+                .collect(),
+            requests,
+            lists,
+        }
+    }
+
+    fn finish(self, changes: Vec<Change>) -> Checked {
+        let sent = self
+            .variations
+            .into_iter()
+            .zip(self.answers)
+            .filter_map(|(variation, answer)| answer.map(|a| (Some(variation), a)))
+            .collect();
+        Checked {
+            sent,
+            changes,
+            requests: self.requests,
+        }
+    }
+}
