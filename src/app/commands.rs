@@ -14,6 +14,24 @@ use crate::plan::{self, PlanOptions, Selection};
 use crate::report::{self, Output};
 use crate::server::{self, Fault, FixedTokens, ServerOptions, Variant};
 
+/// `contract [SECTION]`: the document the rules cite as `notes`, or the section a citation names.
+pub fn contract(section: Option<&str>, output: &Output) -> ExitCode {
+    match crate::source::contract_section(section.unwrap_or_default()) {
+        Some(text) => {
+            output.out(&text);
+            ExitCode::from(exit::OK)
+        }
+        None => {
+            output.err(&format!(
+                "error: docs/contract.md has no section `{}`; sections are numbered like `10`, \
+                 `10.13` or `10.1-2` (run `contract` without one for the whole document)",
+                section.unwrap_or_default()
+            ));
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
+}
+
 /// `matrix`: manifests in, the compliance matrix out (Markdown on stdout, HTML on request).
 pub fn matrix(args: &MatrixArgs, output: &Output) -> ExitCode {
     let mut manifests = Vec::with_capacity(args.manifests.len());

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::checks::resolve_check;
 use super::file::{CatalogFile, CiteRef, RuleDef, RuleEntry};
 use super::load::{Problem, check_identifier, resolve_rule};
-use super::model::{Cite, Evidence, Invariants, Level, Origin, Rule};
+use super::model::{Cite, Evidence, Invariants, Level, Link, Origin, Rule};
 use crate::contract::Contract;
 use crate::error::{LoadError, escape_pointer, parse_json};
 use crate::source::SourceFile;
@@ -21,6 +21,32 @@ pub struct Source {
     pub key: String,
     pub title: String,
     pub url: Option<String>,
+    /// A document shipped with the harness, instead of a URL.
+    pub path: Option<String>,
+}
+
+impl Source {
+    /// Where `section` (`15.5.2`, `10.1-2`, or empty) of this source is read.
+    fn target(&self, section: &str) -> Option<String> {
+        if let Some(path) = &self.path {
+            // The binary carries the document: `contract` prints the section.
+            return Some(if section.is_empty() {
+                format!("{path} (`nexudus-conformance contract`)")
+            } else {
+                format!("{path} §{section} (`nexudus-conformance contract {section}`)")
+            });
+        }
+        let url = self.url.as_ref()?;
+        // RFC Editor pages anchor every section as `#section-N.N`.
+        let first = section.split(['-', ' ']).next().unwrap_or_default();
+        Some(
+            if !first.is_empty() && url.starts_with("https://www.rfc-editor.org/rfc/") {
+                format!("{url}#section-{first}")
+            } else {
+                url.clone()
+            },
+        )
+    }
 }
 
 /// The resolved catalog.
@@ -87,12 +113,21 @@ impl Catalog {
                     )
                     .at(format!("{at}/url")));
                 }
+                if def.url.is_some() == def.path.is_some() {
+                    return Err(LoadError::new(
+                        &file.path,
+                        "give a source either a `url` or the `path` of a shipped document"
+                            .to_string(),
+                    )
+                    .at(at));
+                }
                 catalog.sources.insert(
                     key.clone(),
                     Source {
                         key: key.clone(),
                         title: def.title.clone(),
                         url: def.url.clone(),
+                        path: def.path.clone(),
                     },
                 );
             }
@@ -123,6 +158,7 @@ impl Catalog {
                         source: def.sources.join(", "),
                         evidence: def.evidence,
                         statement: def.text.clone(),
+                        links: catalog.links(&def.sources),
                     },
                 );
             }
@@ -215,10 +251,32 @@ impl Catalog {
             .max_by_key(|s| s.key.len())
     }
 
+    /// Where each cited source (`RFC 6750 §3`) is read; a citation of an unknown source is left
+    /// out (statements' sources are checked when they are loaded).
+    fn links(&self, cited: &[String]) -> Vec<Link> {
+        cited
+            .iter()
+            .filter_map(|c| {
+                let source = self.source_of(c)?;
+                let section = c[source.key.len()..].trim().trim_start_matches('§').trim();
+                Some(Link {
+                    cited: c.clone(),
+                    target: source.target(section)?,
+                })
+            })
+            .collect()
+    }
+
     /// The statement a rule cites.
     pub(super) fn cite(&self, cites: &CiteRef, at: &str) -> Result<Cite, Problem> {
         match cites {
-            CiteRef::Inline(cite) => Ok(cite.clone()),
+            CiteRef::Inline(cite) => {
+                let cited: Vec<String> = cite.source.split(", ").map(str::to_string).collect();
+                Ok(Cite {
+                    links: self.links(&cited),
+                    ..cite.clone()
+                })
+            }
             CiteRef::Key(key) => self
                 .statements
                 .get(key)
@@ -257,4 +315,53 @@ pub(super) fn must_cite_doc(level: Level, cite: &Cite, at: &str) -> Result<(), P
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::case::load::load_suite;
+    use crate::contract::Contract;
+    use crate::source::{contract_section, embedded_cases, embedded_schemas};
+
+    #[test]
+    fn every_citation_resolves_to_a_url_or_a_shipped_section() {
+        let mut contract = Contract::load(&embedded_schemas()).unwrap();
+        let suite = load_suite(&embedded_cases(), &mut contract).unwrap();
+        let rules = suite
+            .cases
+            .iter()
+            .flat_map(|c| c.steps.iter().flat_map(|s| s.rules.iter()))
+            .chain(&suite.invariants.own_list)
+            .chain(&suite.invariants.foreign_list);
+        let mut shipped = 0;
+        for rule in rules {
+            let cited = rule.cite.source.split(", ").count();
+            assert_eq!(rule.cite.links.len(), cited, "{}: {:?}", rule.id, rule.cite);
+            for link in &rule.cite.links {
+                if let Some(rest) = link.target.strip_prefix("docs/contract.md") {
+                    shipped += 1;
+                    let section = rest
+                        .trim()
+                        .strip_prefix('§')
+                        .and_then(|s| s.split(' ').next())
+                        .unwrap_or_default();
+                    assert!(
+                        contract_section(section).is_some(),
+                        "{}: {} names no part of docs/contract.md",
+                        rule.id,
+                        link.cited
+                    );
+                } else {
+                    assert!(link.target.starts_with("https://"), "{link:?}");
+                }
+            }
+        }
+        assert!(shipped > 10, "{shipped}");
+        // An RFC section is linked to its anchor.
+        assert!(suite.cases.iter().any(|c| c.steps.iter().any(|s| s.rules.iter().any(|r| r
+            .cite
+            .links
+            .iter()
+            .any(|l| l.target == "https://www.rfc-editor.org/rfc/rfc9110#section-9.2.1")))));
+    }
 }

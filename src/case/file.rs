@@ -138,6 +138,8 @@ pub(super) struct InvariantsFile {
 pub(super) struct SourceDef {
     pub(super) title: String,
     pub(super) url: Option<String>,
+    /// A document shipped with the harness (`docs/contract.md`), instead of a URL.
+    pub(super) path: Option<String>,
 }
 
 /// A statement a rule enforces, in our words, with the sources (keys of `sources`, each with an

@@ -73,10 +73,37 @@ impl fmt::Display for Evidence {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cite {
-    /// Source key from `contract-notes.md` §0 (`SW`, `LP`, …) or a section of it.
+    /// The sources, as cited: `SW, notes §10.13` (keys of the catalog's `sources`, each with an
+    /// optional section).
     pub source: String,
     pub evidence: Evidence,
     pub statement: String,
+    /// Where each cited source can be read, resolved when the catalog is loaded.
+    #[serde(skip)]
+    pub links: Vec<Link>,
+}
+
+/// A cited source and where to read it: a URL (with the RFC section's anchor), or a section of
+/// a document shipped with the harness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// `RFC 9110 §15.5.2`.
+    pub cited: String,
+    /// `https://www.rfc-editor.org/rfc/rfc9110#section-15.5.2`, or `docs/contract.md §10.13`.
+    pub target: String,
+}
+
+impl Cite {
+    /// `SW https://…; notes §10.13 docs/contract.md §10.13`, or `None` when nothing resolves.
+    pub fn see(&self) -> Option<String> {
+        (!self.links.is_empty()).then(|| {
+            self.links
+                .iter()
+                .map(|l| format!("{} {}", l.cited, l.target))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
 }
 
 impl fmt::Display for Cite {

@@ -191,7 +191,7 @@ type Catalogs<'a> = Vec<(&'a str, Value)>;
 /// A small catalog for the `use`/`cites` tests.
 fn catalog() -> Value {
     json!({
-        "sources": {"SW": {"title": "Switch", "url": "https://example.invalid/sw"}, "RFC 6750": {"title": "Bearer"}},
+        "sources": {"SW": {"title": "Switch", "url": "https://example.invalid/sw"}, "RFC 6750": {"title": "Bearer", "url": "https://www.rfc-editor.org/rfc/rfc6750"}},
         "statements": {
             "switch_200": {"sources": ["SW"], "evidence": "doc", "text": "200 on success"},
             "challenge": {"sources": ["RFC 6750 §3"], "evidence": "gap", "text": "a 401 carries a challenge"}
@@ -342,6 +342,14 @@ fn catalog_and_use_mistakes_are_refused_where_they_are_written() {
             vec![(
                 "_contract",
                 with_catalog(&|c| c["statements"]["challenge"]["sources"] = json!(["RFC 675 §3"])),
+            )],
+            base(),
+        ),
+        (
+            "catalog_source_without_link",
+            vec![(
+                "_contract",
+                with_catalog(&|c| c["sources"]["SW"] = json!({"title": "Switch"})),
             )],
             base(),
         ),

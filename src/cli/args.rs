@@ -47,6 +47,13 @@ pub enum Command {
     Rules,
     /// Render run manifests as a targets × trials compliance matrix (Markdown), with trends.
     Matrix(MatrixArgs),
+    /// Print the contract the rules cite (docs/contract.md), or one section of it: `contract 10.13`
+    /// for a rule citing `notes §10.13`.
+    Contract {
+        /// `10`, `10.13` or `10.1-2`; the whole document without one.
+        #[arg(value_name = "SECTION")]
+        section: Option<String>,
+    },
 }
 
 #[derive(Args)]

@@ -39,6 +39,9 @@ pub fn print(plan: &Plan, kills: &Kills, output: &Output) {
             }
             lines.push(format!("  {name} [{}]", rule.level));
             lines.push(format!("      {}", rule.cite));
+            if let Some(see) = rule.cite.see() {
+                lines.push(format!("      see: {see}"));
+            }
             match kills.by_trial.get(&name) {
                 Some(killers) if !killers.is_empty() => {
                     lines.push(format!("      killed by: {}", killers.join(", ")));
@@ -65,6 +68,9 @@ pub fn print(plan: &Plan, kills: &Kills, output: &Output) {
             for rule in rules {
                 lines.push(format!("  {} [{}] on {list}", rule.id, rule.level));
                 lines.push(format!("      {}", rule.cite));
+                if let Some(see) = rule.cite.see() {
+                    lines.push(format!("      see: {see}"));
+                }
             }
         }
         for level in [Level::Must, Level::Should] {

@@ -46,6 +46,9 @@ pub fn failure_text(plan: &Plan, outcome: &TrialOutcome) -> Option<String> {
         TrialKind::Rule { case, step, rule } => {
             let rule = &plan.cases[case].steps[step].rules[rule];
             lines.push(format!("enforces:  {}", rule.cite));
+            if let Some(see) = rule.cite.see() {
+                lines.push(format!("see:       {see}"));
+            }
             lines.push(format!("origin:    {}", rule.origin));
         }
         TrialKind::Restore => {

@@ -70,7 +70,13 @@ pub(super) fn judge(
         };
     };
     let mut notes = vec![
-        format!("breached: {} [{}] — {}", rule.id, rule.level, rule.cite),
+        match rule.cite.see() {
+            Some(see) => format!(
+                "breached: {} [{}] — {} (see {see})",
+                rule.id, rule.level, rule.cite
+            ),
+            None => format!("breached: {} [{}] — {}", rule.id, rule.level, rule.cite),
+        },
         format!("after {}: {}", record.context, describe_list(&record)),
         match record.credential {
             Credential::Foreign => format!(

@@ -753,10 +753,15 @@ fn rules_names_the_killers_of_each_rule() {
         .stdout
         .lines()
         .skip_while(|l| !l.contains("foreign_profile::status_is_404 [MUST]"))
-        .take(3)
+        .take(4)
         .collect();
+    // The rule, its statement, where to read the statement's source, its killers.
     assert_eq!(
         block[2].trim(),
+        "see: SW https://developers.nexudus.com/api/endpoints/coworkers/switch-profile"
+    );
+    assert_eq!(
+        block[3].trim(),
         "killed by: accept_foreign_profile, foreign_profile_403, switch_requires_body, errors_as_http_200, switch_ignores_token_owner"
     );
     assert!(
