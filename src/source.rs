@@ -148,6 +148,10 @@ mod tests {
         assert!(!range.contains("**10.8**"));
         assert_eq!(contract_section("10.99"), None);
         assert_eq!(contract_section("99"), None);
-        assert!(contract_section("").unwrap().starts_with("# The profile-switch contract"));
+        assert!(
+            contract_section("")
+                .unwrap()
+                .starts_with("# The profile-switch contract")
+        );
     }
 }

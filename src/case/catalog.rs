@@ -358,10 +358,15 @@ mod tests {
         }
         assert!(shipped > 10, "{shipped}");
         // An RFC section is linked to its anchor.
-        assert!(suite.cases.iter().any(|c| c.steps.iter().any(|s| s.rules.iter().any(|r| r
-            .cite
-            .links
-            .iter()
-            .any(|l| l.target == "https://www.rfc-editor.org/rfc/rfc9110#section-9.2.1")))));
+        assert!(
+            suite
+                .cases
+                .iter()
+                .any(|c| c.steps.iter().any(|s| s.rules.iter().any(|r| r
+                    .cite
+                    .links
+                    .iter()
+                    .any(|l| l.target == "https://www.rfc-editor.org/rfc/rfc9110#section-9.2.1"))))
+        );
     }
 }

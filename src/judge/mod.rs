@@ -114,8 +114,15 @@ pub struct Summary {
     /// Ignored for any reason (SHOULD rule, missing fixture, known deviation).
     pub ignored: usize,
     pub filtered_out: usize,
+    pub must_passed: usize,
+    pub should_passed: usize,
     pub must_failed: usize,
     pub should_failed: usize,
+    /// SHOULD trials left out because SHOULD rules are not run by default.
+    pub should_ignored: usize,
+    /// Trials in the report that no response judged, at any level: a missing fixture, or not
+    /// run (a failure).
+    pub not_judged: usize,
     /// Ignored because a fixture is missing.
     pub missing_fixture: usize,
     pub known_deviations: usize,
@@ -289,9 +296,18 @@ fn summarize(outcomes: &[TrialOutcome], duration: Duration) -> Summary {
     };
     for o in outcomes {
         match &o.status {
-            Status::Passed(_) => s.passed += 1,
+            Status::Passed(_) => {
+                s.passed += 1;
+                match o.level {
+                    Level::Must => s.must_passed += 1,
+                    Level::Should => s.should_passed += 1,
+                }
+            }
             Status::Failed(failure) => {
                 s.failed += 1;
+                if matches!(failure, Failure::NotRun(_) | Failure::Unusable(_)) {
+                    s.not_judged += 1;
+                }
                 match o.level {
                     Level::Must => s.must_failed += 1,
                     Level::Should => s.should_failed += 1,
@@ -307,12 +323,13 @@ fn summarize(outcomes: &[TrialOutcome], duration: Duration) -> Summary {
                 match why {
                     Ignored::MissingFixture(_) => {
                         s.missing_fixture += 1;
+                        s.not_judged += 1;
                         if o.level == Level::Must {
                             s.must_not_judged += 1;
                         }
                     }
                     Ignored::KnownDeviation(_) => s.known_deviations += 1,
-                    Ignored::ShouldRule => {}
+                    Ignored::ShouldRule => s.should_ignored += 1,
                 }
             }
             Status::FilteredOut => s.filtered_out += 1,

@@ -118,8 +118,13 @@ fn every_observation_maps_to_one_status_and_the_exit_code_follows() {
             failed: 3,
             ignored: 2,
             filtered_out: 1,
+            must_passed: 1,
+            should_passed: 0,
             must_failed: 3,
             should_failed: 0,
+            should_ignored: 1,
+            // The missing fixture and the step that was not run.
+            not_judged: 2,
             missing_fixture: 1,
             known_deviations: 0,
             must_not_judged: 2,

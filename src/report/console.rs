@@ -280,15 +280,57 @@ fn outcome_word(sink: &Text, status: &Status) -> String {
     match status {
         Status::Passed(_) => sink.styled("ok", AnsiColor::Green),
         Status::Failed(_) => sink.styled("FAILED", AnsiColor::Red),
-        // A statically ignored trial (libtest's `#[ignore]`) prints a bare `ignored`.
-        Status::Ignored(Ignored::ShouldRule) | Status::FilteredOut => {
-            sink.styled("ignored", AnsiColor::Yellow)
-        }
+        Status::FilteredOut => sink.styled("ignored", AnsiColor::Yellow),
+        // As libtest prints `#[ignore = "reason"]`: `ignored, reason`.
         Status::Ignored(why) => sink.styled(
-            &format!("ignored ({})", ignored_reason(why)),
+            &format!("ignored, {}", ignored_word(why)),
             AnsiColor::Yellow,
         ),
     }
+}
+
+/// Why a trial was not run, short enough for its `test … ... ignored, …` line.
+fn ignored_word(why: &Ignored) -> String {
+    match why {
+        Ignored::ShouldRule => "SHOULD rule".into(),
+        other => ignored_reason(other),
+    }
+}
+
+/// The line after libtest's `test result:`: the verdict by level, and what was not judged.
+fn verdict_line(sink: &Text, s: &crate::judge::Summary) -> String {
+    let failed = |n: usize| {
+        let text = format!("{n} failed");
+        if n > 0 {
+            sink.styled(&text, AnsiColor::Red)
+        } else {
+            text
+        }
+    };
+    let mut line = format!(
+        "verdict: MUST {} passed, {}; SHOULD {} passed, {}",
+        s.must_passed,
+        failed(s.must_failed),
+        s.should_passed,
+        failed(s.should_failed),
+    );
+    if s.should_ignored > 0 {
+        line.push_str(&format!(
+            ", {} not run (SHOULD rules run with --include-ignored)",
+            s.should_ignored
+        ));
+    }
+    let not_judged = format!("{} not judged", s.not_judged);
+    line.push_str("; ");
+    line.push_str(&if s.not_judged > 0 {
+        sink.styled(&not_judged, AnsiColor::Yellow)
+    } else {
+        not_judged
+    });
+    if s.known_deviations > 0 {
+        line.push_str(&format!("; {} known deviations", s.known_deviations));
+    }
+    line
 }
 
 fn text_lines(
@@ -356,6 +398,8 @@ fn text_lines(
         s.filtered_out,
         s.duration.as_secs_f64()
     ));
+    let verdict = verdict_line(sink, s);
+    sink.line(&verdict);
     sink.line("");
 }
 
@@ -407,9 +451,12 @@ fn json_lines(sink: &mut Text, plan: &Plan, shown: &[&TrialOutcome], judgement: 
             "ignored": s.ignored,
             "measured": 0,
             "filtered_out": s.filtered_out,
+            "must_passed": s.must_passed,
             "must_failed": s.must_failed,
+            "should_passed": s.should_passed,
             "should_failed": s.should_failed,
             "must_not_judged": s.must_not_judged,
+            "not_judged": s.not_judged,
             "exec_time": s.duration.as_secs_f64(),
         })
         .to_string(),

@@ -130,9 +130,8 @@ fn sign_in_errors_exit_3_and_say_what_to_do() {
         run.stderr
     );
     assert!(
-        run.stdout.contains(
-            "ignored (needs target_profile_id: the account has no second active profile)"
-        ),
+        run.stdout
+            .contains("ignored, needs target_profile_id: the account has no second active profile"),
         "{}",
         run.stdout
     );

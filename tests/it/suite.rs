@@ -36,8 +36,23 @@ fn should_rules_are_ignored_by_default() {
     let run = harness(&[]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     let trials = run.trials();
-    assert!(trials.contains(&("valid_switch::json_content_type".into(), "ignored".into())));
+    assert!(trials.contains(&(
+        "valid_switch::json_content_type".into(),
+        "ignored, SHOULD rule".into()
+    )));
     assert!(trials.contains(&("valid_switch::status_is_200".into(), "ok".into())));
+    // The closing lines: libtest's, as libtest prints it, then the verdict by level.
+    let closing: Vec<&str> = run.stdout.lines().rev().skip(1).take(2).collect();
+    assert!(
+        closing[1].starts_with("test result: ok. 71 passed; 0 failed; 96 ignored; 0 measured;"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        closing[0],
+        "verdict: MUST 71 passed, 0 failed; SHOULD 0 passed, 0 failed, 96 not run \
+         (SHOULD rules run with --include-ignored); 0 not judged"
+    );
 }
 
 #[test]
@@ -166,13 +181,13 @@ fn missing_fixtures_make_cases_ignored_with_the_reason() {
         .collect();
     assert_eq!(lines.len(), 2, "{}", run.stdout);
     assert!(
-        lines[0].contains("ignored (needs expired_token: pass --expired-token)"),
+        lines[0].contains("ignored, needs expired_token: pass --expired-token"),
         "{}",
         lines[0]
     );
     assert!(
         lines[1].contains(
-            "ignored (needs foreign_profile_id: pass --foreign-token or --foreign-profile-id)"
+            "ignored, needs foreign_profile_id: pass --foreign-token or --foreign-profile-id"
         ),
         "{}",
         lines[1]
