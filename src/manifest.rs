@@ -42,6 +42,9 @@ pub struct Summary {
     pub skipped: usize,
     pub known_deviations: usize,
     pub filtered_out: usize,
+    /// Snapshot trials whose snapshot was recorded as the target's baseline.
+    #[serde(default)]
+    pub baselines: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +75,8 @@ pub enum Outcome {
     Skipped,
     /// Failed, and listed in `--known-deviations`.
     KnownDeviation,
+    /// A snapshot trial with nothing stored: this run's was recorded as the baseline.
+    Baseline,
     /// Left out by the filter.
     FilteredOut,
 }
@@ -84,6 +89,7 @@ impl Outcome {
             Outcome::Ignored => "ignored",
             Outcome::Skipped => "skipped",
             Outcome::KnownDeviation => "known_deviation",
+            Outcome::Baseline => "baseline",
             Outcome::FilteredOut => "filtered_out",
         }
     }

@@ -120,6 +120,7 @@ fn symbol(outcome: Option<Outcome>) -> &'static str {
         Some(Outcome::Ignored) => "⚪",
         Some(Outcome::Skipped) => "⏭",
         Some(Outcome::KnownDeviation) => "⚠️",
+        Some(Outcome::Baseline) => "📸",
         Some(Outcome::FilteredOut) | None => "–",
     }
 }

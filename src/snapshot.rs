@@ -368,6 +368,42 @@ fn collect_paths(value: &Value, at: &str, out: &mut BTreeSet<String>) {
     }
 }
 
+/// Renames every pending snapshot (`DIR/<label>/*.snap.new`) to its stored name; the paths it
+/// stored, sorted. No cargo-insta needed.
+///
+/// # Errors
+/// The label has no directory under `dir`, or a file cannot be renamed.
+pub fn accept_pending(dir: &Path, label: &str) -> Result<Vec<PathBuf>, LoadError> {
+    let dir = dir.join(sanitize_label(label));
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        LoadError::new(
+            dir.display().to_string(),
+            format!(
+                "cannot read the snapshots of target `{label}` ({e}); pass the directory a run \
+                 wrote them to with --snapshots DIR"
+            ),
+        )
+    })?;
+    let mut pending: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".snap.new"))
+        .collect();
+    pending.sort();
+    let mut accepted = Vec::with_capacity(pending.len());
+    for path in pending {
+        let stored = path.with_extension("");
+        std::fs::rename(&path, &stored).map_err(|e| {
+            LoadError::new(
+                path.display().to_string(),
+                format!("cannot accept it as {} ({e})", stored.display()),
+            )
+        })?;
+        accepted.push(stored);
+    }
+    Ok(accepted)
+}
+
 /// A snapshot file in insta's format, for `cargo insta review`.
 pub fn file_text(source: &str, case: &str, contents: &str) -> String {
     format!("---\nsource: {source}\nexpression: {case} responses\n---\n{contents}\n")

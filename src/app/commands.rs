@@ -7,12 +7,39 @@ use std::time::Duration;
 use super::fault_matrix;
 use super::signals::Signals;
 use super::{load_contract, runtime};
-use crate::cli::{Config, MatrixArgs, ServeArgs};
+use crate::cli::{Config, MatrixArgs, ServeArgs, SnapshotsCommand};
 use crate::error::LoadError;
 use crate::exit;
 use crate::plan::{self, PlanOptions, Selection};
 use crate::report::{self, Output};
 use crate::server::{self, Fault, FixedTokens, ServerOptions, Variant};
+
+/// `snapshots accept LABEL`: every pending snapshot of the target becomes its stored one.
+pub fn snapshots(command: &SnapshotsCommand, output: &Output) -> ExitCode {
+    let SnapshotsCommand::Accept { label, dir } = command;
+    match crate::snapshot::accept_pending(dir, label) {
+        Ok(accepted) if accepted.is_empty() => {
+            output.out(&format!(
+                "nothing to accept: no pending snapshots (.snap.new) in {}",
+                dir.join(crate::snapshot::sanitize_label(label)).display()
+            ));
+            ExitCode::from(exit::OK)
+        }
+        Ok(accepted) => {
+            for path in &accepted {
+                output.out(&format!("accepted {}", path.display()));
+            }
+            output.out(&format!(
+                "{} snapshot{} of target `{}` accepted",
+                accepted.len(),
+                if accepted.len() == 1 { "" } else { "s" },
+                crate::snapshot::sanitize_label(label)
+            ));
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => output.load_error(&e),
+    }
+}
 
 /// `contract [SECTION]`: the document the rules cite as `notes`, or the section a citation names.
 pub fn contract(section: Option<&str>, output: &Output) -> ExitCode {

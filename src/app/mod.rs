@@ -33,6 +33,9 @@ pub fn main() -> ExitCode {
     if let Some(Command::Matrix(args)) = &cli.command {
         return commands::matrix(args, &output);
     }
+    if let Some(Command::Snapshots(command)) = &cli.command {
+        return commands::snapshots(command, &output);
+    }
     if let Some(Command::Contract { section }) = &cli.command {
         return commands::contract(section.as_deref(), &output);
     }

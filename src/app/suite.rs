@@ -176,6 +176,7 @@ fn prepare(config: &Config) -> Result<(Plan, Policy, String), LoadError> {
         Some(s) => Some(SnapshotPolicy {
             store: SnapshotStore::load(&s.dir, &config.target_label)?,
             write: s.write,
+            baseline: s.baseline,
         }),
         None => None,
     };

@@ -32,6 +32,8 @@ pub struct Finding {
     pub actual: String,
     /// One line per further detail, e.g. each schema error with its paths.
     pub details: Vec<String>,
+    /// A unified diff of what was expected and what came (snapshot drift), shown as a block.
+    pub diff: Option<String>,
 }
 
 fn violation(expected: impl Into<String>, actual: impl Into<String>) -> Verdict {
@@ -39,6 +41,7 @@ fn violation(expected: impl Into<String>, actual: impl Into<String>) -> Verdict 
         expected: expected.into(),
         actual: actual.into(),
         details: Vec::new(),
+        diff: None,
     })
 }
 
@@ -108,6 +111,7 @@ pub fn evaluate(rule: &Rule, response: &HttpResponse, vars: &Vars) -> Verdict {
                         expected: format!("a body valid against {}", check.reference),
                         actual: count,
                         details: errors.into_iter().take(MAX_SCHEMA_ERRORS).collect(),
+                        diff: None,
                     })
                 }
             }
@@ -400,6 +404,7 @@ fn items(body: &Value, check: &ItemsCheck, vars: &Vars) -> Verdict {
                 }
             ),
             details: Vec::new(),
+            diff: None,
         });
     }
     if let Some(each) = &check.each {

@@ -47,12 +47,28 @@ pub enum Command {
     Rules,
     /// Render run manifests as a targets × trials compliance matrix (Markdown), with trends.
     Matrix(MatrixArgs),
+    /// Work with stored snapshots without cargo-insta: `snapshots accept LABEL`.
+    #[command(subcommand)]
+    Snapshots(SnapshotsCommand),
     /// Print the contract the rules cite (docs/contract.md), or one section of it: `contract 10.13`
     /// for a rule citing `notes §10.13`.
     Contract {
         /// `10`, `10.13` or `10.1-2`; the whole document without one.
         #[arg(value_name = "SECTION")]
         section: Option<String>,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum SnapshotsCommand {
+    /// Accept the pending snapshots (`.snap.new`) of a target as its stored ones.
+    Accept {
+        /// The target's label (`--target-label`).
+        #[arg(value_name = "LABEL")]
+        label: String,
+        /// Where snapshots live (as --snapshots).
+        #[arg(long = "snapshots", value_name = "DIR", default_value = "snapshots")]
+        dir: PathBuf,
     },
 }
 
@@ -267,8 +283,9 @@ pub struct NightlyArgs {
     /// No `case::snapshot` trials.
     #[arg(long)]
     pub no_snapshots: bool,
-    /// What to do with new or drifted snapshots: write `.snap.new` for `cargo insta review` (new),
-    /// accept them (always), or nothing (no). auto: no when CI is set, else new.
+    /// What to do with drifted snapshots: write `.snap.new` to accept with `snapshots accept LABEL`
+    /// (new), accept them (always), or nothing (no). auto: no when CI is set, else new. A case
+    /// with no stored snapshot has its first one recorded as the baseline, except with no.
     #[arg(long, value_enum, default_value_t = UpdateMode::Auto, value_name = "MODE")]
     pub update_snapshots: UpdateMode,
     /// Snapshot drift fails the run (MUST) instead of being a SHOULD trial.

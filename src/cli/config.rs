@@ -64,6 +64,8 @@ pub struct SpawnConfig {
 pub struct SnapshotConfig {
     pub dir: PathBuf,
     pub write: SnapshotWrite,
+    /// Record a missing snapshot as the baseline (not under `--update-snapshots no`).
+    pub baseline: bool,
     pub deny_drift: bool,
 }
 
@@ -329,10 +331,12 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("snapshots")),
             write: update_mode(n.update_snapshots),
+            baseline: n.update_snapshots != UpdateMode::No,
             deny_drift: n.deny_drift,
         });
         if let Some(s) = &snapshots
-            && s.write != SnapshotWrite::Nothing
+            && (s.write != SnapshotWrite::Nothing
+                || (s.baseline && !s.dir.join(&target_label).exists()))
         {
             // Checked now, not after a long run: new and drifted snapshots are written here.
             check_dir_writable("--snapshots", &s.dir.join(&target_label))?;

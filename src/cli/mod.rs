@@ -4,7 +4,7 @@
 mod args;
 mod config;
 
-pub use args::{Cli, Command, ContractArgs, MatrixArgs, ServeArgs, parse};
+pub use args::{Cli, Command, ContractArgs, MatrixArgs, ServeArgs, SnapshotsCommand, parse};
 pub use config::{
     Config, DEFAULT_REMOTE_RPS, RemoteTarget, SnapshotConfig, SpawnConfig, TargetConfig, is_remote,
     paces, secrets,

@@ -34,6 +34,9 @@ pub enum SnapshotWrite {
 pub struct SnapshotPolicy {
     pub store: SnapshotStore,
     pub write: SnapshotWrite,
+    /// A case without a stored snapshot has this run's recorded as its baseline (everything but
+    /// `--update-snapshots no`), so a nightly passes from its first night.
+    pub baseline: bool,
 }
 
 /// What a run is judged by besides its rules.
@@ -71,6 +74,8 @@ pub enum Ignored {
     MissingFixture(String),
     /// A failure listed in the known-deviations ledger.
     KnownDeviation(String),
+    /// No snapshot was stored: this run's was recorded as the baseline (where it says).
+    Baseline(String),
 }
 
 /// A trial's outcome.
@@ -126,6 +131,8 @@ pub struct Summary {
     /// Ignored because a fixture is missing.
     pub missing_fixture: usize,
     pub known_deviations: usize,
+    /// Snapshot trials whose snapshot was recorded as the baseline.
+    pub baselines: usize,
     /// MUST trials in the report that no response judged: a missing fixture, not run.
     pub must_not_judged: usize,
     /// The run's wall time.
@@ -329,6 +336,10 @@ fn summarize(outcomes: &[TrialOutcome], duration: Duration) -> Summary {
                         }
                     }
                     Ignored::KnownDeviation(_) => s.known_deviations += 1,
+                    Ignored::Baseline(_) => {
+                        s.baselines += 1;
+                        s.not_judged += 1;
+                    }
                     Ignored::ShouldRule => s.should_ignored += 1,
                 }
             }
@@ -372,6 +383,20 @@ fn judge_snapshots(
                 files.push(FileAction::Remove { path: pending });
                 continue;
             }
+            Comparison::New if policy.baseline => {
+                outcome.status = Status::Ignored(Ignored::Baseline(format!(
+                    "baseline recorded in {}: no snapshot of target `{}` was stored; later runs \
+                     compare with it",
+                    stored.display(),
+                    store.label
+                )));
+                files.push(FileAction::Write {
+                    path: stored,
+                    text: snapshot::file_text(&case.file, &case.id, &text),
+                });
+                files.push(FileAction::Remove { path: pending });
+                continue;
+            }
             Comparison::New => Finding {
                 expected: format!(
                     "a stored snapshot of this case's responses for target `{}`",
@@ -379,6 +404,7 @@ fn judge_snapshots(
                 ),
                 actual: "none yet".into(),
                 details: Vec::new(),
+                diff: None,
             },
             Comparison::Drift {
                 diff,
@@ -398,7 +424,6 @@ fn judge_snapshots(
                         new_statuses.join(", ")
                     ));
                 }
-                details.extend(diff.lines().map(str::to_string));
                 Finding {
                     expected: format!(
                         "responses shaped like the stored snapshot for target `{}`",
@@ -406,19 +431,25 @@ fn judge_snapshots(
                     ),
                     actual: "they drifted".into(),
                     details,
+                    diff: Some(diff.clone()),
                 }
             }
         };
         let file_text = snapshot::file_text(&case.file, &case.id, &text);
         match policy.write {
             SnapshotWrite::Nothing => outcome.notes.push(format!(
-                "stored snapshot: {}; nothing written (--update-snapshots no, or CI)",
+                "stored snapshot: {}; nothing written (--update-snapshots no, or CI): run with \
+                 --update-snapshots new to write it for review",
                 stored.display()
             )),
             SnapshotWrite::New => {
+                let dir = store.dir.parent().unwrap_or(&store.dir);
                 outcome.notes.push(format!(
-                    "written to {} — review with `cargo insta review`, or accept with --update-snapshots always",
-                    pending.display()
+                    "written to {}: accept it with `nexudus-conformance snapshots accept {} \
+                     --snapshots {}` (or review it with `cargo insta review`)",
+                    pending.display(),
+                    store.label,
+                    dir.display()
                 ));
                 files.push(FileAction::Write {
                     path: pending,
@@ -476,6 +507,7 @@ fn apply_deviations(plan: &Plan, ledger: &Ledger, today: NaiveDate, outcomes: &m
                     details: vec![
                         "remove the entry: the known-deviations list only shrinks".into(),
                     ],
+                    diff: None,
                 }));
                 outcome.notes.clear();
             }
@@ -497,6 +529,7 @@ fn apply_deviations(plan: &Plan, ledger: &Ledger, today: NaiveDate, outcomes: &m
                     .iter()
                     .map(|d| format!("{}: {} — expired {}", d.origin, d.reason, d.expires))
                     .collect(),
+                diff: None,
             }))
         };
     }

@@ -44,6 +44,7 @@ fn violation() -> Observed {
         expected: "status 200".into(),
         actual: "status 500".into(),
         details: Vec::new(),
+        diff: None,
     }))
 }
 
@@ -93,6 +94,7 @@ fn every_observation_maps_to_one_status_and_the_exit_code_follows() {
                     expected: "status 200".into(),
                     actual: "status 500".into(),
                     details: Vec::new(),
+                    diff: None,
                 }))
             ),
             (
@@ -127,6 +129,7 @@ fn every_observation_maps_to_one_status_and_the_exit_code_follows() {
             not_judged: 2,
             missing_fixture: 1,
             known_deviations: 0,
+            baselines: 0,
             must_not_judged: 2,
             duration: Duration::from_secs(14),
         }

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::RunInfo;
 use super::output::Output;
-use super::text::{failure_text, ignored_reason, short_message};
+use super::text::{DIFF_HEADING, DIFF_INDENT, failure_text, ignored_reason, short_message};
 use crate::case::Level;
 use crate::judge::{Failure, Ignored, Judgement, Status, TrialOutcome};
 use crate::plan::{Cost, Plan, Selection};
@@ -333,6 +333,43 @@ fn verdict_line(sink: &Text, s: &crate::judge::Summary) -> String {
     line
 }
 
+/// A failure block with its unified diff coloured as `git diff` colours one (on a terminal).
+fn coloured_diff(sink: &Text, text: &str) -> String {
+    if !sink.color {
+        return text.to_string();
+    }
+    let mut in_diff = false;
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line == DIFF_HEADING {
+            in_diff = true;
+            out.push(line.to_string());
+            continue;
+        }
+        let Some(diff_line) = line.strip_prefix(DIFF_INDENT).filter(|_| in_diff) else {
+            in_diff = false;
+            out.push(line.to_string());
+            continue;
+        };
+        let color = if diff_line.starts_with("+++") || diff_line.starts_with("---") {
+            None
+        } else if diff_line.starts_with('+') {
+            Some(AnsiColor::Green)
+        } else if diff_line.starts_with('-') {
+            Some(AnsiColor::Red)
+        } else if diff_line.starts_with("@@") {
+            Some(AnsiColor::Cyan)
+        } else {
+            None
+        };
+        out.push(match color {
+            Some(color) => format!("{DIFF_INDENT}{}", sink.styled(diff_line, color)),
+            None => line.to_string(),
+        });
+    }
+    out.join("\n")
+}
+
 fn text_lines(
     sink: &mut Text,
     plan: &Plan,
@@ -373,6 +410,7 @@ fn text_lines(
         for o in &failed {
             sink.line(&format!("---- {} ----", o.name));
             if let Some(text) = failure_text(plan, o) {
+                let text = coloured_diff(sink, &text);
                 sink.line(&text);
             }
             sink.line("");

@@ -22,6 +22,7 @@ pub fn build(judgement: &Judgement, info: &RunInfo, exit_code: u8) -> Manifest {
                 Status::Ignored(Ignored::ShouldRule) => (Outcome::Ignored, None),
                 Status::Ignored(Ignored::MissingFixture(_)) => (Outcome::Skipped, None),
                 Status::Ignored(Ignored::KnownDeviation(_)) => (Outcome::KnownDeviation, None),
+                Status::Ignored(Ignored::Baseline(_)) => (Outcome::Baseline, None),
                 Status::Failed(f) => (
                     Outcome::Failed,
                     Some(match f {
@@ -37,13 +38,14 @@ pub fn build(judgement: &Judgement, info: &RunInfo, exit_code: u8) -> Manifest {
                 Outcome::Ignored => summary.ignored += 1,
                 Outcome::Skipped => summary.skipped += 1,
                 Outcome::KnownDeviation => summary.known_deviations += 1,
+                Outcome::Baseline => summary.baselines += 1,
                 Outcome::FilteredOut => summary.filtered_out += 1,
             }
             let message = match &o.status {
                 Status::Failed(_)
-                | Status::Ignored(Ignored::MissingFixture(_) | Ignored::KnownDeviation(_)) => {
-                    Some(short_message(&o.status)).filter(|m| !m.is_empty())
-                }
+                | Status::Ignored(
+                    Ignored::MissingFixture(_) | Ignored::KnownDeviation(_) | Ignored::Baseline(_),
+                ) => Some(short_message(&o.status)).filter(|m| !m.is_empty()),
                 _ => None,
             };
             ManifestTrial {

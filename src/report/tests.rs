@@ -71,6 +71,7 @@ fn judged() -> (Plan, RunReport, Judgement) {
                     expected: "status 200".into(),
                     actual: "status 500".into(),
                     details: Vec::new(),
+                    diff: None,
                 })),
                 exchange: Some(exchange(500, r#"{"Message":"boom"}"#, 42)),
                 duration: Duration::from_millis(42),

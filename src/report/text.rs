@@ -32,8 +32,13 @@ pub fn ignored_reason(why: &Ignored) -> String {
         Ignored::ShouldRule => "SHOULD rule, ignored (run with --include-ignored)".into(),
         Ignored::MissingFixture(why) => why.clone(),
         Ignored::KnownDeviation(why) => format!("known deviation: {why}"),
+        Ignored::Baseline(why) => why.clone(),
     }
 }
+
+/// The line before a failure's unified diff, whose lines follow indented by [`DIFF_INDENT`].
+pub const DIFF_HEADING: &str = "diff:";
+pub const DIFF_INDENT: &str = "    ";
 
 /// The failure block of a failed trial (unredacted; `None` for any other outcome).
 pub fn failure_text(plan: &Plan, outcome: &TrialOutcome) -> Option<String> {
@@ -80,6 +85,10 @@ pub fn failure_text(plan: &Plan, outcome: &TrialOutcome) -> Option<String> {
             lines.push(format!("actual:    {}", f.actual));
             for d in outcome.notes.iter().chain(&f.details) {
                 lines.push(format!("  - {d}"));
+            }
+            if let Some(diff) = &f.diff {
+                lines.push(DIFF_HEADING.into());
+                lines.extend(diff.lines().map(|l| format!("{DIFF_INDENT}{l}")));
             }
         }
         Failure::Broken(why) => lines.push(format!("could not judge: {why}")),

@@ -135,6 +135,7 @@ pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialRecor
                 ),
                 actual: describe_default(&now),
                 details: notes,
+                diff: None,
             })
         }
     };

@@ -2,7 +2,7 @@
 
 use nexudus_conformance::server::{Fault, Faults, ServerOptions};
 
-use crate::support::{Server, args, harness};
+use crate::support::{Server, args, harness, harness_env};
 
 /// A copy of the repository's embedded-server snapshots in a fresh directory, so that runs may
 /// write `.snap.new` files without touching the repository.
@@ -154,8 +154,68 @@ fn accepting_drift_updates_the_snapshot_and_passes() {
 }
 
 #[test]
-fn a_target_without_snapshots_records_new_ones_and_ci_writes_nothing() {
+fn a_nightly_passes_from_its_first_night() {
+    // README's recipe, under CI, against a label with no snapshots yet: the first night records
+    // every case's snapshot as the baseline (said so, not failed); the second compares with it.
     let dir = std::env::temp_dir().join(format!("nxc-it-{}-fresh", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = Server::start();
+    let mut a = server.target_args();
+    a.extend(args(&[
+        "--target-label",
+        "Staging EU",
+        "--snapshots",
+        dir.to_str().unwrap(),
+        "--include-ignored",
+    ]));
+    let first = harness_env(&a, &[("CI", "true")]);
+    assert_eq!(first.code, 0, "{}", first.all_output());
+    let baselines: Vec<(String, String)> = first
+        .trials()
+        .into_iter()
+        .filter(|(n, _)| n.ends_with("::snapshot"))
+        .collect();
+    assert_eq!(baselines.len(), 18);
+    let stored = dir.join("staging-eu").join("valid_switch.snap");
+    assert!(
+        baselines.contains(&(
+            "valid_switch::snapshot".into(),
+            format!(
+                "ignored, baseline recorded in {}: no snapshot of target `staging-eu` was \
+                 stored; later runs compare with it",
+                stored.display()
+            )
+        )),
+        "{baselines:?}"
+    );
+    assert!(first.stdout.contains("; 18 not judged"), "{}", first.stdout);
+    assert_eq!(
+        std::fs::read_dir(dir.join("staging-eu")).unwrap().count(),
+        18
+    );
+    // Snapshots hold no secrets: tokens are placeholders.
+    for entry in std::fs::read_dir(dir.join("staging-eu")).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        for secret in server.secrets() {
+            assert!(!text.contains(&secret), "{}", entry.path().display());
+        }
+    }
+    let second = harness_env(&a, &[("CI", "true")]);
+    assert_eq!(second.code, 0, "{}", second.all_output());
+    assert!(
+        second
+            .trials()
+            .iter()
+            .filter(|(n, _)| n.ends_with("::snapshot"))
+            .all(|(_, r)| r == "ok"),
+        "{}",
+        second.stdout
+    );
+}
+
+#[test]
+fn update_snapshots_no_writes_nothing_and_fails_what_it_cannot_compare() {
+    let dir = std::env::temp_dir().join(format!("nxc-it-{}-nowrite", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let server = Server::start();
     let mut a = server.target_args();
@@ -178,21 +238,84 @@ fn a_target_without_snapshots_records_new_ones_and_ci_writes_nothing() {
         run.stdout
     );
     assert!(!dir.exists(), "--update-snapshots no writes nothing");
-    let a: Vec<String> = a
-        .into_iter()
-        .map(|s| if s == "no" { "new".into() } else { s })
-        .collect();
-    let run = harness(&a);
-    assert_eq!(run.code, 101);
-    assert_eq!(
-        std::fs::read_dir(dir.join("staging-eu")).unwrap().count(),
-        18
+}
+
+#[test]
+fn pending_snapshots_are_accepted_without_cargo_insta() {
+    let dir = snapshot_copy("accept-command");
+    let run = run_with_fault(
+        Some(Fault::ExtraProfileField),
+        &dir,
+        &["--include-ignored", "--color", "always", "profiles_list::"],
     );
-    // Snapshots hold no secrets: tokens are placeholders.
-    for entry in std::fs::read_dir(dir.join("staging-eu")).unwrap().flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap();
-        for secret in server.secrets() {
-            assert!(!text.contains(&secret), "{}", entry.path().display());
-        }
-    }
+    assert_eq!(run.code, 101, "{}", run.all_output());
+    // The drift is a unified diff, coloured on request: additions green, hunks cyan.
+    assert!(
+        run.stdout
+            .contains("    \u{1b}[32m+      \"UpdatedOn\": \"[date]\",\u{1b}[0m"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("    \u{1b}[36m@@ "), "{}", run.stdout);
+    let accept = format!(
+        "accept it with `nexudus-conformance snapshots accept embedded --snapshots {}`",
+        dir.display()
+    );
+    assert!(run.stdout.contains(&accept), "{}", run.stdout);
+    let accepted = harness(&args(&[
+        "snapshots",
+        "accept",
+        "embedded",
+        "--snapshots",
+        dir.to_str().unwrap(),
+    ]));
+    assert_eq!(accepted.code, 0, "{}", accepted.all_output());
+    let stored = dir.join("embedded").join("profiles_list.snap");
+    assert_eq!(
+        accepted.stdout,
+        format!(
+            "accepted {}\n1 snapshot of target `embedded` accepted\n",
+            stored.display()
+        )
+    );
+    assert!(
+        std::fs::read_to_string(&stored)
+            .unwrap()
+            .contains("UpdatedOn")
+    );
+    let run = run_with_fault(
+        Some(Fault::ExtraProfileField),
+        &dir,
+        &["--include-ignored", "profiles_list::"],
+    );
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    // Nothing left to accept; a label with no directory is bad input that says what to pass.
+    let again = harness(&args(&[
+        "snapshots",
+        "accept",
+        "embedded",
+        "--snapshots",
+        dir.to_str().unwrap(),
+    ]));
+    assert_eq!(again.code, 0);
+    assert!(
+        again.stdout.starts_with("nothing to accept"),
+        "{}",
+        again.stdout
+    );
+    let missing = harness(&args(&[
+        "snapshots",
+        "accept",
+        "nowhere",
+        "--snapshots",
+        dir.to_str().unwrap(),
+    ]));
+    assert_eq!(missing.code, 2, "{}", missing.all_output());
+    assert!(
+        missing
+            .stderr
+            .contains("pass the directory a run wrote them to with --snapshots DIR"),
+        "{}",
+        missing.stderr
+    );
 }

@@ -133,7 +133,17 @@ fn command(args: &[String]) -> Command {
 
 /// Runs the harness binary with `args`, with no NEXUDUS_* variables from the environment.
 pub fn harness(args: &[String]) -> Run {
-    let out: Output = command(args).output().unwrap();
+    harness_env(args, &[])
+}
+
+/// Like [`harness`], with these environment variables set (`CI`, …) and `CI` unset otherwise.
+pub fn harness_env(args: &[String], env: &[(&str, &str)]) -> Run {
+    let mut cmd = command(args);
+    cmd.env_remove("CI");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out: Output = cmd.output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
