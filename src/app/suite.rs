@@ -53,7 +53,9 @@ pub fn suite(config: &Config, output: &Output) -> ExitCode {
             };
             let info = run_info(config, &report, "unusable", contract_hash, started_at);
             let judgement = judge::judge(&plan, &report, &policy);
-            return ExitCode::from(write_files(config, &plan, &judgement, &info, output));
+            return ExitCode::from(write_files(
+                config, &plan, &judgement, &info, &report, output,
+            ));
         }
     };
     output.learn_from_exchanges(&report.exchanges);
@@ -63,7 +65,7 @@ pub fn suite(config: &Config, output: &Output) -> ExitCode {
     if let Err(e) = report::print(&plan, &report, &judgement, &info, &config.libtest, output) {
         failures.push(format!("cannot write the report: {e}"));
     }
-    let code = write_files(config, &plan, &judgement, &info, output);
+    let code = write_files(config, &plan, &judgement, &info, &report, output);
     if failures.is_empty() {
         ExitCode::from(code)
     } else {
@@ -90,9 +92,22 @@ fn write_files(
     plan: &Plan,
     judgement: &Judgement,
     info: &RunInfo,
+    report: &RunReport,
     output: &Output,
 ) -> u8 {
     let mut code = judgement.exit_code;
+    if let Some(dir) = &config.report_html {
+        match report::write_html(dir, plan, judgement, info, &report.exchanges, output) {
+            Ok(path) => output.err(&format!("HTML report: {}", path.display())),
+            Err(e) => {
+                output.err(&format!(
+                    "error: cannot write --report-html {}: {e}",
+                    dir.display()
+                ));
+                code = worse(code, exit::OUTPUT_FAILED);
+            }
+        }
+    }
     if let Some(path) = &config.junit
         && let Err(e) = report::write_junit(path, plan, judgement, info, output)
     {

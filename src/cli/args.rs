@@ -247,6 +247,10 @@ pub struct GateArgs {
     /// Also write the results as JUnit XML to this file.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Also write a self-contained HTML report, DIR/index.html: the summary, then each case's
+    /// trials and exchanges (redacted) with their curl.
+    #[arg(long, value_name = "DIR")]
+    pub report_html: Option<PathBuf>,
     /// Where the original default is recorded while the account may be switched (default: the
     /// user's state folder, $XDG_STATE_HOME/nexudus-conformance/journal.json); a run killed before
     /// its restore is put right by the next one against the same target and user.

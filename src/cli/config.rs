@@ -91,6 +91,8 @@ pub struct Config {
     pub snapshots: Option<SnapshotConfig>,
     pub known_deviations: Option<PathBuf>,
     pub junit: Option<PathBuf>,
+    /// `--report-html DIR`.
+    pub report_html: Option<PathBuf>,
     pub manifest: Option<PathBuf>,
     pub progress: ProgressMode,
     /// `--deny-skipped`.
@@ -317,6 +319,9 @@ impl Config {
                 check_writable(flag, path)?;
             }
         }
+        if let Some(dir) = &cli.gate.report_html {
+            check_dir_writable("--report-html", dir)?;
+        }
         let n = &cli.nightly;
         let target_label = match (&n.target_label, base_url) {
             (Some(label), _) => snapshot::sanitize_label(label),
@@ -373,6 +378,7 @@ impl Config {
             snapshots,
             known_deviations: n.known_deviations.clone(),
             junit: cli.gate.junit.clone(),
+            report_html: cli.gate.report_html.clone(),
             manifest: n.manifest.clone(),
             progress,
             deny_skipped: cli.gate.deny_skipped,

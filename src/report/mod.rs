@@ -4,6 +4,7 @@
 
 mod console;
 mod files;
+mod html;
 mod junit;
 mod manifest;
 mod output;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 
 pub use console::{list, preamble, print, render, selection};
 pub use files::apply as apply_files;
+pub use html::{render as render_html, write as write_html};
 pub use junit::{render as render_junit, write as write_junit};
 pub use manifest::{build as build_manifest, write as write_manifest};
 pub use output::Output;

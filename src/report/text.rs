@@ -144,6 +144,20 @@ fn exchange_lines(record: &ExchangeRecord) -> Vec<String> {
     lines
 }
 
+/// The whole body for a report that shows it in full: JSON pretty-printed with secrets masked by
+/// key, other text as it is; non-UTF-8 bytes as hex. Bodies over 64 KiB are cut.
+pub fn body_text(body: &[u8]) -> String {
+    const LIMIT: usize = 64 * 1024;
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => serde_json::to_string_pretty(&mask_json(&value)).unwrap_or_default(),
+        Err(_) => match std::str::from_utf8(&body[..body.len().min(LIMIT)]) {
+            Ok(text) if body.len() > LIMIT => format!("{text}… ({} bytes in all)", body.len()),
+            Ok(text) => text.to_string(),
+            Err(_) => body_excerpt(body),
+        },
+    }
+}
+
 /// The body, secrets masked by key, shortened; non-UTF-8 bytes shown as such.
 fn body_excerpt(body: &[u8]) -> String {
     let text = match serde_json::from_slice::<serde_json::Value>(body) {

@@ -286,3 +286,105 @@ fn progress_shows_one_line_per_case_while_the_run_is_in_flight() {
         quiet.stderr
     );
 }
+
+/// How often each of these tags opens and closes in `page`.
+fn balanced(page: &str, tags: &[&str]) {
+    for tag in tags {
+        let opens =
+            page.matches(&format!("<{tag}>")).count() + page.matches(&format!("<{tag} ")).count();
+        let closes = page.matches(&format!("</{tag}>")).count();
+        assert_eq!(
+            opens, closes,
+            "<{tag}> opened {opens} times, closed {closes}"
+        );
+    }
+}
+
+#[test]
+fn the_html_report_has_the_summary_then_each_case_and_needs_nothing_else() {
+    use nexudus_conformance::server::{Fault, Faults};
+    let server = Server::start_with(ServerOptions {
+        faults: Faults::from([Fault::AcceptForeignProfile]),
+        ..ServerOptions::default()
+    });
+    let dir = temp("html");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut a = server.target_args();
+    a.extend(args(&[
+        "--include-ignored",
+        "--no-snapshots",
+        "--report-html",
+        dir.to_str().unwrap(),
+        // foreign_profile fails under the fault; profiles_list, among others, passes.
+        "profile",
+    ]));
+    let run = harness(&a);
+    assert_eq!(run.code, 101, "{}", run.all_output());
+    let index = dir.join("index.html");
+    assert!(
+        run.stderr
+            .contains(&format!("HTML report: {}", index.display())),
+        "{}",
+        run.stderr
+    );
+    let page = std::fs::read_to_string(&index).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    balanced(
+        &page,
+        &[
+            "html", "head", "body", "section", "table", "tr", "pre", "details", "nav", "ul",
+        ],
+    );
+    // Self-contained: no script, no stylesheet or image from elsewhere; links stay in the page.
+    for forbidden in ["<script", "<link", "<img", "src=", "@import", "href=\"http"] {
+        assert!(!page.contains(forbidden), "{forbidden}");
+    }
+    // The summary comes first, with the verdict by level and the run's facts.
+    let summary = page.find("<section id=\"summary\">").unwrap();
+    let first_case = page.find("<section class=\"case\"").unwrap();
+    assert!(summary < first_case);
+    for fact in [
+        "<tr><th>MUST</th><td>",
+        "<tr><th>SHOULD</th><td>",
+        "not judged",
+        &format!("<tr><th>target</th><td>{}</td></tr>", server.base_url()),
+        &format!(
+            "<tr><th>harness</th><td>nexudus-conformance {}</td></tr>",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "<tr><th>duration</th><td>",
+        "<p class=\"result failed\">FAILED</p>",
+    ] {
+        assert!(page[..first_case].contains(fact), "{fact}");
+    }
+    // Each case that ran, the failing one first, with its trials, its failure texts and the
+    // exchanges it sent with their curl.
+    let failing = page
+        .find("<section class=\"case\" id=\"case-foreign_profile\">")
+        .unwrap();
+    let passing = page
+        .find("<section class=\"case\" id=\"case-profiles_list\">")
+        .unwrap();
+    assert!(failing < passing);
+    let case = &page[failing..];
+    let case = &case[..case[1..].find("<section").map_or(case.len(), |i| i + 1)];
+    assert!(case.contains("<td>foreign_profile::status_is_404</td><td>MUST</td><td>FAILED</td>"));
+    assert!(case.contains("<pre>rule:      foreign_profile::status_is_404 [MUST]"));
+    assert!(case.contains(
+        "see:       SW https://developers.nexudus.com/api/endpoints/coworkers/switch-profile"
+    ));
+    assert!(case.contains("<details open><summary>2 exchanges</summary>"));
+    assert!(
+        case.contains(
+            "<pre class=\"curl\">curl -sS -i -X PUT -H \"Authorization: Bearer $NEXUDUS_TOKEN\""
+        ),
+        "{case}"
+    );
+    assert!(
+        page[passing..].contains("<details><summary>"),
+        "a passing case's exchanges are folded"
+    );
+    for secret in server.secrets() {
+        assert!(!page.contains(&secret), "the page holds a secret");
+    }
+}

@@ -139,6 +139,7 @@ fn no_channel_shows_a_token() {
         "nxc-it-{}-secrets-manifest.json",
         std::process::id()
     ));
+    let html = std::env::temp_dir().join(format!("nxc-it-{}-secrets-html", std::process::id()));
     let variants: Vec<Vec<&str>> = vec![
         vec![],
         vec!["--include-ignored"],
@@ -154,6 +155,8 @@ fn no_channel_shows_a_token() {
             junit.to_str().unwrap(),
             "--manifest",
             manifest.to_str().unwrap(),
+            "--report-html",
+            html.to_str().unwrap(),
         ],
     ];
     let mut saw_failures = false;
@@ -194,6 +197,9 @@ fn no_channel_shows_a_token() {
         "{text}"
     );
     assert_clean("--manifest", &text);
+    let page = std::fs::read_to_string(html.join("index.html")).unwrap();
+    assert!(page.contains("Bearer [REDACTED]"), "{page}");
+    assert_clean("--report-html", &page);
     // Signed in with the password (the tokens the server issues are new, and redacted too).
     let url = server.base_url();
     let signed_in = harness(&args(&[
