@@ -372,13 +372,33 @@ impl HttpClient {
     }
 
     fn classify(&self, e: &reqwest::Error, limit: Duration) -> TransportError {
+        let chain = error_chain(e);
         if e.is_timeout() {
             TransportError::Timeout(limit)
+        } else if let Some(hint) = scheme_mismatch(&self.base, &chain) {
+            TransportError::Connect(hint)
         } else if e.is_connect() {
-            TransportError::Connect(error_chain(e))
+            TransportError::Connect(chain)
         } else {
-            TransportError::Other(error_chain(e))
+            TransportError::Other(chain)
         }
+    }
+}
+
+/// What to do when the target speaks the other protocol than its URL's scheme says: rustls
+/// reading a plain-HTTP answer as TLS, or hyper reading a TLS answer as HTTP.
+fn scheme_mismatch(base: &str, chain: &str) -> Option<String> {
+    let (scheme, rest) = base.split_once("://")?;
+    let tls_read_plain = chain.contains("InvalidContentType") || chain.contains("corrupt message");
+    let plain_read_tls = chain.contains("invalid HTTP version") || chain.contains("invalid HTTP");
+    match scheme {
+        "https" if tls_read_plain => Some(format!(
+            "the server answered plain HTTP, not TLS: use http://{rest} instead of {base}"
+        )),
+        "http" if plain_read_tls => Some(format!(
+            "the server answered with TLS, not plain HTTP: use https://{rest} instead of {base}"
+        )),
+        _ => None,
     }
 }
 
@@ -463,6 +483,22 @@ pub fn is_write(method: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_other_protocol_than_the_scheme_says_is_named() {
+        assert_eq!(
+            scheme_mismatch(
+                "https://h:1/p",
+                "error sending request: received corrupt message of type InvalidContentType"
+            ),
+            Some("the server answered plain HTTP, not TLS: use http://h:1/p instead of https://h:1/p".into())
+        );
+        assert_eq!(
+            scheme_mismatch("http://h:1", "client error: invalid HTTP version parsed"),
+            Some("the server answered with TLS, not plain HTTP: use https://h:1 instead of http://h:1".into())
+        );
+        assert_eq!(scheme_mismatch("http://h:1", "connection refused"), None);
+    }
 
     #[test]
     fn only_unsafe_methods_are_paced_as_writes() {

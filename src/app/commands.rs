@@ -155,24 +155,40 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
             }
         };
         let c = server.credentials();
-        output.out(&format!("reference server listening on {}", server.base_url()));
+        // Shell lines: what to paste into another terminal, the rest as comments.
+        output.out(&format!(
+            "# reference server listening on {}",
+            server.base_url()
+        ));
         if !args.faults.is_empty() {
             let names: Vec<&str> = args.faults.iter().map(|f| f.name()).collect();
-            output.out(&format!("faults: {}", names.join(", ")));
+            output.out(&format!("# faults: {}", names.join(", ")));
         }
         if !args.variants.is_empty() {
             let names: Vec<&str> = args.variants.iter().map(|v| v.name()).collect();
-            output.out(&format!("variants: {}", names.join(", ")));
+            output.out(&format!("# variants: {}", names.join(", ")));
         }
-        output.out(&format!("NEXUDUS_BASE_URL={}", server.base_url()));
-        output.out(&format!("NEXUDUS_TOKEN={}", c.primary_token));
-        output.out(&format!("NEXUDUS_FOREIGN_TOKEN={}", c.foreign_token));
-        output.out(&format!("NEXUDUS_EXPIRED_TOKEN={}", c.expired_token));
-        output.out(&format!("NEXUDUS_USERNAME={}", c.primary_email));
-        output.out(&format!("NEXUDUS_FOREIGN_USERNAME={}", c.foreign_email));
-        output.out(&format!("NEXUDUS_PASSWORD={}", c.password));
-        output.out(&format!("NEXUDUS_FOREIGN_PASSWORD={}", c.password));
-        output.out("press Ctrl-C to stop");
+        output.out(&format!("export NEXUDUS_BASE_URL={}", server.base_url()));
+        output.out("# the primary user, who has four profiles (one inactive), by token:");
+        output.out(&format!("export NEXUDUS_TOKEN={}", c.primary_token));
+        output.out(&format!("export NEXUDUS_EXPIRED_TOKEN={}", c.expired_token));
+        output.out("# ... or by sign-in instead of a token:");
+        output.out(&format!(
+            "# export NEXUDUS_USERNAME={} NEXUDUS_PASSWORD={}",
+            c.primary_email, c.password
+        ));
+        output.out("# the second user, who owns one profile (the cross-account cases):");
+        output.out(&format!("export NEXUDUS_FOREIGN_TOKEN={}", c.foreign_token));
+        output.out(&format!(
+            "# export NEXUDUS_FOREIGN_USERNAME={} NEXUDUS_FOREIGN_PASSWORD={}",
+            c.foreign_email, c.password
+        ));
+        output.out("# a user with two-factor authentication (sign-in needs the code):");
+        output.out(&format!(
+            "# export NEXUDUS_USERNAME={} NEXUDUS_PASSWORD={} NEXUDUS_TOTP={}",
+            c.totp_email, c.password, c.totp_code
+        ));
+        output.out("# press Ctrl-C to stop");
         match Signals::register() {
             Ok(mut signals) => signals.next().await,
             Err(_) => {

@@ -329,7 +329,26 @@ pub fn parse() -> Cli {
         )
         .disable_version_flag(false)
         // A later flag wins over an earlier one (CI templates append to a base command line).
-        .args_override_self(true);
+        .args_override_self(true)
+        // libtest's flags, said for this harness; those that do nothing here are accepted (CI
+        // templates pass them) but not listed.
+        .mut_arg("include_ignored", |a| {
+            a.help("Also run the SHOULD trials, which are ignored by default")
+        })
+        .mut_arg("ignored", |a| {
+            a.help("Run only the SHOULD trials (those ignored by default)")
+        })
+        .mut_arg("list", |a| {
+            a.help("List the trials the filter selects, sending nothing")
+        })
+        .mut_arg("test_threads", |a| {
+            a.help("Cases and requests in flight at once (default 8)")
+        })
+        .mut_arg("bench", |a| a.hide(true))
+        .mut_arg("test", |a| a.hide(true))
+        .mut_arg("nocapture", |a| a.hide(true))
+        .mut_arg("show_output", |a| a.hide(true))
+        .mut_arg("unstable_flags", |a| a.hide(true));
     let matches = command.get_matches();
     match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

@@ -188,6 +188,14 @@ impl Config {
                 Err(LoadError::new(flag, "must be a positive number of seconds"))
             }
         };
+        if cli.libtest.bench {
+            // libtest would mark every trial ignored and exit 0: a green that checked nothing.
+            return Err(LoadError::new(
+                "--bench",
+                "this harness has no benchmarks, only the contract's trials; drop --bench (its \
+                 own performance is measured by `cargo bench` in its repository)",
+            ));
+        }
         positive("--timeout", t.timeout)?;
         positive("--ready-timeout", cli.gate.ready_timeout)?;
         if let Some(d) = t.deadline {

@@ -55,15 +55,17 @@ pub(super) fn profiles_of(record: &ExchangeRecord) -> Result<Vec<ProfileSummary>
         .outcome
         .as_ref()
         .map_err(|e| e.to_string())?;
+    // The URL as requested: a base URL's path prefix included.
+    let url = &record.exchange.url;
     if response.status != 200 {
-        return Err(format!("GET {PROFILES_PATH} answered {}", response.status));
+        return Err(format!("GET {url} answered {}", response.status));
     }
     let body: Value = serde_json::from_slice(&response.body)
-        .map_err(|e| format!("GET {PROFILES_PATH} answered a body that is not JSON ({e})"))?;
+        .map_err(|e| format!("GET {url} answered a body that is not JSON ({e})"))?;
     let list = body
         .get("Profiles")
         .and_then(Value::as_array)
-        .ok_or_else(|| format!("GET {PROFILES_PATH} answered JSON without a `Profiles` array"))?;
+        .ok_or_else(|| format!("GET {url} answered JSON without a `Profiles` array"))?;
     Ok(list
         .iter()
         .filter_map(|p| {

@@ -249,3 +249,54 @@ fn remote_only_flags_need_a_base_url() {
     let out = cmd.env("NEXUDUS_TOKEN", "abcdefghijkl").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn messages_point_the_right_way() {
+    let server = Server::start();
+    let token = server.get().credentials().primary_token.clone();
+    let plain = server.base_url();
+    // https:// against a plain-HTTP server says which scheme to use.
+    let tls = plain.replacen("http://", "https://", 1);
+    let run = harness(&args(&["--base-url", &tls, "--token", &token]));
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(
+        run.stderr.contains(&format!(
+            "the server answered plain HTTP, not TLS: use {plain} instead of {tls}"
+        )),
+        "{}",
+        run.stderr
+    );
+    // A base URL's path prefix is part of every URL a message shows.
+    let prefixed = format!("{plain}/tenant/x");
+    let run = harness(&args(&["--base-url", &prefixed, "--token", &token]));
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(
+        run.stderr.contains(&format!(
+            "GET {prefixed}/api/public/coworkers/profiles answered 404"
+        )),
+        "{}",
+        run.stderr
+    );
+    // A libtest flag that would make every trial ignored is refused, not a green run.
+    let run = harness(&args(&["--bench"]));
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    assert!(
+        run.stderr
+            .contains("error: --bench: this harness has no benchmarks"),
+        "{}",
+        run.stderr
+    );
+    // Help says what the ignored trials are, and lists no flag that does nothing here.
+    let help = harness(&args(&["--help"]));
+    assert!(
+        help.stdout
+            .contains("Also run the SHOULD trials, which are ignored by default")
+    );
+    assert!(
+        help.stdout
+            .contains("Run only the SHOULD trials (those ignored by default)")
+    );
+    for hidden in ["--bench", "--nocapture", "--show-output", "-Z ", "--test "] {
+        assert!(!help.stdout.contains(hidden), "{hidden} is listed");
+    }
+}

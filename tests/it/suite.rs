@@ -376,15 +376,27 @@ fn serve_prints_a_usable_base_url_and_tokens() {
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
     let mut vars = std::collections::HashMap::new();
+    let mut commented = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
-        if let Some((k, v)) = line.split_once('=') {
+        // Every line is shell: an export, or a comment.
+        assert!(
+            line.starts_with("export ") || line.starts_with("# "),
+            "{line}"
+        );
+        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
             vars.insert(k.to_string(), v.to_string());
         }
-        if line.starts_with("press Ctrl-C") {
+        if let Some(exports) = line.strip_prefix("# export ") {
+            commented.push(exports.to_string());
+        }
+        if line.starts_with("# press Ctrl-C") {
             break;
         }
     }
+    // Every seeded user can be signed in: the primary, the other one, the one with 2FA.
+    assert_eq!(commented.len(), 3, "{commented:?}");
+    assert!(commented[2].contains("NEXUDUS_TOTP="), "{commented:?}");
     let run = harness(&args(&[
         "--base-url",
         &vars["NEXUDUS_BASE_URL"],
