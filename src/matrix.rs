@@ -113,22 +113,41 @@ pub fn trend(target: &TargetRuns) -> Vec<Streak> {
     out
 }
 
-fn symbol(outcome: Option<Outcome>) -> &'static str {
+/// A cell's word: plain text that reads the same rendered or not, and needs no emoji font.
+fn word(outcome: Option<Outcome>) -> &'static str {
     match outcome {
-        Some(Outcome::Passed) => "✅",
-        Some(Outcome::Failed) => "❌",
-        Some(Outcome::Ignored) => "⚪",
-        Some(Outcome::Skipped) => "⏭",
-        Some(Outcome::KnownDeviation) => "⚠️",
-        Some(Outcome::Baseline) => "📸",
+        Some(Outcome::Passed) => "pass",
+        Some(Outcome::Failed) => "FAIL",
+        Some(Outcome::Ignored) => "ignored",
+        Some(Outcome::Skipped) => "skipped",
+        Some(Outcome::KnownDeviation) => "known",
+        Some(Outcome::Baseline) => "baseline",
         Some(Outcome::FilteredOut) | None => "–",
     }
 }
 
-const LEGEND: &str = "✅ passed · ❌ failed · ⚠️ known deviation · ⚪ ignored (SHOULD) · ⏭ skipped (fixture missing) · – not run";
+const LEGEND: &str = "pass · FAIL · known: a known deviation (listed, not failed) · ignored: a SHOULD trial not run · skipped: a fixture missing · baseline: the first snapshot recorded · –: not in that run";
 
-/// Rows: every trial of every latest run, with its level and per-target outcome.
-fn rows(targets: &[TargetRuns]) -> Vec<(String, String, Vec<Option<Outcome>>)> {
+/// A row: a trial, its level, and per target its outcome and message in the latest run.
+struct Row {
+    name: String,
+    level: String,
+    cells: Vec<Option<(Outcome, Option<String>)>>,
+}
+
+impl Row {
+    /// Whether the row needs a reader's eye: a failure or a known deviation on some target.
+    fn attention(&self) -> bool {
+        self.cells
+            .iter()
+            .flatten()
+            .any(|(o, _)| matches!(o, Outcome::Failed | Outcome::KnownDeviation))
+    }
+}
+
+/// Every trial of every latest run: those that need attention first, then the rest, each part
+/// sorted by name.
+fn rows(targets: &[TargetRuns]) -> (Vec<Row>, Vec<Row>) {
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     for target in targets {
         if let Some(latest) = target.latest() {
@@ -148,12 +167,12 @@ fn rows(targets: &[TargetRuns]) -> Vec<(String, String, Vec<Option<Outcome>>)> {
                     target
                         .latest()
                         .and_then(|m| m.trials.iter().find(|t| t.name == name))
-                        .map(|t| t.outcome)
+                        .map(|t| (t.outcome, t.message.clone()))
                 })
                 .collect();
-            (name, level, cells)
+            Row { name, level, cells }
         })
-        .collect()
+        .partition(Row::attention)
 }
 
 fn contract_note(targets: &[TargetRuns]) -> Option<String> {
@@ -167,44 +186,84 @@ fn contract_note(targets: &[TargetRuns]) -> Option<String> {
     })
 }
 
-/// The matrix and trends as Markdown.
+/// The summary's columns, per target's latest run.
+fn summary_cells(t: &TargetRuns, m: &Manifest) -> [String; 8] {
+    [
+        t.label.clone(),
+        if m.exit_code == 0 { "passed" } else { "FAILED" }.to_string(),
+        m.summary.passed.to_string(),
+        m.summary.failed.to_string(),
+        m.summary.known_deviations.to_string(),
+        format!(
+            "{} ({} run{})",
+            m.started_at,
+            t.runs.len(),
+            if t.runs.len() == 1 { "" } else { "s" }
+        ),
+        m.target.base_url.clone(),
+        format!("{} / {}", m.harness_version, m.contract_hash),
+    ]
+}
+
+const SUMMARY_HEADINGS: [&str; 8] = [
+    "target",
+    "result",
+    "passed",
+    "failed",
+    "known deviations",
+    "latest run",
+    "base URL",
+    "harness / contract",
+];
+
+/// The matrix and trends as Markdown: the summary per target first, then the trials that fail
+/// (or are known deviations) somewhere, then those that pass everywhere, folded.
 pub fn markdown(targets: &[TargetRuns]) -> String {
-    let mut out = String::from("# Compliance matrix\n\n");
-    out.push_str("| trial | level |");
-    for t in targets {
-        out.push_str(&format!(" {} |", t.label));
-    }
-    out.push_str("\n|---|---|");
-    out.push_str(&"---|".repeat(targets.len()));
-    out.push('\n');
-    for (name, level, cells) in rows(targets) {
-        out.push_str(&format!("| `{name}` | {level} |"));
-        for cell in cells {
-            out.push_str(&format!(" {} |", symbol(cell)));
-        }
-        out.push('\n');
-    }
-    out.push_str(&format!("\n{LEGEND}\n\n"));
+    let mut out = String::from("# Compliance matrix\n\n## Summary\n\n");
+    out.push_str(&format!("| {} |\n", SUMMARY_HEADINGS.join(" | ")));
+    out.push_str(&format!("|{}\n", "---|".repeat(SUMMARY_HEADINGS.len())));
     for t in targets {
         if let Some(m) = t.latest() {
-            out.push_str(&format!(
-                "- **{}**: {} ({}), latest of {} run(s) at {}: {} passed, {} failed, {} known deviations; harness {}, contract {}\n",
-                t.label,
-                m.target.base_url,
-                if m.exit_code == 0 { "green" } else { "red" },
-                t.runs.len(),
-                m.started_at,
-                m.summary.passed,
-                m.summary.failed,
-                m.summary.known_deviations,
-                m.harness_version,
-                m.contract_hash
-            ));
+            out.push_str(&format!("| {} |\n", summary_cells(t, m).join(" | ")));
         }
     }
     if let Some(note) = contract_note(targets) {
         out.push_str(&format!("\n{note}\n"));
     }
+    let (attention, rest) = rows(targets);
+    let header = {
+        let mut h = String::from("| trial | level |");
+        for t in targets {
+            h.push_str(&format!(" {} |", t.label));
+        }
+        h.push_str("\n|---|---|");
+        h.push_str(&"---|".repeat(targets.len()));
+        h.push('\n');
+        h
+    };
+    let table = |rows: &[Row]| {
+        let mut out = header.clone();
+        for row in rows {
+            out.push_str(&format!("| `{}` | {} |", row.name, row.level));
+            for cell in &row.cells {
+                out.push_str(&format!(" {} |", word(cell.as_ref().map(|(o, _)| *o))));
+            }
+            out.push('\n');
+        }
+        out
+    };
+    out.push_str(&format!("\n## Failing somewhere ({})\n\n", attention.len()));
+    if attention.is_empty() {
+        out.push_str("Nothing fails on any target.\n");
+    } else {
+        out.push_str(&table(&attention));
+    }
+    out.push_str(&format!(
+        "\n<details><summary>Passing everywhere, or not run ({})</summary>\n\n{}\n</details>\n",
+        rest.len(),
+        table(&rest)
+    ));
+    out.push_str(&format!("\n{LEGEND}\n"));
     for t in targets.iter().filter(|t| t.runs.len() > 1) {
         out.push_str(&format!(
             "\n## Trend: {} ({} runs, {} → {})\n\n",
@@ -233,58 +292,101 @@ pub fn markdown(targets: &[TargetRuns]) -> String {
     out
 }
 
-/// Text between tags (every use here is element content, never an attribute).
+/// Text between tags.
 fn escape(s: &str) -> std::borrow::Cow<'_, str> {
     html_escape::encode_text(s)
 }
 
-/// The matrix and trends as one self-contained HTML page (inline CSS, no scripts, no links out).
+/// A value inside a double-quoted attribute (a cell's tooltip).
+fn attribute(s: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_double_quoted_attribute(s)
+}
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1f2328}\
+table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #d0d7de;padding:2px 8px;text-align:center}\
+td.name{text-align:left;font-family:ui-monospace,monospace}td.failed{background:#ffd8d3;color:#82071e;font-weight:600}\
+td.passed{background:#dafbe1;color:#116329}td.known_deviation{background:#fff1c2}td.ignored,td.skipped,td.none{color:#6e7781}\
+td.baseline{background:#ddf4ff}summary{cursor:pointer;color:#0969da;margin:1em 0}";
+
+/// The matrix and trends as one self-contained HTML page (inline CSS, no scripts, no links
+/// out): the summary first, then the trials that need attention, then the rest folded; each
+/// cell's tooltip is the run's message for that trial.
 pub fn html(targets: &[TargetRuns]) -> String {
-    let mut out = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Compliance matrix</title>\n<style>\
-         body{font:14px/1.4 system-ui,sans-serif;margin:2em}table{border-collapse:collapse}\
-         th,td{border:1px solid #ccc;padding:2px 8px;text-align:center}td.name{text-align:left;font-family:monospace}\
-         td.failed{background:#fdd}td.passed{background:#dfd}td.known_deviation{background:#ffd}\
-         </style></head><body>\n<h1>Compliance matrix</h1>\n<table>\n<tr><th>trial</th><th>level</th>",
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Compliance matrix</title>\n\
+         <style>{STYLE}</style></head><body>\n<h1>Compliance matrix</h1>\n<h2>Summary</h2>\n<table>\n<tr>"
     );
-    for t in targets {
-        out.push_str(&format!("<th>{}</th>", escape(&t.label)));
+    for h in SUMMARY_HEADINGS {
+        out.push_str(&format!("<th>{h}</th>"));
     }
     out.push_str("</tr>\n");
-    for (name, level, cells) in rows(targets) {
-        out.push_str(&format!(
-            "<tr><td class=\"name\">{}</td><td>{}</td>",
-            escape(&name),
-            escape(&level)
-        ));
-        for cell in cells {
-            let class = cell.map_or("none", Outcome::as_str);
-            out.push_str(&format!(
-                "<td class=\"{class}\" title=\"{class}\">{}</td>",
-                symbol(cell)
-            ));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str(&format!("</table>\n<p>{}</p>\n<ul>\n", escape(LEGEND)));
     for t in targets {
         if let Some(m) = t.latest() {
-            out.push_str(&format!(
-                "<li><b>{}</b>: {} — latest of {} run(s) at {}: {} passed, {} failed; contract {}</li>\n",
-                escape(&t.label),
-                escape(&m.target.base_url),
-                t.runs.len(),
-                escape(&m.started_at),
-                m.summary.passed,
-                m.summary.failed,
-                escape(&m.contract_hash)
-            ));
+            out.push_str("<tr>");
+            for (i, cell) in summary_cells(t, m).iter().enumerate() {
+                let class = match (i, m.exit_code) {
+                    (1, 0) => " class=\"passed\"",
+                    (1, _) => " class=\"failed\"",
+                    _ => "",
+                };
+                out.push_str(&format!("<td{class}>{}</td>", escape(cell)));
+            }
+            out.push_str("</tr>\n");
         }
     }
-    out.push_str("</ul>\n");
+    out.push_str("</table>\n");
     if let Some(note) = contract_note(targets) {
         out.push_str(&format!("<p>{}</p>\n", escape(&note)));
     }
+    let (attention, rest) = rows(targets);
+    let table = |rows: &[Row]| {
+        let mut out = String::from("<table>\n<tr><th>trial</th><th>level</th>");
+        for t in targets {
+            out.push_str(&format!("<th>{}</th>", escape(&t.label)));
+        }
+        out.push_str("</tr>\n");
+        for row in rows {
+            out.push_str(&format!(
+                "<tr><td class=\"name\">{}</td><td>{}</td>",
+                escape(&row.name),
+                escape(&row.level)
+            ));
+            for (cell, target) in row.cells.iter().zip(targets) {
+                let outcome = cell.as_ref().map(|(o, _)| *o);
+                let class = outcome.map_or("none", Outcome::as_str);
+                let tip = match cell {
+                    Some((o, Some(message))) => {
+                        format!("{}: {}: {message}", target.label, o.as_str())
+                    }
+                    Some((o, None)) => format!("{}: {}", target.label, o.as_str()),
+                    None => format!("{}: not in the latest run", target.label),
+                };
+                out.push_str(&format!(
+                    "<td class=\"{class}\" title=\"{}\">{}</td>",
+                    attribute(&tip),
+                    word(outcome)
+                ));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table>\n");
+        out
+    };
+    out.push_str(&format!(
+        "<h2>Failing somewhere ({})</h2>\n",
+        attention.len()
+    ));
+    if attention.is_empty() {
+        out.push_str("<p>Nothing fails on any target.</p>\n");
+    } else {
+        out.push_str(&table(&attention));
+    }
+    out.push_str(&format!(
+        "<details><summary>Passing everywhere, or not run ({})</summary>\n{}</details>\n",
+        rest.len(),
+        table(&rest)
+    ));
+    out.push_str(&format!("<p>{}</p>\n", escape(LEGEND)));
     for t in targets.iter().filter(|t| t.runs.len() > 1) {
         out.push_str(&format!(
             "<h2>Trend: {} ({} runs)</h2>\n",
@@ -335,7 +437,8 @@ mod tests {
                 outcome: *outcome,
                 failure: (*outcome == Outcome::Failed).then_some(FailureKind::Violation),
                 duration_ms: 1,
-                message: None,
+                message: (*outcome == Outcome::Failed)
+                    .then(|| "expected status 404, got 200 <html> & \"quotes\"".to_string()),
             })
             .collect();
         let failed = trials

@@ -163,7 +163,17 @@ fn matrix_renders_manifests_and_refuses_bad_ones() {
     );
     assert!(
         run.stdout
-            .contains("| `foreign_profile::status_is_404` | MUST | ✅ | ❌ |"),
+            .contains("| `foreign_profile::status_is_404` | MUST | pass | FAIL |"),
+        "{}",
+        run.stdout
+    );
+    // The summary comes first; failing rows before the folded passing ones.
+    let summary = run.stdout.find("## Summary").unwrap();
+    let failing = run.stdout.find("## Failing somewhere (").unwrap();
+    let folded = run.stdout.find("<details><summary>Passing everywhere").unwrap();
+    assert!(summary < failing && failing < folded, "{}", run.stdout);
+    assert!(
+        !run.stdout[folded..].contains("| `foreign_profile::status_is_404`"),
         "{}",
         run.stdout
     );
@@ -172,6 +182,19 @@ fn matrix_renders_manifests_and_refuses_bad_ones() {
         page.starts_with("<!DOCTYPE html>") && page.contains("<td class=\"failed\""),
         "{page}"
     );
+    // A failing cell's tooltip carries the run's message.
+    assert!(
+        page.contains("<td class=\"failed\" title=\"impl-b: failed: expected status 404"),
+        "{page}"
+    );
+    // Words, not emoji (which render as empty boxes without an emoji font): nothing but ASCII
+    // and common punctuation any text font has.
+    let odd: Vec<char> = page
+        .chars()
+        .chain(run.stdout.chars())
+        .filter(|c| !c.is_ascii() && !['–', '→', '·'].contains(c))
+        .collect();
+    assert!(odd.is_empty(), "{odd:?}");
     assert!(
         !page.contains("<script") && !page.contains("<link"),
         "self-contained: {page}"
