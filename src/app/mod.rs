@@ -91,7 +91,18 @@ pub fn load_contract(args: &ContractArgs) -> Result<(Suite, String), LoadError> 
             "no schema files (*.json) found; point --schemas at the contract's schemas",
         ));
     }
-    let mut contract = Contract::load(&schema_files)?;
+    // An error shows the line it is about: the files' texts go with it.
+    let texts = |files: &[source::SourceFile]| {
+        let files = files.to_vec();
+        move |path: &str| {
+            files
+                .iter()
+                .find(|f| f.path == path)
+                .map(|f| std::sync::Arc::<str>::from(f.text.as_str()))
+        }
+    };
+    let schema_text = texts(&schema_files);
+    let mut contract = Contract::load(&schema_files).map_err(|e| e.with_sources(&schema_text))?;
     if case_files.is_empty() {
         let dir = args
             .cases
@@ -104,7 +115,9 @@ pub fn load_contract(args: &ContractArgs) -> Result<(Suite, String), LoadError> 
     }
     let hash =
         crate::manifest::contract_hash(&schema_files.iter().chain(&case_files).collect::<Vec<_>>());
-    Ok((load_suite(&case_files, &mut contract)?, hash))
+    let case_text = texts(&case_files);
+    let suite = load_suite(&case_files, &mut contract).map_err(|e| e.with_sources(&case_text))?;
+    Ok((suite, hash))
 }
 
 fn runtime(output: &Output) -> Result<tokio::runtime::Runtime, ExitCode> {

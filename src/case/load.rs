@@ -36,18 +36,30 @@ pub fn load_suite(sources: &[SourceFile], contract: &mut Contract) -> Result<Sui
     let invariants = catalog.invariants(contract)?;
     let mut cases: Vec<Case> = Vec::with_capacity(case_files.len());
     let mut seen: HashMap<String, String> = HashMap::new();
+    // Every broken file is reported, not only the first.
+    let mut errors: Vec<LoadError> = Vec::new();
     for source in case_files {
-        let case = load_case(source, &catalog, contract)?;
+        let case = match load_case(source, &catalog, contract) {
+            Ok(case) => case,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         if let Some(first) = seen.insert(case.id.clone(), source.path.clone()) {
-            return Err(LoadError::new(
+            errors.push(LoadError::new(
                 &source.path,
                 format!(
                     "duplicate case id `{}`: {first} has the same file name; rename one of the files",
                     case.id
                 ),
             ));
+            continue;
         }
         cases.push(case);
+    }
+    if let Some(e) = LoadError::all(errors) {
+        return Err(e);
     }
     cases.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Suite { cases, invariants })

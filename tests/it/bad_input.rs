@@ -300,3 +300,57 @@ fn messages_point_the_right_way() {
         assert!(!help.stdout.contains(hidden), "{hidden} is listed");
     }
 }
+
+#[test]
+fn every_broken_file_is_reported_with_the_line_and_a_caret() {
+    let files: Files = vec![
+        ("_contract.json", shipped_case("_contract")),
+        (
+            "bad_token.json",
+            mistake(
+                "bad_token",
+                "\"state\": \"changes\"",
+                "\"state\": \"chnages\"",
+            ),
+        ),
+        (
+            "valid_switch.json",
+            mistake(
+                "valid_switch",
+                "{{target_profile_id}}",
+                "{{target_profile}}",
+            ),
+        ),
+        (
+            "missing_token.json",
+            mistake("missing_token", "\"steps\": [", "\"steps\": [,"),
+        ),
+        ("foreign_profile.json", shipped_case("foreign_profile")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    let dir = case_dir("several-broken", &files);
+    let run = harness(&args(&["--cases", dir.to_str().unwrap(), "--list"]));
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    let text = run.stderr.replace(dir.to_str().unwrap(), "DIR");
+    // Each broken file once, in file order, with its line and a caret under the member; the
+    // sound file not at all.
+    let titles: Vec<&str> = text.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(titles.len(), 4, "{text}");
+    assert!(
+        titles[0].starts_with("error: DIR/bad_token.json:4:"),
+        "{text}"
+    );
+    assert!(
+        titles[1].starts_with("error: DIR/missing_token.json:"),
+        "{text}"
+    );
+    assert!(titles[2].starts_with("error: DIR/valid_switch.json:14:11 at #/steps/0/request/query/coworkerId: unknown variable"), "{text}");
+    assert_eq!(titles[3], "error: 3 errors; nothing was sent");
+    assert!(
+        text.contains(
+            "14 |           \"coworkerId\": \"{{target_profile}}\"\n   |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("foreign_profile.json"), "{text}");
+}

@@ -170,7 +170,10 @@ fn matrix_renders_manifests_and_refuses_bad_ones() {
     // The summary comes first; failing rows before the folded passing ones.
     let summary = run.stdout.find("## Summary").unwrap();
     let failing = run.stdout.find("## Failing somewhere (").unwrap();
-    let folded = run.stdout.find("<details><summary>Passing everywhere").unwrap();
+    let folded = run
+        .stdout
+        .find("<details><summary>Passing everywhere")
+        .unwrap();
     assert!(summary < failing && failing < folded, "{}", run.stdout);
     assert!(
         !run.stdout[folded..].contains("| `foreign_profile::status_is_404`"),
