@@ -27,8 +27,13 @@ pub fn render(plan: &Plan, judgement: &Judgement, info: &RunInfo) -> Result<Stri
             Status::Passed(_) => TestCaseStatus::success(),
             Status::Ignored(why) => {
                 let mut s = TestCaseStatus::skipped();
-                if matches!(why, Ignored::KnownDeviation(_)) {
-                    s.set_type("known deviation");
+                let kind = match why {
+                    Ignored::KnownDeviation(_) => Some("known deviation"),
+                    Ignored::Baseline(_) => Some("baseline recorded"),
+                    Ignored::ShouldRule | Ignored::MissingFixture(_) => None,
+                };
+                if let Some(kind) = kind {
+                    s.set_type(kind);
                 }
                 s.set_message(short_message(&o.status));
                 s

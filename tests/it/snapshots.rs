@@ -160,6 +160,7 @@ fn a_nightly_passes_from_its_first_night() {
     let dir = std::env::temp_dir().join(format!("nxc-it-{}-fresh", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let server = Server::start();
+    let runs = dir.join("runs");
     let mut a = server.target_args();
     a.extend(args(&[
         "--target-label",
@@ -167,6 +168,14 @@ fn a_nightly_passes_from_its_first_night() {
         "--snapshots",
         dir.to_str().unwrap(),
         "--include-ignored",
+        "--deadline",
+        "600",
+        "--manifest",
+        runs.join("staging.json").to_str().unwrap(),
+        "--junit",
+        dir.join("nightly.xml").to_str().unwrap(),
+        "--report-html",
+        dir.join("report").to_str().unwrap(),
     ]));
     let first = harness_env(&a, &[("CI", "true")]);
     assert_eq!(first.code, 0, "{}", first.all_output());
@@ -193,6 +202,7 @@ fn a_nightly_passes_from_its_first_night() {
         std::fs::read_dir(dir.join("staging-eu")).unwrap().count(),
         18
     );
+    assert!(runs.join("staging.json").exists() && dir.join("report/index.html").exists());
     // Snapshots hold no secrets: tokens are placeholders.
     for entry in std::fs::read_dir(dir.join("staging-eu")).unwrap().flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap();
