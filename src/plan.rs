@@ -111,7 +111,7 @@ impl Plan {
             .max()
             .unwrap_or(0);
         let writers: usize = running()
-            .filter(|c| c.state == StateUse::Changes)
+            .filter(|c| c.state.may_change())
             .map(|c| steps(c) + usize::from(!ends_with_read(c)))
             .sum();
         let others = running()
@@ -164,7 +164,7 @@ impl Plan {
                     cost.writes_when_needed += worst.writes;
                 }
             }
-            if case.state == StateUse::Changes {
+            if case.state.may_change() {
                 let guard_read = usize::from(!ends_with_read(case));
                 cost.requests += guard_read + 1;
                 cost.writes += 1;
@@ -377,7 +377,7 @@ pub struct PlanOptions {
 /// Whether a case leads to a profile list the invariants can be judged on: it reads one with a
 /// user's token, or it changes the account (the guard then reads one).
 pub fn leads_to_lists(case: &Case) -> bool {
-    case.state == StateUse::Changes
+    case.state.may_change()
         || case.steps.iter().any(|s| {
             s.request.method == Method::Get
                 && s.request.path.as_value().as_str() == Some(PROFILES_PATH)

@@ -120,12 +120,23 @@ impl fmt::Display for Cite {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StateUse {
-    /// Sends requests that change (or that a faulty target could change) the default profile.
+    /// Sends requests that change the default profile (a switch that must succeed).
     Changes,
+    /// Sends requests that must leave the default profile alone — refusals — though a faulty
+    /// target could change it. Such cases may run together, checked as one batch.
+    Guards,
     /// Asserts on the default profile, so it must not run beside a case that changes it.
     Reads,
     /// Neither.
     None,
+}
+
+impl StateUse {
+    /// Whether the case's requests may change the account (on a faulty target at least), so it
+    /// holds the account alone and is followed by a restore.
+    pub fn may_change(self) -> bool {
+        matches!(self, StateUse::Changes | StateUse::Guards)
+    }
 }
 
 /// Something a case needs from discovery or the command line before it can run.
@@ -232,7 +243,7 @@ impl Step {
     /// Whether its probes go as one checked batch: they may change the account (the case
     /// `state` says so) and are not a burst.
     pub fn is_batch(&self, state: StateUse) -> bool {
-        state == StateUse::Changes && !self.vary.is_empty() && !self.is_burst()
+        state.may_change() && !self.vary.is_empty() && !self.is_burst()
     }
 
     /// Whether the probes of its generator `index` are built from `var`'s value: those of a

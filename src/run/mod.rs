@@ -292,7 +292,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
     let changes_state = plan
         .run_cases
         .iter()
-        .any(|&ci| plan.cases[ci].state == StateUse::Changes);
+        .any(|&ci| plan.cases[ci].state.may_change());
     let original = discovery
         .vars
         .get(Var::OriginalProfileId)
@@ -349,7 +349,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
             });
             continue;
         }
-        changed_state |= case.state == StateUse::Changes;
+        changed_state |= case.state.may_change();
         let session = session.clone();
         let state_lock = state_lock.clone();
         let permits = permits.clone();
@@ -367,7 +367,9 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         let levels: Vec<Level> = invariant_trials.iter().map(|(l, _)| *l).collect();
         let handle = tokio::spawn(async move {
             let _state = match case.state {
-                StateUse::Changes => Lock::Write(state_lock.write_owned().await),
+                StateUse::Changes | StateUse::Guards => {
+                    Lock::Write(state_lock.write_owned().await)
+                }
                 StateUse::Reads => Lock::Read(state_lock.read_owned().await),
                 StateUse::None => Lock::None,
             };
@@ -383,7 +385,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
                 .chain(&case_run.changed_lists)
                 .cloned()
                 .collect();
-            if case.state == StateUse::Changes {
+            if case.state.may_change() {
                 let last = case_run.exchanges.last().and_then(Option::as_deref);
                 lists.extend(restore::guard(&session, &case.id, last).await);
             }
