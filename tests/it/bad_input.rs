@@ -309,8 +309,8 @@ fn every_broken_file_is_reported_with_the_line_and_a_caret() {
             "bad_token.json",
             mistake(
                 "bad_token",
-                "\"state\": \"changes\"",
-                "\"state\": \"chnages\"",
+                "\"state\": \"guards\"",
+                "\"state\": \"gaurds\"",
             ),
         ),
         (
