@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::api::{self, DEVIATIONS_TRIAL, PROFILES_PATH, RESTORE_TRIAL};
-use crate::case::{Case, Credential, Generator, Invariants, Level, Method, StateUse, Suite};
+use crate::case::{Case, Credential, Generator, Invariants, Level, Method, StateUse, Suite, Var};
 use crate::http::is_write;
 
 /// What the caller's selection rule (libtest's filter, `--skip`, `--ignored`) makes of a trial.
@@ -73,8 +73,8 @@ impl Plan {
     /// The round trips that must happen one after another when this plan runs: discovery (both
     /// lists at once), one read phase (readers exclude writers), every step of every
     /// state-changing case in turn (a sweep step counts `ceil(sweep_size / concurrency)`, a batch
-    /// of probes as many for each of its groups, each followed by a read, and the read before),
-    /// a guard request after a case that does not end by reading the profile
+    /// of probes as many for each of its groups, each followed by a read, and the read before;
+    /// the cases that go together as the longest of them between two reads), a guard request after a case that does not end by reading the profile
     /// list, and the final check. A run cannot be faster than this many round trips on a target
     /// that leaves the account alone; the benchmark compares with it.
     pub fn dependent_chain(&self, shape: &RunShape) -> usize {
@@ -105,15 +105,27 @@ impl Plan {
         if !self.needs_target() {
             return 0;
         }
+        let together = self.together();
         let readers = running()
             .filter(|c| c.state == StateUse::Reads)
             .map(steps)
             .max()
             .unwrap_or(0);
-        let writers: usize = running()
+        // The cases that go together: a read before, the longest of them, a read after.
+        let group = together
+            .iter()
+            .map(|&ci| steps(&self.cases[ci]))
+            .max()
+            .map_or(0, |longest| 1 + longest + 1);
+        let writers: usize = self
+            .run_cases
+            .iter()
+            .filter(|ci| !together.contains(ci))
+            .map(|&ci| &*self.cases[ci])
             .filter(|c| c.state.may_change())
             .map(|c| steps(c) + usize::from(!ends_with_read(c)))
-            .sum();
+            .sum::<usize>()
+            + group;
         let others = running()
             .filter(|c| c.state == StateUse::None)
             .map(steps)
@@ -148,31 +160,44 @@ impl Plan {
             writes_when_needed: 1,
         };
         let read = 1 + usize::from(shape.foreign_token);
-        for case in self.run_cases.iter().map(|&ci| &*self.cases[ci]) {
-            for step in &case.steps {
-                let writes = sent_writes(step, shape.sweep_size);
-                let written = writes.iter().filter(|w| **w).count();
-                cost.requests += writes.len();
-                cost.writes += written;
-                if step.is_batch(case.state) {
-                    let groups = check_groups(step, shape);
-                    cost.requests += (1 + groups.len()) * read;
-                    let worst = bisection_worst_case(&groups, read);
-                    cost.requests += worst.requests;
-                    cost.writes += worst.writes;
-                    cost.when_needed += worst.requests;
-                    cost.writes_when_needed += worst.writes;
-                }
-            }
-            if case.state.may_change() {
-                let guard_read = usize::from(!ends_with_read(case));
-                cost.requests += guard_read + 1;
-                cost.writes += 1;
-                cost.when_needed += 1;
-                cost.writes_when_needed += 1;
+        let together = self.together();
+        for &ci in &self.run_cases {
+            let case = &*self.cases[ci];
+            if together.contains(&ci) {
+                // Together: the case without its guard; and, should the account change, the
+                // case again, alone, with its guard.
+                cost.add(case_cost(case, shape, read, false));
+                cost.add_when_needed(case_cost(case, shape, read, true));
+            } else {
+                cost.add(case_cost(case, shape, read, true));
             }
         }
+        if !together.is_empty() {
+            // The reads before and after the group; the switch back before going one at a time.
+            cost.requests += 2 * read;
+            cost.add_when_needed(Cost {
+                requests: 1,
+                writes: 1,
+                ..Cost::default()
+            });
+        }
         cost
+    }
+
+    /// The running cases that go together, as one checked batch: those that only refuse
+    /// (`guards`) and send nothing built from the original default's id (which could undo
+    /// another case's change and hide it) — when there are at least two of them.
+    pub fn together(&self) -> Vec<usize> {
+        let cases: Vec<usize> = self
+            .run_cases
+            .iter()
+            .copied()
+            .filter(|&ci| {
+                let case = &self.cases[ci];
+                case.state == StateUse::Guards && !case.requests_use(Var::OriginalProfileId)
+            })
+            .collect();
+        if cases.len() < 2 { Vec::new() } else { cases }
     }
 
     /// The trial index of each (case, step, rule), for the runner to file verdicts.
@@ -193,6 +218,32 @@ fn ends_with_read(case: &Case) -> bool {
             api::reads_own_profiles(s.request.method.as_str(), path, s.request.credential)
         })
     })
+}
+
+/// What one case costs: its requests (with the reads that check its batches of probes) and,
+/// when needed, their bisection; with `guard`, the read after it (unless it ends with one) and
+/// the switch back when needed.
+fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool) -> Cost {
+    let mut cost = Cost::default();
+    for step in &case.steps {
+        let writes = sent_writes(step, shape.sweep_size);
+        cost.requests += writes.len();
+        cost.writes += writes.iter().filter(|w| **w).count();
+        if step.is_batch(case.state) {
+            let groups = check_groups(step, shape);
+            cost.requests += (1 + groups.len()) * read;
+            cost.add_when_needed(bisection_worst_case(&groups, read));
+        }
+    }
+    if guard && case.state.may_change() {
+        cost.requests += usize::from(!ends_with_read(case));
+        cost.add_when_needed(Cost {
+            requests: 1,
+            writes: 1,
+            ..Cost::default()
+        });
+    }
+    cost
 }
 
 /// Whether each request a step sends is a write, in order: one for a plain step,
@@ -312,6 +363,22 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// Adds another cost's requests and writes (round trips are the plan's, not summed).
+    fn add(&mut self, other: Cost) {
+        self.requests += other.requests;
+        self.writes += other.writes;
+        self.when_needed += other.when_needed;
+        self.writes_when_needed += other.writes_when_needed;
+    }
+
+    /// Adds requests that are sent only when the account must be put back.
+    fn add_when_needed(&mut self, other: Cost) {
+        self.requests += other.requests;
+        self.writes += other.writes;
+        self.when_needed += other.requests;
+        self.writes_when_needed += other.writes;
+    }
+
     /// What is sent when nothing needs putting back (as on a correct target).
     pub fn needed(&self) -> Cost {
         Cost {

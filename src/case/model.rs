@@ -234,6 +234,18 @@ pub struct Step {
     pub vary: Vec<Generator>,
 }
 
+impl Case {
+    /// Whether any request it sends is built from `var`'s value (its path, its query, or its
+    /// probes).
+    pub fn requests_use(&self, var: Var) -> bool {
+        self.steps.iter().any(|s| {
+            s.request.path.uses(var)
+                || s.request.query.iter().any(|(_, t)| t.uses(var))
+                || (0..s.vary.len()).any(|g| s.probes_use(g, var))
+        })
+    }
+}
+
 impl Step {
     /// Whether its probes are a burst, sent all at once.
     pub fn is_burst(&self) -> bool {

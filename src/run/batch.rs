@@ -36,6 +36,8 @@ pub(super) struct Checked {
     /// Every request sent for the step: the probes (some more than once), the checks' reads and
     /// the switches back.
     pub requests: usize,
+    /// The profile lists the checks read.
+    pub reads: Vec<Arc<ExchangeRecord>>,
 }
 
 impl Checked {
@@ -45,21 +47,46 @@ impl Checked {
             requests: sent.len(),
             sent,
             changes: Vec::new(),
+            reads: Vec::new(),
         }
     }
 }
 
-/// What a group of probes could change: both users' profiles (id, active, default), by id.
-type Accounts = (Vec<ProfileSummary>, Option<Vec<ProfileSummary>>);
+/// What requests could change: both users' profiles (id, active, default), by id.
+pub(super) type Accounts = (Vec<ProfileSummary>, Option<Vec<ProfileSummary>>);
 
 /// Both users' lists, as read, and what they say; `accounts` is `None` when the primary one
 /// cannot be read.
-struct Reading {
-    accounts: Option<Accounts>,
-    records: Vec<Arc<ExchangeRecord>>,
+pub(super) struct Reading {
+    pub accounts: Option<Accounts>,
+    pub records: Vec<Arc<ExchangeRecord>>,
 }
 
-async fn read(session: &Session, context: &str) -> Reading {
+/// The profiles a list shows, by id; `None` when it is not a readable list.
+pub(super) fn sorted(record: &ExchangeRecord) -> Option<Vec<ProfileSummary>> {
+    profiles_of(record).ok().map(|mut p| {
+        p.sort_by_key(|p| p.id);
+        p
+    })
+}
+
+/// Whether every readable list of the primary or the other user among `reads` shows what
+/// `accounts` holds.
+pub(super) fn agree(reads: &[Arc<ExchangeRecord>], accounts: &Accounts) -> bool {
+    reads.iter().all(|r| {
+        let expected = match r.credential {
+            crate::api::Credential::Primary => Some(&accounts.0),
+            crate::api::Credential::Foreign => accounts.1.as_ref(),
+            _ => None,
+        };
+        match (expected, sorted(r)) {
+            (Some(expected), Some(seen)) => &seen == expected,
+            _ => true,
+        }
+    })
+}
+
+pub(super) async fn read(session: &Session, context: &str) -> Reading {
     let (primary, foreign) = session
         .both_lists(
             context,
@@ -67,12 +94,6 @@ async fn read(session: &Session, context: &str) -> Reading {
             SendMode::Stoppable,
         )
         .await;
-    let sorted = |record: &ExchangeRecord| {
-        profiles_of(record).ok().map(|mut p| {
-            p.sort_by_key(|p| p.id);
-            p
-        })
-    };
     let accounts = sorted(&primary).map(|p| (p, foreign.as_deref().and_then(sorted)));
     Reading {
         accounts,
@@ -111,6 +132,7 @@ pub(super) async fn send_checked(
         answers: vec![None; variations.len()],
         variations,
         requests: 0,
+        reads: Vec::new(),
     };
     let Some(mut base) = step.read().await.accounts else {
         // Without a list to compare, a group could not be trusted: one at a time, unchecked.
@@ -240,12 +262,14 @@ struct StepRun<'a> {
     /// Each probe's latest answer.
     answers: Vec<Option<Arc<ExchangeRecord>>>,
     requests: usize,
+    reads: Vec<Arc<ExchangeRecord>>,
 }
 
 impl StepRun<'_> {
     async fn read(&mut self) -> Reading {
         let reading = read(self.session, &self.check).await;
         self.requests += reading.records.len();
+        self.reads.extend(reading.records.iter().cloned());
         reading
     }
 
@@ -327,6 +351,7 @@ impl StepRun<'_> {
             sent,
             changes,
             requests: self.requests,
+            reads: self.reads,
         }
     }
 }

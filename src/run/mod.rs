@@ -22,6 +22,7 @@ mod invariants;
 mod restore;
 mod session;
 mod steps;
+mod together;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -312,136 +313,92 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
     let index = plan.trial_index();
     let state_lock = Arc::new(RwLock::new(()));
     let permits = Arc::new(Semaphore::new(session.target.concurrency.max(1)));
-    let mut tasks = Vec::new();
+    // Each task runs one case, or the cases that go together; with the trials it will file.
+    type Task = (
+        Vec<usize>,
+        tokio::task::JoinHandle<Vec<(CaseJob, CaseDone)>>,
+    );
+    let mut tasks: Vec<Task> = Vec::new();
     let mut changed_state = false;
     session.event(RunEvent::Started {
         fixtures: &report.fixtures,
         cases: plan.run_cases.len(),
     });
+    let together = plan.together();
+    let mut group: Vec<CaseJob> = Vec::new();
     for &ci in &plan.run_cases {
         let case = plan.cases[ci].clone();
-        let trial_ids = selected_trials(plan, ci, &index);
-        let snapshot_trial = index
-            .get(&TrialKind::Snapshot { case: ci })
-            .copied()
-            .filter(|ti| plan.trials[*ti].selected);
-        if let Some(reason) = missing_fixture(&case, &discovery.missing) {
-            let invariant_tis = [Level::Must, Level::Should]
+        let job = CaseJob {
+            ci,
+            trial_ids: selected_trials(plan, ci, &index),
+            snapshot_trial: index
+                .get(&TrialKind::Snapshot { case: ci })
+                .copied()
+                .filter(|ti| plan.trials[*ti].selected),
+            invariant_trials: [Level::Must, Level::Should]
                 .into_iter()
                 .filter_map(|level| {
                     index
                         .get(&TrialKind::Invariants { case: ci, level })
-                        .copied()
-                        .filter(|ti| plan.trials[*ti].selected)
-                });
-            for ti in trial_ids
-                .iter()
-                .map(|(_, _, ti)| *ti)
-                .chain(snapshot_trial)
-                .chain(invariant_tis)
-            {
+                        .filter(|ti| plan.trials[**ti].selected)
+                        .map(|ti| (level, *ti))
+                })
+                .collect(),
+            case,
+        };
+        if let Some(reason) = missing_fixture(&job.case, &discovery.missing) {
+            for ti in job.all_trials() {
                 report.results[ti] =
                     Some(TrialRecord::bare(Observed::MissingFixture(reason.clone())));
             }
             session.event(RunEvent::CaseSkipped {
-                case: &case.id,
+                case: &job.case.id,
                 reason: &reason,
             });
             continue;
         }
-        changed_state |= case.state.may_change();
-        let session = session.clone();
-        let state_lock = state_lock.clone();
+        changed_state |= job.case.state.may_change();
+        if together.contains(&ci) {
+            group.push(job);
+            continue;
+        }
+        let (session, state_lock, invariants) =
+            (session.clone(), state_lock.clone(), plan.invariants.clone());
         let permits = permits.clone();
-        let selected: Vec<(usize, usize)> = trial_ids.iter().map(|&(si, ri, _)| (si, ri)).collect();
-        let invariant_trials: Vec<(Level, usize)> = [Level::Must, Level::Should]
-            .into_iter()
-            .filter_map(|level| {
-                index
-                    .get(&TrialKind::Invariants { case: ci, level })
-                    .filter(|ti| plan.trials[**ti].selected)
-                    .map(|ti| (level, *ti))
-            })
-            .collect();
-        let invariants = plan.invariants.clone();
-        let levels: Vec<Level> = invariant_trials.iter().map(|(l, _)| *l).collect();
+        let trials = job.all_trials();
         let handle = tokio::spawn(async move {
-            let _state = match case.state {
-                StateUse::Changes | StateUse::Guards => {
-                    Lock::Write(state_lock.write_owned().await)
-                }
+            let _state = match job.case.state {
+                StateUse::Changes | StateUse::Guards => Lock::Write(state_lock.write_owned().await),
                 StateUse::Reads => Lock::Read(state_lock.read_owned().await),
                 StateUse::None => Lock::None,
             };
             let _permit = permits.acquire_owned().await;
-            let case_started = Instant::now();
-            session.event(RunEvent::CaseStarted { case: &case.id });
-            let case_run = steps::run_case(&session, &case).await;
-            let mut lists: Vec<Arc<ExchangeRecord>> = case_run
-                .exchanges
-                .iter()
-                .flatten()
-                .filter(|r| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
-                .chain(&case_run.changed_lists)
-                .cloned()
-                .collect();
-            if case.state.may_change() {
-                let last = case_run.exchanges.last().and_then(Option::as_deref);
-                lists.extend(restore::guard(&session, &case.id, last).await);
-            }
-            let vars = session.vars().cloned().unwrap_or_default();
-            let invariant_records: Vec<TrialRecord> = levels
-                .iter()
-                .map(|&level| match session.stop_reason() {
-                    Some(why) if lists.is_empty() => TrialRecord::bare(Observed::NotRun(why)),
-                    _ => invariants::judge(&invariants, level, &lists, &vars),
-                })
-                .collect();
-            let duration = case_started.elapsed();
-            let judged: Vec<&TrialRecord> = selected
-                .iter()
-                .filter_map(|key| case_run.verdicts.get(key))
-                .chain(&invariant_records)
-                .collect();
-            session.event(RunEvent::CaseFinished {
-                case: &case.id,
-                judged: judged.len(),
-                failed: judged
-                    .iter()
-                    .filter(|r| !matches!(r.observed, Observed::Judged(Verdict::Pass(_))))
-                    .count(),
-                requests: case_run.requests,
-                duration,
-            });
-            (case_run, session.stop_reason(), duration, invariant_records)
+            let executed = execute(&session, &job, true).await;
+            let done = conclude(&session, &job, executed, &invariants);
+            vec![(job, done)]
         });
-        tasks.push((ci, trial_ids, snapshot_trial, invariant_trials, handle));
+        tasks.push((trials, handle));
     }
-    for (ci, trial_ids, snapshot_trial, invariant_trials, handle) in tasks {
+    if !group.is_empty() {
+        let (session, state_lock, invariants) =
+            (session.clone(), state_lock.clone(), plan.invariants.clone());
+        let permits = permits.clone();
+        let trials = group.iter().flat_map(CaseJob::all_trials).collect();
+        let handle = tokio::spawn(async move {
+            let _state = state_lock.write_owned().await;
+            together::run(&session, group, &permits, &invariants).await
+        });
+        tasks.push((trials, handle));
+    }
+    for (trials, handle) in tasks {
         match handle.await {
-            Ok((case_run, stopped, duration, invariant_records)) => {
-                for (si, ri, ti) in trial_ids {
-                    report.results[ti] = case_run.verdicts.get(&(si, ri)).cloned();
-                }
-                for ((_, ti), record) in invariant_trials.iter().zip(invariant_records) {
-                    report.results[*ti] = Some(record);
-                }
-                if snapshot_trial.is_some() {
-                    report.cases.push(CaseRecord {
-                        case: ci,
-                        exchanges: case_run.exchanges,
-                        stopped,
-                        duration,
-                    });
+            Ok(done) => {
+                for (job, done) in done {
+                    file(&mut report, &job, done);
                 }
             }
             Err(e) => {
-                for ti in trial_ids
-                    .iter()
-                    .map(|(_, _, ti)| *ti)
-                    .chain(snapshot_trial)
-                    .chain(invariant_trials.iter().map(|(_, ti)| *ti))
-                {
+                for ti in trials {
                     report.results[ti] = Some(TrialRecord::bare(Observed::Judged(
                         Verdict::Broken(format!("harness error while running this case: {e}")),
                     )));
@@ -469,6 +426,132 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         elapsed: report.elapsed,
     });
     report
+}
+
+/// A case to run, and the trials its results go to.
+struct CaseJob {
+    ci: usize,
+    case: Arc<Case>,
+    /// (step, rule, trial index) of each selected rule trial.
+    trial_ids: Vec<(usize, usize, usize)>,
+    snapshot_trial: Option<usize>,
+    invariant_trials: Vec<(Level, usize)>,
+}
+
+impl CaseJob {
+    fn all_trials(&self) -> Vec<usize> {
+        self.trial_ids
+            .iter()
+            .map(|(_, _, ti)| *ti)
+            .chain(self.snapshot_trial)
+            .chain(self.invariant_trials.iter().map(|(_, ti)| *ti))
+            .collect()
+    }
+}
+
+/// A case run, before its invariants are judged.
+struct Executed {
+    case_run: steps::CaseRun,
+    /// The profile lists the invariants judge: the case's own reads, the lists after a change
+    /// its probes made, and the guard's read.
+    lists: Vec<Arc<ExchangeRecord>>,
+    duration: Duration,
+}
+
+/// A case's results.
+struct CaseDone {
+    case_run: steps::CaseRun,
+    stopped: Option<String>,
+    duration: Duration,
+    invariant_records: Vec<TrialRecord>,
+}
+
+/// Runs a case's steps; with `guard`, a case that may change the account is followed by the
+/// restore guard (the cases that go together are checked as a group instead).
+async fn execute(session: &Arc<Session>, job: &CaseJob, guard: bool) -> Executed {
+    let started = Instant::now();
+    session.event(RunEvent::CaseStarted { case: &job.case.id });
+    let case_run = steps::run_case(session, &job.case).await;
+    let mut lists: Vec<Arc<ExchangeRecord>> = case_run
+        .exchanges
+        .iter()
+        .flatten()
+        .filter(|r| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
+        .chain(&case_run.changed_lists)
+        .cloned()
+        .collect();
+    if guard && job.case.state.may_change() {
+        let last = case_run.exchanges.last().and_then(Option::as_deref);
+        lists.extend(restore::guard(session, &job.case.id, last).await);
+    }
+    Executed {
+        case_run,
+        lists,
+        duration: started.elapsed(),
+    }
+}
+
+/// Judges a run case's invariants on its lists and says it finished.
+fn conclude(
+    session: &Session,
+    job: &CaseJob,
+    executed: Executed,
+    invariants: &crate::case::Invariants,
+) -> CaseDone {
+    let Executed {
+        case_run,
+        lists,
+        duration,
+    } = executed;
+    let vars = session.vars().cloned().unwrap_or_default();
+    let invariant_records: Vec<TrialRecord> = job
+        .invariant_trials
+        .iter()
+        .map(|&(level, _)| match session.stop_reason() {
+            Some(why) if lists.is_empty() => TrialRecord::bare(Observed::NotRun(why)),
+            _ => invariants::judge(invariants, level, &lists, &vars),
+        })
+        .collect();
+    let judged: Vec<&TrialRecord> = job
+        .trial_ids
+        .iter()
+        .filter_map(|&(si, ri, _)| case_run.verdicts.get(&(si, ri)))
+        .chain(&invariant_records)
+        .collect();
+    session.event(RunEvent::CaseFinished {
+        case: &job.case.id,
+        judged: judged.len(),
+        failed: judged
+            .iter()
+            .filter(|r| !matches!(r.observed, Observed::Judged(Verdict::Pass(_))))
+            .count(),
+        requests: case_run.requests,
+        duration,
+    });
+    CaseDone {
+        case_run,
+        stopped: session.stop_reason(),
+        duration,
+        invariant_records,
+    }
+}
+
+/// Files a case's results into the report.
+fn file(report: &mut RunReport, job: &CaseJob, done: CaseDone) {
+    for &(si, ri, ti) in &job.trial_ids {
+        report.results[ti] = done.case_run.verdicts.get(&(si, ri)).cloned();
+    }
+    for ((_, ti), record) in job.invariant_trials.iter().zip(done.invariant_records) {
+        report.results[*ti] = Some(record);
+    }
+    if job.snapshot_trial.is_some() {
+        report.cases.push(CaseRecord {
+            case: job.ci,
+            exchanges: done.case_run.exchanges,
+            stopped: done.stopped,
+            duration: done.duration,
+        });
+    }
 }
 
 /// Holds the state lock for the life of a case.

@@ -31,6 +31,8 @@ pub(super) struct CaseRun {
     pub requests: usize,
     /// The lists read just after each change a batch of probes made, for the invariants.
     pub changed_lists: Vec<Arc<ExchangeRecord>>,
+    /// Every profile list the case read: its own steps' and its batches' checks.
+    pub reads: Vec<Arc<ExchangeRecord>>,
 }
 
 /// One of several requests a step sends: a sweep value or a probe.
@@ -58,6 +60,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
     let mut skip: Option<String> = None;
     let mut requests = 0;
     let mut changed_lists = Vec::new();
+    let mut reads: Vec<Arc<ExchangeRecord>> = Vec::new();
     // Changes made by probes, until a step reads the list.
     let mut pending: Vec<Change> = Vec::new();
     for (si, step) in case.steps.iter().enumerate() {
@@ -86,6 +89,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
                 requests += checked.requests;
                 changed_lists.extend(checked.changes.iter().flat_map(|c| c.lists.iter().cloned()));
                 pending.extend(checked.changes);
+                reads.extend(checked.reads);
                 checked.sent
             }
             Err(why) => {
@@ -100,6 +104,12 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             }
         };
         exchanges[si] = records.first().map(|(_, r)| r.clone());
+        reads.extend(
+            records
+                .iter()
+                .filter(|(_, r)| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
+                .map(|(_, r)| r.clone()),
+        );
         if let Some(reason) = judge_step(step, si, &records, &vars, &mut out) {
             skip = Some(reason);
         } else if !pending.is_empty() && step.vary.is_empty() && reads_own_list(step) {
@@ -112,6 +122,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
         exchanges,
         requests,
         changed_lists,
+        reads,
     }
 }
 

@@ -121,6 +121,9 @@ pub(crate) struct Db {
     pub flags: HashMap<i64, std::collections::BTreeSet<i64>>,
     /// Switches started and not finished, under the racy-switch fault.
     pub switches_in_flight: u32,
+    /// How many switches have started (racy-switch fault): one that saw another start while it
+    /// was in flight overlapped it, whichever finishes first.
+    pub switches_started: u64,
 }
 
 impl Db {
@@ -218,6 +221,7 @@ impl Db {
             list_reads: 0,
             flags: HashMap::new(),
             switches_in_flight: 0,
+            switches_started: 0,
             faults,
         };
         (db, credentials)

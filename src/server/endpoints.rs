@@ -207,6 +207,8 @@ struct RacySwitch {
     id: i64,
     /// Another switch was in flight when this one started.
     overlapped: bool,
+    /// `switches_started` once this one had started.
+    started: u64,
     response: Response,
 }
 
@@ -217,7 +219,9 @@ impl RacySwitch {
         let mut db = lock(state);
         db.switches_in_flight = db.switches_in_flight.saturating_sub(1);
         db.defaults.insert(self.user, self.id);
-        let alone = !self.overlapped && db.switches_in_flight == 0;
+        // Alone: no other switch was in flight when it started, and none started since — so
+        // the outcome does not depend on which of two overlapping switches finishes first.
+        let alone = !self.overlapped && db.switches_started == self.started;
         let flags = db.flags.entry(self.user).or_default();
         if alone {
             flags.retain(|f| *f == self.id);
@@ -363,6 +367,8 @@ fn switch_now(
         let current = db.defaults.get(&user_id).copied();
         let overlapped = db.switches_in_flight > 0;
         db.switches_in_flight += 1;
+        db.switches_started += 1;
+        let started = db.switches_started;
         let flags = db.flags.entry(user_id).or_default();
         if flags.is_empty() {
             flags.extend(current);
@@ -372,6 +378,7 @@ fn switch_now(
             user: user_id,
             id,
             overlapped,
+            started,
             response: ctx.envelope(StatusCode::OK, None),
         }));
     }

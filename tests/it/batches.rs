@@ -185,3 +185,73 @@ fn a_correct_target_costs_one_read_before_and_after_each_batch() {
     // method_probes: batches of 3, 3 and 4 probes; each read is of both users' lists.
     assert_eq!(each - batched, 2 * ((3 - 1) + (3 - 1) + (4 - 1)));
 }
+
+/// The failure blocks of a run's stdout, by trial name.
+fn failure_blocks(stdout: &str, base_url: &str) -> std::collections::BTreeMap<String, String> {
+    let text = normalize(stdout, base_url);
+    let mut blocks = std::collections::BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if let Some(name) = line
+            .strip_prefix("---- ")
+            .and_then(|l| l.strip_suffix(" ----"))
+        {
+            if let Some((n, b)) = current.take() {
+                blocks.insert(n, b.trim_end().to_string());
+            }
+            current = Some((name.to_string(), String::new()));
+        } else if line == "failures:" {
+            if let Some((n, b)) = current.take() {
+                blocks.insert(n, b.trim_end().to_string());
+            }
+        } else if let Some((_, b)) = current.as_mut() {
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    blocks
+}
+
+#[test]
+fn refusing_cases_run_together_with_the_verdicts_of_running_alone() {
+    // Under accept_any_bearer several refusing cases switch the account: the group's check sees
+    // it, puts the default back and runs them one at a time, so every failure reads as it does
+    // when the case runs alone.
+    let server = Server::start_with(ServerOptions {
+        faults: Faults::from([Fault::AcceptAnyBearer]),
+        ..ServerOptions::default()
+    });
+    let run = |filter: &str| {
+        let mut a = server.target_args();
+        a.extend(args(&["--include-ignored", "--no-snapshots"]));
+        if !filter.is_empty() {
+            a.extend(args(&[filter]));
+        }
+        harness(&a)
+    };
+    let whole = run("");
+    assert_eq!(whole.code, 101, "{}", whole.all_output());
+    let together = failure_blocks(&whole.stdout, &server.base_url());
+    // The refusing cases (a case without state, run beside anything, may show a list as it
+    // is at that moment: its texts are not compared).
+    let cases: std::collections::BTreeSet<&str> = together
+        .keys()
+        .filter_map(|t| t.split("::").next())
+        .filter(|case| crate::support::shipped_case(case).contains("\"state\": \"guards\""))
+        .collect();
+    assert!(cases.len() >= 2, "{cases:?}");
+    for case in cases {
+        let alone = run(&format!("{case}::"));
+        let alone = failure_blocks(&alone.stdout, &server.base_url());
+        let in_suite: std::collections::BTreeMap<&String, &String> = together
+            .iter()
+            .filter(|(t, _)| t.starts_with(&format!("{case}::")))
+            .collect();
+        assert_eq!(
+            in_suite,
+            alone.iter().collect::<std::collections::BTreeMap<_, _>>(),
+            "{case}"
+        );
+    }
+    assert_eq!(server.get().primary_default_profile(), Some(1101));
+}
