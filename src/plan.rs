@@ -213,11 +213,9 @@ impl Plan {
 /// Whether a case's last step reads the primary user's profile list (the guard then needs no
 /// request of its own to see the default).
 fn ends_with_read(case: &Case) -> bool {
-    case.steps.last().is_some_and(|s| {
-        s.request.path.as_value().as_str().is_some_and(|path| {
-            api::reads_own_profiles(s.request.method.as_str(), path, s.request.credential)
-        })
-    })
+    case.steps
+        .last()
+        .is_some_and(crate::case::Step::reads_own_list)
 }
 
 /// What one case costs: its requests (with the reads that check its batches of probes) and,

@@ -247,6 +247,17 @@ impl Case {
 }
 
 impl Step {
+    /// Whether it reads the primary user's profile list.
+    pub fn reads_own_list(&self) -> bool {
+        self.request.path.as_value().as_str().is_some_and(|path| {
+            crate::api::reads_own_profiles(
+                self.request.method.as_str(),
+                path,
+                self.request.credential,
+            )
+        })
+    }
+
     /// Whether its probes are a burst, sent all at once.
     pub fn is_burst(&self) -> bool {
         self.vary.iter().any(Generator::concurrent)

@@ -63,8 +63,8 @@ pub fn preamble(
     })
 }
 
-/// `79 round trips, 168 requests (98 writes) + up to 863 more if the target changes the
-/// account; paced at 2 requests/s: 1m37s, up to 8m35s if it does`.
+/// `44 round trips, 172 requests (98 writes) + up to 1084 more if the target changes the
+/// account; paced at 2 requests/s: 1m37s, up to 10m27s if it does`.
 fn describe_cost(cost: &Cost, (pace, write_pace): (Option<Duration>, Option<Duration>)) -> String {
     let needed = cost.needed();
     let mut text = format!(

@@ -112,7 +112,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
         );
         if let Some(reason) = judge_step(step, si, &records, &vars, &mut out) {
             skip = Some(reason);
-        } else if !pending.is_empty() && step.vary.is_empty() && reads_own_list(step) {
+        } else if !pending.is_empty() && step.vary.is_empty() && step.reads_own_list() {
             judge_changes(step, si, &pending, &vars, &mut out);
             pending.clear();
         }
@@ -282,13 +282,6 @@ fn judge_step(
         out.insert((si, ri), result);
     }
     None
-}
-
-/// Whether the step reads the primary user's profile list.
-fn reads_own_list(step: &Step) -> bool {
-    step.request.path.as_value().as_str().is_some_and(|path| {
-        crate::api::reads_own_profiles(step.request.method.as_str(), path, step.request.credential)
-    })
 }
 
 /// Judges the rules of a step that reads the primary user's list on the lists read just after

@@ -633,7 +633,7 @@ const UNUSABLE: &[&str] = &["list_500"];
 /// mixed burst's refused switches include the foreign profile, which that fault accepts, so the
 /// default it leaves is the foreign profile exactly when one of those lands last (seen under load:
 /// a full `cargo test` beside this one). Other trials fail that fault whatever the order.
-const TIMING_DEPENDENT: &[(&str, &str)] = &[
+pub(crate) const TIMING_DEPENDENT: &[(&str, &str)] = &[
     (
         "accept_foreign_profile",
         "concurrent_switches::verify_mixed::default_is_one_requested",
