@@ -36,8 +36,9 @@ pub struct Throttle {
     pub status: u16,
     /// The `Retry-After` value, in seconds.
     pub retry_after: String,
-    /// A request the server just throttled is served when it comes again (as a windowed limit
-    /// lets a retry through after Retry-After), so a client that waits is never starved.
+    /// A request (method, URI, Authorization) is throttled at most once: when it comes again
+    /// it is served (as a windowed limit lets a retry through after Retry-After), so a client
+    /// that waits is never starved — however many identical requests others send meanwhile.
     pub spare_retries: bool,
 }
 
@@ -55,7 +56,7 @@ pub struct Arrival {
 pub(crate) struct Traffic {
     pub count: AtomicU64,
     counted_for_throttle: AtomicU64,
-    /// Requests (method, URI, Authorization) throttled last time they came.
+    /// Requests (method, URI, Authorization) that were throttled once.
     throttled: Mutex<std::collections::HashSet<String>>,
     pub log: Mutex<Vec<Arrival>>,
 }
@@ -112,7 +113,7 @@ pub(crate) fn router(
                             req.headers().get(header::AUTHORIZATION)
                         );
                         let mut last = traffic.throttled.lock().unwrap_or_else(|e| e.into_inner());
-                        if last.remove(&key) {
+                        if last.contains(&key) {
                             throttle_now = false;
                         } else if throttle_now {
                             last.insert(key);
