@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use super::discovery::{ProfileSummary, current_default, profiles_of};
 use super::session::{SendMode, Session};
-use super::steps::{Sent, Variation, send_limited};
-use crate::case::{Case, Var, Vars};
+use super::steps::{Sent, StepSend, Variation, send_limited};
+use crate::case::Var;
 use crate::plan::ProbeChecks;
 use crate::record::ExchangeRecord;
 
@@ -115,20 +115,13 @@ enum Task {
 
 /// Sends step `si`'s probes in checked groups; see the module's text.
 pub(super) async fn send_checked(
-    session: &Arc<Session>,
-    case: &Arc<Case>,
-    si: usize,
-    vars: &Vars,
-    context: &str,
+    on: &StepSend,
     variations: Vec<Variation>,
 ) -> Result<Checked, String> {
+    let session = &on.session;
     let mut step = StepRun {
-        session,
-        case,
-        si,
-        vars,
-        context,
-        check: format!("{context} (batch check)"),
+        on,
+        check: format!("{} (batch check)", on.context),
         answers: vec![None; variations.len()],
         variations,
         requests: 0,
@@ -151,7 +144,7 @@ pub(super) async fn send_checked(
                 step.variations[i]
                     .probe
                     .as_ref()
-                    .is_none_or(|p| case.steps[si].probes_use(p.generator, Var::OriginalProfileId))
+                    .is_none_or(|p| on.step().probes_use(p.generator, Var::OriginalProfileId))
             });
             let groups: Vec<Vec<usize>> = std::iter::once(together)
                 .filter(|g| !g.is_empty())
@@ -251,11 +244,7 @@ fn untested(group: Vec<usize>, tasks: Vec<Task>) -> Vec<usize> {
 
 /// One checked step while it runs: what it sends with, and what it has sent.
 struct StepRun<'a> {
-    session: &'a Arc<Session>,
-    case: &'a Arc<Case>,
-    si: usize,
-    vars: &'a Vars,
-    context: &'a str,
+    on: &'a StepSend,
     /// The context of its reads.
     check: String,
     variations: Vec<Variation>,
@@ -267,7 +256,7 @@ struct StepRun<'a> {
 
 impl StepRun<'_> {
     async fn read(&mut self) -> Reading {
-        let reading = read(self.session, &self.check).await;
+        let reading = read(&self.on.session, &self.check).await;
         self.requests += reading.records.len();
         self.reads.extend(reading.records.iter().cloned());
         reading
@@ -281,16 +270,7 @@ impl StepRun<'_> {
         limit: usize,
     ) -> Result<Vec<Arc<ExchangeRecord>>, String> {
         let chosen: Vec<Variation> = group.iter().map(|&i| self.variations[i].clone()).collect();
-        let sent = send_limited(
-            self.session,
-            self.case,
-            self.si,
-            self.vars,
-            self.context,
-            chosen,
-            limit,
-        )
-        .await?;
+        let sent = send_limited(self.on, chosen, limit).await?;
         self.requests += sent.len();
         let mut requests = Vec::with_capacity(sent.len());
         for (&i, (_, record)) in group.iter().zip(sent) {
@@ -302,12 +282,8 @@ impl StepRun<'_> {
 
     async fn switch_back(&mut self, default: i64) {
         self.requests += 1;
-        self.session
-            .switch_to(
-                &format!("{} (put back after the batch)", self.context),
-                default,
-            )
-            .await;
+        let context = format!("{} (put back after the batch)", self.on.context);
+        self.on.session.switch_to(&context, default).await;
     }
 
     /// Puts the primary user's default back when it moved, and reads the account again; the
@@ -330,7 +306,7 @@ impl StepRun<'_> {
         lists: Vec<Arc<ExchangeRecord>>,
     ) -> Change {
         Change {
-            step: self.case.steps[self.si].name.clone(),
+            step: self.on.step().name.clone(),
             probes: group
                 .iter()
                 .map(|&i| self.variations[i].label.clone())

@@ -373,9 +373,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
                 StateUse::None => Lock::None,
             };
             let _permit = permits.acquire_owned().await;
-            let executed = execute(&session, &job, true).await;
-            let done = conclude(&session, &job, executed, &invariants);
-            vec![(job, done)]
+            together::one_at_a_time(&session, vec![job], &invariants).await
         });
         tasks.push((trials, handle));
     }

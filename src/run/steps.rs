@@ -81,7 +81,16 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             Ok(None) => send(session, step, &vars, context, None)
                 .await
                 .map(|record| Checked::unchecked(vec![(None, record)])),
-            Ok(Some(variations)) => send_all(session, case, si, &vars, &context, variations).await,
+            Ok(Some(variations)) => {
+                let on = StepSend {
+                    session: session.clone(),
+                    case: case.clone(),
+                    si,
+                    vars: vars.clone(),
+                    context,
+                };
+                send_all(&on, variations).await
+            }
             Err(why) => Err(why),
         };
         let records = match sent {
@@ -413,37 +422,43 @@ async fn send(
         .await)
 }
 
-/// Sends step `si` once per variation; results in order. How many at a time depends on what the
+/// A step whose variations are being sent: what each of its requests is built from.
+#[derive(Clone)]
+pub(super) struct StepSend {
+    pub session: Arc<Session>,
+    pub case: Arc<Case>,
+    /// The step's index in the case.
+    pub si: usize,
+    pub vars: Vars,
+    /// `case/step`, for the exchanges.
+    pub context: String,
+}
+
+impl StepSend {
+    pub fn step(&self) -> &Step {
+        &self.case.steps[self.si]
+    }
+}
+
+/// Sends the step once per variation; results in order. How many at a time depends on what the
 /// step's probes may do to the account.
-async fn send_all(
-    session: &Arc<Session>,
-    case: &Arc<Case>,
-    si: usize,
-    vars: &Vars,
-    context: &str,
-    variations: Vec<Variation>,
-) -> Result<Checked, String> {
-    let step = &case.steps[si];
-    let concurrency = session.target.concurrency.max(1);
+async fn send_all(on: &StepSend, variations: Vec<Variation>) -> Result<Checked, String> {
+    let step = on.step();
     let limit = if step.is_burst() {
         // A burst: its point is to arrive at once (the pacer still spaces it on a remote target).
         variations.len().max(1)
-    } else if step.is_batch(case.state) {
-        return batch::send_checked(session, case, si, vars, context, variations).await;
+    } else if step.is_batch(on.case.state) {
+        return batch::send_checked(on, variations).await;
     } else {
-        concurrency
+        on.session.target.concurrency.max(1)
     };
-    let sent = send_limited(session, case, si, vars, context, variations, limit).await?;
+    let sent = send_limited(on, variations, limit).await?;
     Ok(Checked::unchecked(sent))
 }
 
-/// Sends step `si` once per variation, at most `limit` at a time; results in order.
+/// Sends the step once per variation, at most `limit` at a time; results in order.
 pub(super) async fn send_limited(
-    session: &Arc<Session>,
-    case: &Arc<Case>,
-    si: usize,
-    vars: &Vars,
-    context: &str,
+    on: &StepSend,
     variations: Vec<Variation>,
     limit: usize,
 ) -> Result<Sent, String> {
@@ -453,13 +468,17 @@ pub(super) async fn send_limited(
     let mut next = 0;
     while next < variations.len() || !tasks.is_empty() {
         while next < variations.len() && tasks.len() < limit {
-            let (session, case, vars) = (session.clone(), case.clone(), vars.clone());
-            let (variation, index, context) = (variations[next].clone(), next, context.to_string());
+            let (on, variation, index) = (on.clone(), variations[next].clone(), next);
             tasks.spawn(async move {
-                (
-                    index,
-                    send(&session, &case.steps[si], &vars, context, Some(&variation)).await,
+                let sent = send(
+                    &on.session,
+                    on.step(),
+                    &on.vars,
+                    on.context.clone(),
+                    Some(&variation),
                 )
+                .await;
+                (index, sent)
             });
             next += 1;
         }

@@ -77,15 +77,20 @@ pub(super) async fn run(
                 .switch_to("put back after the cases that only refuse", default)
                 .await;
         }
-        let mut out = Vec::with_capacity(ran.len());
-        for (job, _) in ran {
-            let executed = execute(session, &job, true).await;
-            let done = conclude(session, &job, executed, invariants);
-            out.push((job, done));
-        }
-        return out;
+        let jobs = ran.into_iter().map(|(job, _)| job).collect();
+        return one_at_a_time(session, jobs, invariants).await;
     }
     // The account cannot be read: no check is possible, so one at a time.
+    one_at_a_time(session, jobs, invariants).await
+}
+
+/// The cases in turn, each followed by its restore guard when it may change the account — as
+/// every case runs that does not go with others.
+pub(super) async fn one_at_a_time(
+    session: &Arc<Session>,
+    jobs: Vec<CaseJob>,
+    invariants: &Invariants,
+) -> Vec<(CaseJob, CaseDone)> {
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
         let executed = execute(session, &job, true).await;
