@@ -63,7 +63,7 @@ impl LoadError {
                 let before = &text[..span.start];
                 let line = before.matches('\n').count() + 1;
                 let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                *e = std::mem::replace(e, LoadError::new("", "")).line_column(line, column);
+                e.position = Some(position(line, column));
             }
         };
         attach(&mut self);
@@ -107,10 +107,15 @@ impl LoadError {
     }
 
     pub fn line_column(mut self, line: usize, column: usize) -> LoadError {
-        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        self.position = Some((narrow(line), narrow(column)));
+        self.position = Some(position(line, column));
         self
     }
+}
+
+/// A 1-based line and column as stored (a file of 4 billion lines is not a case file).
+fn position(line: usize, column: usize) -> (u32, u32) {
+    let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    (narrow(line), narrow(column))
 }
 
 impl fmt::Display for LoadError {

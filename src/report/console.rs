@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::RunInfo;
 use super::output::Output;
-use super::text::{DIFF_HEADING, DIFF_INDENT, failure_text, ignored_reason, short_message};
+use super::text::{DIFF_HEADING, DIFF_INDENT, failure_text, ignored_word, short_message};
 use crate::case::Level;
 use crate::judge::{Failure, Ignored, Judgement, Status, TrialOutcome};
 use crate::plan::{Cost, Plan, Selection};
@@ -286,14 +286,6 @@ fn outcome_word(sink: &Text, status: &Status) -> String {
             &format!("ignored, {}", ignored_word(why)),
             AnsiColor::Yellow,
         ),
-    }
-}
-
-/// Why a trial was not run, short enough for its `test … ... ignored, …` line.
-fn ignored_word(why: &Ignored) -> String {
-    match why {
-        Ignored::ShouldRule => "SHOULD rule".into(),
-        other => ignored_reason(other),
     }
 }
 

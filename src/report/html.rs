@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::RunInfo;
 use super::output::Output;
-use super::text::{body_text, failure_text, ignored_reason};
+use super::text::{body_text, failure_text, ignored_word};
 use crate::case::Level;
 use crate::judge::{Judgement, Status, TrialOutcome};
 use crate::plan::{Plan, TrialKind};
@@ -228,7 +228,7 @@ fn outcome_word(o: &TrialOutcome) -> (&'static str, String) {
     match &o.status {
         Status::Passed(_) => ("ok", "passed".into()),
         Status::Failed(_) => ("failed", "FAILED".into()),
-        Status::Ignored(why) => ("ignored", format!("ignored: {}", ignored_reason(why))),
+        Status::Ignored(why) => ("ignored", format!("ignored, {}", ignored_word(why))),
         Status::FilteredOut => ("ignored", "filtered out".into()),
     }
 }

@@ -40,6 +40,15 @@ pub fn ignored_reason(why: &Ignored) -> String {
 pub const DIFF_HEADING: &str = "diff:";
 pub const DIFF_INDENT: &str = "    ";
 
+/// Why a trial was not run, short enough for its `test … ... ignored, …` line and a report's
+/// outcome column.
+pub fn ignored_word(why: &Ignored) -> String {
+    match why {
+        Ignored::ShouldRule => "SHOULD rule".into(),
+        other => ignored_reason(other),
+    }
+}
+
 /// The failure block of a failed trial (unredacted; `None` for any other outcome).
 pub fn failure_text(plan: &Plan, outcome: &TrialOutcome) -> Option<String> {
     let Status::Failed(failure) = &outcome.status else {
