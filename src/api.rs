@@ -35,8 +35,12 @@ pub const RESERVED_RULE_IDS: [&str; 3] = [
     SHOULD_INVARIANTS_RULE_ID,
 ];
 
+/// The case id of the invariants trials of the run's own requests (discovery, the checks of the
+/// cases run together, the final restore).
+pub const RUN_CASE_ID: &str = "run";
+
 /// Case ids a case file may not take.
-pub const RESERVED_CASE_IDS: [&str; 2] = [RESTORE_CASE_ID, DEVIATIONS_CASE_ID];
+pub const RESERVED_CASE_IDS: [&str; 3] = [RESTORE_CASE_ID, DEVIATIONS_CASE_ID, RUN_CASE_ID];
 
 /// The name of a case's snapshot trial.
 pub fn snapshot_trial(case_id: &str) -> String {
@@ -90,6 +94,34 @@ pub enum Credential {
     MalformedNoScheme,
     /// The primary token with the scheme written `bearer` (schemes are case-insensitive).
     LowercaseScheme,
+}
+
+/// One of the run's two accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    Primary,
+    Foreign,
+}
+
+impl Credential {
+    /// Whether the request carries bearer credentials (`Authorization: Bearer …`, valid or not):
+    /// RFC 6750 §3.1 lets only those be answered with an error code.
+    pub fn carries_bearer(self) -> bool {
+        !matches!(
+            self,
+            Credential::None | Credential::MalformedBasic | Credential::MalformedNoScheme
+        )
+    }
+
+    /// The account this credential acts for when it is sent as issued (a derived token acts
+    /// for none).
+    pub fn owner(self, token: Option<TokenVariant>) -> Option<Account> {
+        match (self, token) {
+            (Credential::Primary | Credential::LowercaseScheme, None) => Some(Account::Primary),
+            (Credential::Foreign, None) => Some(Account::Foreign),
+            _ => None,
+        }
+    }
 }
 
 /// A bearer token derived from a real one, for the credential probes: each must be refused as an

@@ -33,8 +33,12 @@ pub enum TrialKind {
     Restore,
     /// The snapshot of case `case`'s responses.
     Snapshot { case: usize },
-    /// The invariants of this level, on every profile list case `case` led to.
+    /// The invariants of this level, on every profile list case `case` led to and every
+    /// response it got.
     Invariants { case: usize, level: Level },
+    /// The every-response invariants of this level, on the run's own requests (discovery, the
+    /// checks of the cases run together, the final restore).
+    RunInvariants { level: Level },
     /// No entry of the known-deviations ledger has expired.
     Deviations,
 }
@@ -75,7 +79,7 @@ impl Plan {
     /// state-changing case in turn (a sweep step counts `ceil(sweep_size / concurrency)`, a batch
     /// of probes as many for each of its groups, each followed by a read, and the read before;
     /// the cases that go together as the longest of them between two reads), a guard request after a case that does not end by reading the profile
-    /// list, and the final check. A run cannot be faster than this many round trips on a target
+    /// list (or to read the other user's), and the final check. A run cannot be faster than this many round trips on a target
     /// that leaves the account alone; the benchmark compares with it.
     pub fn dependent_chain(&self, shape: &RunShape) -> usize {
         let concurrency = shape.concurrency.max(1);
@@ -123,7 +127,7 @@ impl Plan {
             .filter(|ci| !together.contains(ci))
             .map(|&ci| &*self.cases[ci])
             .filter(|c| c.state.may_change())
-            .map(|c| steps(c) + usize::from(!ends_with_read(c)))
+            .map(|c| steps(c) + usize::from(!ends_with_read(c) || shape.foreign_token))
             .sum::<usize>()
             + group;
         let others = running()
@@ -153,8 +157,13 @@ impl Plan {
         }
         let mut cost = Cost {
             round_trips: self.dependent_chain(shape),
-            // Discovery's lists and the final read; the final switch back and its reread.
-            requests: 1 + usize::from(shape.reads_foreign_list) + 1 + 2,
+            // Discovery's lists and the final reads (the other user's too, when its token is
+            // given); the final switch back and its reread.
+            requests: 1
+                + usize::from(shape.reads_foreign_list)
+                + 1
+                + usize::from(shape.foreign_token)
+                + 2,
             writes: 1,
             when_needed: 2,
             writes_when_needed: 1,
@@ -234,7 +243,8 @@ fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool) -> Cost {
         }
     }
     if guard && case.state.may_change() {
-        cost.requests += usize::from(!ends_with_read(case));
+        // The primary user's list unless the case ends by reading it; the other user's.
+        cost.requests += usize::from(!ends_with_read(case)) + usize::from(shape.foreign_token);
         cost.add_when_needed(Cost {
             requests: 1,
             writes: 1,
@@ -496,7 +506,7 @@ pub fn build(
             any |= trial.selected;
             trials.push(trial);
         }
-        if leads_to_lists(case) {
+        if leads_to_lists(case) || !invariants.every_response.is_empty() {
             for &level in &invariant_levels {
                 let trial = spec(
                     invariants_trial(&case.id, level),
@@ -535,6 +545,15 @@ pub fn build(
     let restore = spec(RESTORE_TRIAL.to_string(), Level::Must, TrialKind::Restore);
     let run_restore = restore.selected;
     trials.push(restore);
+    let response_levels: std::collections::BTreeSet<Level> =
+        invariants.every_response.iter().map(|r| r.level).collect();
+    for level in response_levels {
+        trials.push(spec(
+            invariants_trial(api::RUN_CASE_ID, level),
+            level,
+            TrialKind::RunInvariants { level },
+        ));
+    }
     trials.sort_by(|a, b| a.name.cmp(&b.name));
     Plan {
         cases,

@@ -169,9 +169,14 @@ impl Catalog {
                 catalog
                     .invariants
                     .push((path.clone(), "own_list", inv.own_list.clone()));
+                catalog.invariants.push((
+                    path.clone(),
+                    "foreign_list",
+                    inv.foreign_list.clone(),
+                ));
                 catalog
                     .invariants
-                    .push((path, "foreign_list", inv.foreign_list.clone()));
+                    .push((path, "every_response", inv.every_response.clone()));
             }
             for (name, def) in c.rules {
                 let at = format!("/rules/{}", escape_pointer(&name));
@@ -231,7 +236,8 @@ impl Catalog {
                 };
                 match *list {
                     "own_list" => out.own_list.push(rule),
-                    _ => out.foreign_list.push(rule),
+                    "foreign_list" => out.foreign_list.push(rule),
+                    _ => out.every_response.push(rule),
                 }
             }
         }
@@ -332,7 +338,8 @@ mod tests {
             .iter()
             .flat_map(|c| c.steps.iter().flat_map(|s| s.rules.iter()))
             .chain(&suite.invariants.own_list)
-            .chain(&suite.invariants.foreign_list);
+            .chain(&suite.invariants.foreign_list)
+            .chain(&suite.invariants.every_response);
         let mut shipped = 0;
         for rule in rules {
             let cited = rule.cite.source.split(", ").count();

@@ -75,6 +75,18 @@ fn value_op(
     }
 }
 
+/// A check that is switched on by `true`; `false` is refused rather than ignored.
+fn flag(on: bool, at: &str, name: &str, check: Check) -> Result<Check, Problem> {
+    if on {
+        Ok(check)
+    } else {
+        Err((
+            format!("{at}/{name}"),
+            format!("`{name}` takes `true`; to check nothing, remove the rule"),
+        ))
+    }
+}
+
 pub(super) fn resolve_check(
     check: CheckFile,
     at: &str,
@@ -148,6 +160,60 @@ pub(super) fn resolve_check(
         }
         CheckFile::Absent(v) => {
             Check::Absent(template(v, &format!("{at}/absent"), true, fixtures)?)
+        }
+        CheckFile::AbsentPatterns(patterns) => {
+            if patterns.is_empty() {
+                return Err((
+                    format!("{at}/absent_patterns"),
+                    "name at least one pattern: `{\"stack frame\": \"\\\\n\\\\s+at \\\\w\"}`".into(),
+                ));
+            }
+            let mut named = Vec::with_capacity(patterns.len());
+            for (name, pattern) in patterns {
+                let regex = regex::Regex::new(&pattern).map_err(|e| {
+                    (
+                        format!("{at}/absent_patterns/{}", name.replace('~', "~0").replace('/', "~1")),
+                        format!("`{pattern}` is not a regular expression the regex crate accepts: {e}"),
+                    )
+                })?;
+                named.push(NamedPattern { name, regex });
+            }
+            Check::AbsentPatterns(named)
+        }
+        CheckFile::JsonParses(on) => flag(on, at, "json_parses", Check::JsonParses)?,
+        CheckFile::NotSharedCacheable(on) => {
+            flag(on, at, "not_shared_cacheable", Check::NotSharedCacheable)?
+        }
+        CheckFile::BearerChallenge(on) => {
+            flag(on, at, "bearer_challenge", Check::BearerChallenge)?
+        }
+        CheckFile::When(when) => {
+            let WhenFile { condition, then } = *when;
+            let condition = resolve_check(condition, &format!("{at}/when/if"), contract, fixtures)?;
+            let then = resolve_check(then, &format!("{at}/when/then"), contract, fixtures)?;
+            Check::When(Box::new(condition), Box::new(then))
+        }
+        CheckFile::MatchesModel(m) => {
+            let at = format!("{at}/matches_model");
+            let pointers = |list: Vec<String>, key: &str| -> Result<Vec<String>, Problem> {
+                list.iter()
+                    .enumerate()
+                    .map(|(i, p)| check_pointer(p, format!("{at}/{key}/{i}")))
+                    .collect()
+            };
+            Check::MatchesModel(ModelCheck {
+                ignore: pointers(m.ignore, "ignore")?,
+                follows_default: pointers(m.follows_default, "follows_default")?,
+            })
+        }
+        CheckFile::SameAnswerAs(same) => {
+            for var in &same.mask {
+                fixtures.insert(Fixture::Profile(*var));
+            }
+            Check::SameAnswerAs(SameAnswer {
+                step: same.step,
+                mask: same.mask,
+            })
         }
         CheckFile::Items(i) => {
             let at = format!("{at}/items");

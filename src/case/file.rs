@@ -130,6 +130,9 @@ pub(super) struct InvariantsFile {
     pub(super) own_list: Vec<String>,
     #[serde(default)]
     pub(super) foreign_list: Vec<String>,
+    /// Judged on every response of the run, whatever its request and status.
+    #[serde(default)]
+    pub(super) every_response: Vec<String>,
 }
 
 /// Where statements come from: a document or a standard.
@@ -172,6 +175,46 @@ pub(super) enum CheckFile {
     Items(Box<ItemsFile>),
     /// `{"absent": "{{foreign_identity}}"}`: none of these strings appears in the response.
     Absent(Value),
+    /// `{"absent_patterns": {"stack frame": "\\n\\s+at \\w"}}`: no match of these regular
+    /// expressions, each with the name a failure shows.
+    AbsentPatterns(std::collections::BTreeMap<String, String>),
+    /// `{"json_parses": true}`.
+    JsonParses(bool),
+    /// `{"not_shared_cacheable": true}`.
+    NotSharedCacheable(bool),
+    /// `{"bearer_challenge": true}`.
+    BearerChallenge(bool),
+    /// `{"when": {"if": CHECK, "then": CHECK}}`.
+    When(Box<WhenFile>),
+    /// `{"same_answer_as": {"step": "unknown", "mask": ["foreign_profile_id", …]}}`.
+    SameAnswerAs(SameAnswerFile),
+    /// `{"matches_model": {"ignore": ["/User/AccessToken"], "follows_default": ["/DefaultBusiness"]}}`.
+    MatchesModel(ModelFile),
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ModelFile {
+    #[serde(default)]
+    pub(super) ignore: Vec<String>,
+    #[serde(default)]
+    pub(super) follows_default: Vec<String>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WhenFile {
+    #[serde(rename = "if")]
+    pub(super) condition: CheckFile,
+    pub(super) then: CheckFile,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SameAnswerFile {
+    pub(super) step: String,
+    #[serde(default)]
+    pub(super) mask: Vec<crate::case::Var>,
 }
 
 #[derive(Deserialize, Clone)]

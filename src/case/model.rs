@@ -176,16 +176,21 @@ pub struct Invariants {
     pub own_list: Vec<Rule>,
     /// Judged on every read of the other user's list.
     pub foreign_list: Vec<Rule>,
+    /// Judged on every response of the run, whatever its request and status.
+    pub every_response: Vec<Rule>,
 }
 
 impl Invariants {
     pub fn is_empty(&self) -> bool {
-        self.own_list.is_empty() && self.foreign_list.is_empty()
+        self.own_list.is_empty() && self.foreign_list.is_empty() && self.every_response.is_empty()
     }
 
     /// Every invariant rule, own-list ones first.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
-        self.own_list.iter().chain(&self.foreign_list)
+        self.own_list
+            .iter()
+            .chain(&self.foreign_list)
+            .chain(&self.every_response)
     }
 }
 
@@ -413,6 +418,52 @@ pub enum Check {
     /// None of these strings (a template whose value is a list) appears in the status line, the
     /// headers or the body.
     Absent(Template),
+    /// No match of any of these patterns in the status line, the headers or the body.
+    AbsentPatterns(Vec<NamedPattern>),
+    /// A body labelled JSON (`application/json`, `*/*+json`) parses as JSON.
+    JsonParses,
+    /// A response to a request that carried credentials is not made storable by shared caches
+    /// (RFC 9111 §3.5).
+    NotSharedCacheable,
+    /// `WWW-Authenticate` holds a `Bearer` challenge (the scheme parsed as a token), whose
+    /// `error`, if any, is one RFC 6750 §3.1 defines and is absent when the request carried no
+    /// bearer credentials.
+    BearerChallenge,
+    /// When the first check holds of a response, the second must too; otherwise the rule is
+    /// not applicable.
+    When(Box<Check>, Box<Check>),
+    /// The same answer as an earlier step of the case gave — status, media type and body — once
+    /// the values of the masked variables are replaced in both.
+    SameAnswerAs(SameAnswer),
+    /// The list agrees, field by field, with the account as discovery read it (`account_model`):
+    /// profiles matched by id, every member compared but the ignored ones, the default flags
+    /// only where the model predicts them, and the `follows_default` members only while the
+    /// default is the one discovery saw.
+    MatchesModel(ModelCheck),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ModelCheck {
+    /// JSON pointers never compared; `*` stands for any array index.
+    pub ignore: Vec<String>,
+    /// JSON pointers that may change along with the default profile.
+    pub follows_default: Vec<String>,
+}
+
+/// A regular expression with the name a failure shows for it.
+#[derive(Debug, Clone)]
+pub struct NamedPattern {
+    pub name: String,
+    pub regex: regex::Regex,
+}
+
+#[derive(Debug, Clone)]
+pub struct SameAnswer {
+    /// The earlier step, by name.
+    pub step: String,
+    /// Variables whose values are replaced by their names before comparing (the ids the two
+    /// requests differ in).
+    pub mask: Vec<Var>,
 }
 
 /// A status code (`404`) or a class (`4xx`).

@@ -41,10 +41,24 @@ pub enum Var {
     ResponseOk,
     /// The id a sweep step sends in each of its requests (sweep steps only).
     SweepId,
+    /// Whether the request being judged carried bearer credentials (`Authorization: Bearer …`);
+    /// bound where the run judges every response.
+    RequestCredentials,
+    /// Data of the accounts the request's credential does not own: their emails and names, and
+    /// every token of the run the request did not itself carry (a list of strings); bound where
+    /// the run judges every response.
+    OthersData,
+    /// The answers of the case's earlier steps, by step name (`status`, `media_type`, `body`);
+    /// bound while a case runs, for `same_answer_as`.
+    StepAnswers,
+    /// The profile list discovery read for the account whose list is being judged, and whether
+    /// its default flags are predicted (`{"list": …, "flags": true}`); bound where the run judges
+    /// lists, for `matches_model`.
+    AccountModel,
 }
 
 impl Var {
-    pub const ALL: [Var; 13] = [
+    pub const ALL: [Var; 17] = [
         Var::OriginalProfileId,
         Var::TargetProfileId,
         Var::ThirdProfileId,
@@ -58,6 +72,10 @@ impl Var {
         Var::ResponseStatus,
         Var::ResponseOk,
         Var::SweepId,
+        Var::RequestCredentials,
+        Var::OthersData,
+        Var::StepAnswers,
+        Var::AccountModel,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,12 +93,24 @@ impl Var {
             Var::ResponseStatus => "response.status",
             Var::ResponseOk => "response.ok",
             Var::SweepId => "sweep_id",
+            Var::RequestCredentials => "request.credentials",
+            Var::OthersData => "request.others_data",
+            Var::StepAnswers => "steps",
+            Var::AccountModel => "account_model",
         }
     }
 
     /// Variables that describe the response, known only while checking it.
     pub fn is_response_scoped(self) -> bool {
-        matches!(self, Var::ResponseStatus | Var::ResponseOk)
+        matches!(
+            self,
+            Var::ResponseStatus
+                | Var::ResponseOk
+                | Var::RequestCredentials
+                | Var::OthersData
+                | Var::StepAnswers
+                | Var::AccountModel
+        )
     }
 
     /// Variables that discovery provides (the rest are bound per request or response).
@@ -92,7 +122,11 @@ impl Var {
     pub fn is_list(self) -> bool {
         matches!(
             self,
-            Var::OwnProfileIds | Var::ForeignProfileIds | Var::ForeignIdentity | Var::Tokens
+            Var::OwnProfileIds
+                | Var::ForeignProfileIds
+                | Var::ForeignIdentity
+                | Var::Tokens
+                | Var::OthersData
         )
     }
 
@@ -150,6 +184,15 @@ impl Vars {
         let mut vars = self.clone();
         vars.set(Var::ResponseStatus, Value::from(status));
         vars.set(Var::ResponseOk, Value::Bool((200..300).contains(&status)));
+        vars
+    }
+
+    /// A copy with the request-scoped variables set: whether the request carried bearer
+    /// credentials, and the data of the accounts its credential does not own.
+    pub fn with_request(&self, credentials: bool, others_data: Vec<String>) -> Vars {
+        let mut vars = self.clone();
+        vars.set(Var::RequestCredentials, Value::Bool(credentials));
+        vars.set(Var::OthersData, Value::from(others_data));
         vars
     }
 }

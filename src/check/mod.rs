@@ -2,6 +2,11 @@
 
 use serde_json::Value;
 
+mod model;
+mod response;
+
+pub use response::{answer_of, challenges};
+
 use crate::case::{
     Check, HeaderOp, ItemsCheck, JsonType, Premise, Rule, Template, ValueOp, Var, Vars,
 };
@@ -36,7 +41,7 @@ pub struct Finding {
     pub diff: Option<String>,
 }
 
-fn violation(expected: impl Into<String>, actual: impl Into<String>) -> Verdict {
+pub(super) fn violation(expected: impl Into<String>, actual: impl Into<String>) -> Verdict {
     Verdict::Violation(Finding {
         expected: expected.into(),
         actual: actual.into(),
@@ -130,6 +135,34 @@ pub fn evaluate(rule: &Rule, response: &HttpResponse, vars: &Vars) -> Verdict {
             Ok(body) => items(&body, check, &vars),
         },
         Check::Absent(template) => absent(response, template, &vars),
+        Check::AbsentPatterns(patterns) => response::absent_patterns(response, patterns),
+        Check::JsonParses => response::json_parses(response),
+        Check::NotSharedCacheable => response::not_shared_cacheable(response, &vars),
+        Check::BearerChallenge => response::bearer_challenge(response, &vars),
+        Check::When(condition, then) => {
+            let premise = Rule {
+                check: (**condition).clone(),
+                ..rule.clone()
+            };
+            match evaluate(&Rule { applies_if: None, ..premise }, response, &vars) {
+                Verdict::Pass(_) => evaluate(
+                    &Rule {
+                        check: (**then).clone(),
+                        applies_if: None,
+                        ..rule.clone()
+                    },
+                    response,
+                    &vars,
+                ),
+                Verdict::Violation(f) => Verdict::Pass(Some(format!(
+                    "not applicable: the rule is about {}, and this is {}",
+                    f.expected, f.actual
+                ))),
+                broken @ Verdict::Broken(_) => broken,
+            }
+        }
+        Check::SameAnswerAs(same) => response::same_answer(response, same, &vars),
+        Check::MatchesModel(check) => model::matches(response, check, &vars),
     }
 }
 
@@ -145,11 +178,7 @@ fn absent(response: &HttpResponse, template: &Template, vars: &Vars) -> Verdict 
             "not applicable: no data of the other user is known (pass --foreign-token)".into(),
         ));
     }
-    let mut text = format!("{}\n", response.status);
-    for (name, value) in &response.headers {
-        text.push_str(&format!("{name}: {value}\n"));
-    }
-    text.push_str(&String::from_utf8_lossy(&response.body));
+    let text = response::whole_text(response);
     let found: Vec<&str> = values
         .iter()
         .filter_map(Value::as_str)
@@ -159,7 +188,7 @@ fn absent(response: &HttpResponse, template: &Template, vars: &Vars) -> Verdict 
         Verdict::Pass(None)
     } else {
         violation(
-            "none of the other user's data in the response",
+            "none of the other account's data in the response",
             found
                 .iter()
                 .map(|f| format!("`{f}`"))
@@ -196,7 +225,7 @@ fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
         .join(sep)
 }
 
-fn parse_body(response: &HttpResponse) -> Result<Value, Verdict> {
+pub(super) fn parse_body(response: &HttpResponse) -> Result<Value, Verdict> {
     if response.body.iter().all(u8::is_ascii_whitespace) {
         return Err(violation("a JSON body", "an empty body"));
     }

@@ -213,7 +213,7 @@ fn by_case<'a>(plan: &Plan, judgement: &'a Judgement) -> BTreeMap<String, Vec<&'
                 .cases
                 .get(case)
                 .map_or_else(|| o.name.clone(), |c| c.id.clone()),
-            TrialKind::Restore | TrialKind::Deviations => o
+            TrialKind::Restore | TrialKind::Deviations | TrialKind::RunInvariants { .. } => o
                 .name
                 .split_once("::")
                 .map_or_else(|| o.name.clone(), |(case, _)| case.to_string()),

@@ -75,10 +75,15 @@ pub fn failure_text(plan: &Plan, outcome: &TrialOutcome) -> Option<String> {
         }
         TrialKind::Invariants { case, level } => {
             lines.push(format!(
-                "enforces:  the account's {level} invariants, on every profile list `{}` led to (each breached rule is cited below)",
+                "enforces:  the {level} invariants, on every profile list `{}` led to and every response it got (each breached rule is cited below)",
                 plan.cases[case].id
             ));
             lines.push(format!("origin:    {}", plan.cases[case].file));
+        }
+        TrialKind::RunInvariants { level } => {
+            lines.push(format!(
+                "enforces:  the {level} invariants of every response, on the run's own requests (discovery, the checks of the cases run together, the final restore)"
+            ));
         }
         TrialKind::Snapshot { case } => {
             lines.push(

@@ -21,6 +21,8 @@ pub(super) struct Discovery {
     pub sweep_ids: Vec<i64>,
     /// `User.Id` of the primary user, as the list shows it (the journal is kept per user).
     pub user: Option<i64>,
+    /// The lists read: the primary user's, then the other user's if it was read.
+    pub lists: Vec<std::sync::Arc<ExchangeRecord>>,
 }
 
 impl Discovery {
@@ -168,6 +170,9 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
             .ok()
             .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok())
             .and_then(|b| b.pointer("/User/Id").and_then(Value::as_i64)),
+        lists: std::iter::once(record.clone())
+            .chain(foreign_record.clone())
+            .collect(),
         ..Discovery::default()
     };
     let mut missing = |fixture: Fixture, why: &str| {

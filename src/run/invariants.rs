@@ -1,6 +1,9 @@
-//! The account's invariants, judged on every profile list a case led to — its own reads and the
-//! guard's read after it — not only in the case written for them. A breach fails the case that
-//! caused it, with the list that shows it and the other user's profiles in the text.
+//! The invariants, judged on everything a case led to, not only in the case written for them:
+//! the list invariants on every profile list it read (its own steps, its batches' checks, the
+//! guard's read after it), the every-response invariants on every answer it got (probes,
+//! put-backs and guards included). A breach fails the case that caused it, with the exchange that
+//! shows it. The run's own requests (discovery, the checks of the cases run together, the final
+//! restore) are judged the same way, as the run's trial.
 
 use std::sync::Arc;
 
@@ -12,39 +15,52 @@ use crate::case::{Fixture, Invariants, Level, Rule, Var, Vars};
 use crate::check::{Finding, Verdict, evaluate};
 use crate::record::{ExchangeRecord, Observed, TrialRecord};
 
-/// Judges the invariants of `level` on the lists a case led to.
+/// Judges the invariants of `level`: the list ones on `lists`, the every-response ones on
+/// `responses`; `bind` gives the variables each exchange is judged with.
 pub(super) fn judge(
     invariants: &Invariants,
     level: Level,
     lists: &[Arc<ExchangeRecord>],
+    responses: &[Arc<ExchangeRecord>],
     vars: &Vars,
+    bind: &dyn Fn(&Vars, &ExchangeRecord) -> Vars,
 ) -> TrialRecord {
     let mut judged = 0;
     let mut not_applicable: Vec<String> = Vec::new();
     let mut failures: Vec<(Arc<ExchangeRecord>, &Rule, Verdict)> = Vec::new();
-    for record in lists {
+    let list_rules = lists.iter().filter_map(|record| {
         let rules = match record.credential {
             Credential::Primary => &invariants.own_list,
             Credential::Foreign => &invariants.foreign_list,
-            _ => continue,
+            _ => return None,
         };
+        // A refused list is judged by the case's own rules; the list invariants judge lists.
+        let status = record.exchange.outcome.as_ref().ok()?.status;
+        (status == 200).then_some((record, rules))
+    });
+    let response_rules = responses
+        .iter()
+        .filter(|r| r.exchange.outcome.is_ok())
+        .map(|record| (record, &invariants.every_response));
+    let mut lists_judged = 0;
+    for (record, rules) in list_rules.chain(response_rules) {
         let Ok(response) = &record.exchange.outcome else {
             continue;
         };
-        if response.status != 200 {
-            // A refused list is judged by the case's own rules; invariants judge lists.
-            continue;
-        }
+        let vars = bind(vars, record);
         judged += 1;
+        if !std::ptr::eq(rules, &invariants.every_response) {
+            lists_judged += 1;
+        }
         for rule in rules.iter().filter(|r| r.level == level) {
-            if let Some(missing) = missing_fixture(rule, vars) {
+            if let Some(missing) = missing_fixture(rule, &vars) {
                 let note = format!("`{}` needs {missing}", rule.id);
                 if !not_applicable.contains(&note) {
                     not_applicable.push(note);
                 }
                 continue;
             }
-            let verdict = evaluate(rule, response, vars);
+            let verdict = evaluate(rule, response, &vars);
             if verdict.is_failure() {
                 failures.push((record.clone(), rule, verdict));
             }
@@ -53,22 +69,31 @@ pub(super) fn judge(
     let duration = lists.iter().map(|r| r.exchange.elapsed).sum();
     if judged == 0 {
         return TrialRecord::bare(Observed::NotRun(
-            "no profile list could be read after this case, so its invariants were not judged"
-                .into(),
+            "no response could be judged for this case, so its invariants were not judged".into(),
         ));
     }
     let Some((record, rule, verdict)) = failures.first().cloned() else {
-        let mut note = format!("held on {judged} profile list(s)");
+        let answers = judged - lists_judged;
+        let mut note = match (lists_judged, answers) {
+            (0, n) => format!("held on {n} response{}", plural(n)),
+            (l, 0) => format!("held on {l} profile list{}", plural(l)),
+            (l, n) => format!(
+                "held on {l} profile list{} and {n} response{}",
+                plural(l),
+                plural(n)
+            ),
+        };
         if !not_applicable.is_empty() {
             note.push_str(&format!("; not applicable: {}", not_applicable.join(", ")));
         }
         return TrialRecord {
             observed: Observed::Judged(Verdict::Pass(Some(note))),
-            exchange: lists.last().cloned(),
+            exchange: lists.last().or(responses.last()).cloned(),
             duration,
             notes: Vec::new(),
         };
     };
+    let is_list = record.exchange.method == "GET" && record.path == crate::api::PROFILES_PATH;
     let mut notes = vec![
         match rule.cite.see() {
             Some(see) => format!(
@@ -77,8 +102,17 @@ pub(super) fn judge(
             ),
             None => format!("breached: {} [{}] — {}", rule.id, rule.level, rule.cite),
         },
-        format!("after {}: {}", record.context, describe_list(&record)),
-        match record.credential {
+        if is_list {
+            format!("after {}: {}", record.context, describe_list(&record))
+        } else {
+            format!(
+                "in the answer to {} {} ({})",
+                record.exchange.method, record.path, record.context
+            )
+        },
+    ];
+    if is_list {
+        notes.push(match record.credential {
             Credential::Foreign => format!(
                 "the primary user's profiles (discovery): {}",
                 ids(vars, Var::OwnProfileIds)
@@ -87,11 +121,11 @@ pub(super) fn judge(
                 "the other user's profiles (discovery): {}",
                 ids(vars, Var::ForeignProfileIds)
             ),
-        },
-    ];
+        });
+    }
     if failures.len() > 1 {
         notes.push(format!(
-            "{} breaches in all on this case's lists; the first is shown",
+            "{} breaches in all on what this case led to; the first is shown",
             failures.len()
         ));
     }
@@ -108,6 +142,10 @@ pub(super) fn judge(
         duration,
         notes,
     }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// The first fixture a rule needs that this run lacks.

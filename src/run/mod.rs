@@ -16,6 +16,7 @@
 //! Events: while it runs, the runner tells a [`RunObserver`] what it does (cases started and
 //! finished, requests sent and answered, restores), as nextest's runner does for its reporters.
 
+mod account;
 mod batch;
 mod discovery;
 mod invariants;
@@ -282,7 +283,11 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         serde_json::Value::from(session.target.credentials.tokens()),
     );
     report.vars = discovery.vars.clone();
-    session.set_vars(vars, discovery.sweep_ids.clone());
+    session.set_vars(
+        vars,
+        discovery.sweep_ids.clone(),
+        account::Accounts::from_lists(&discovery.lists),
+    );
     if let Some(original) = restore::original_id(&session) {
         let _ = session
             .target
@@ -419,11 +424,49 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         report.results[*ti] = Some(restore);
     }
     report.exchanges = session.take_exchanges();
+    judge_run_requests(plan, &index, &session, &mut report);
     report.elapsed = started.elapsed();
     session.event(RunEvent::Finished {
         elapsed: report.elapsed,
     });
     report
+}
+
+/// Judges the run's own requests — discovery, the checks of the cases run together, the
+/// put-backs, the final restore — by the invariants, as the `run::` trials.
+fn judge_run_requests(
+    plan: &Plan,
+    index: &HashMap<TrialKind, usize>,
+    session: &Session,
+    report: &mut RunReport,
+) {
+    let own: Vec<Arc<ExchangeRecord>> = report
+        .exchanges
+        .iter()
+        .filter(|r| session::owner_of(&r.context).is_none())
+        .cloned()
+        .collect();
+    let lists: Vec<Arc<ExchangeRecord>> = own
+        .iter()
+        .filter(|r| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
+        .cloned()
+        .collect();
+    let vars = session.vars().cloned().unwrap_or_default();
+    let bind = |vars: &crate::case::Vars, record: &ExchangeRecord| session.bind(vars, record);
+    for level in [Level::Must, Level::Should] {
+        if let Some(&ti) = index.get(&TrialKind::RunInvariants { level })
+            && plan.trials[ti].selected
+        {
+            report.results[ti] = Some(invariants::judge(
+                &plan.invariants,
+                level,
+                &lists,
+                &own,
+                &vars,
+                &bind,
+            ));
+        }
+    }
 }
 
 /// A case to run, and the trials its results go to.
@@ -502,12 +545,16 @@ fn conclude(
         duration,
     } = executed;
     let vars = session.vars().cloned().unwrap_or_default();
+    let responses = session.exchanges_of(&job.case.id);
+    let bind = |vars: &crate::case::Vars, record: &ExchangeRecord| session.bind(vars, record);
     let invariant_records: Vec<TrialRecord> = job
         .invariant_trials
         .iter()
         .map(|&(level, _)| match session.stop_reason() {
-            Some(why) if lists.is_empty() => TrialRecord::bare(Observed::NotRun(why)),
-            _ => invariants::judge(invariants, level, &lists, &vars),
+            Some(why) if lists.is_empty() && responses.is_empty() => {
+                TrialRecord::bare(Observed::NotRun(why))
+            }
+            _ => invariants::judge(invariants, level, &lists, &responses, &vars, &bind),
         })
         .collect();
     let judged: Vec<&TrialRecord> = job

@@ -46,23 +46,41 @@ fn observed_default(last: Option<&ExchangeRecord>) -> Option<Option<i64>> {
     profiles_of(record).ok().map(|p| current_default(&p))
 }
 
+/// The other user's list, when the run has that user's token: a request of one account must
+/// leave the other alone, so it is read wherever the run checks what a case did.
+async fn other_list(session: &Session, context: &str) -> Option<std::sync::Arc<ExchangeRecord>> {
+    match session.target.credentials.foreign {
+        Some(_) => Some(
+            session
+                .list_profiles(context, Credential::Foreign, SendMode::Always)
+                .await,
+        ),
+        None => None,
+    }
+}
+
 /// After a state-changing case: if the default is not the original, switch back. What it did is
-/// logged for the restore trial. `last` is the case's last exchange. Returns the profile list it
-/// read, if it had to read one (the case's invariants are judged on it too).
+/// logged for the restore trial. `last` is the case's last exchange. Returns the profile lists
+/// it read — the primary user's if it had to read it, and the other user's (the case's
+/// invariants are judged on them too).
 pub(super) async fn guard(
     session: &Session,
     case_id: &str,
     last: Option<&ExchangeRecord>,
-) -> Option<std::sync::Arc<ExchangeRecord>> {
-    let original = original_id(session)?;
-    let context = format!("restore after {case_id}");
-    let (read, now) = match observed_default(last) {
-        Some(seen) => (None, Ok(seen)),
+) -> Vec<std::sync::Arc<ExchangeRecord>> {
+    let Some(original) = original_id(session) else {
+        return Vec::new();
+    };
+    let context = super::session::guard_context(case_id);
+    let ((mine, now), other) = match observed_default(last) {
+        Some(seen) => ((None, Ok(seen)), other_list(session, &context).await),
         None => {
-            let (record, now) = current(session, &context).await;
-            (Some(record), now)
+            let ((record, now), other) =
+                tokio::join!(current(session, &context), other_list(session, &context));
+            ((Some(record), now), other)
         }
     };
+    let read: Vec<_> = mine.into_iter().chain(other).collect();
     if now == Ok(Some(original)) {
         return read;
     }
@@ -99,7 +117,11 @@ pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialRecor
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let (mut record, mut now) = current(session, "restore").await;
+    let ((mut record, mut now), other) = tokio::join!(
+        current(session, "restore"),
+        other_list(session, "restore")
+    );
+    drop(other);
     if now != Ok(Some(original)) {
         let switched = session.switch_to("restore", original).await;
         notes.push(format!(

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::account::Accounts;
 use super::{RunEvent, Target};
 use crate::api::{self, Credential, TokenVariant};
 use crate::case::Vars;
@@ -30,6 +31,8 @@ pub(super) struct Session {
     vars: OnceLock<Vars>,
     /// The values of `{{sweep_id}}`, set with the variables.
     sweep_ids: OnceLock<Vec<i64>>,
+    /// Both accounts as discovery read them, set with the variables.
+    accounts: OnceLock<Accounts>,
     invalid_token: String,
     exchanges: Mutex<Vec<Arc<ExchangeRecord>>>,
     /// What the guard restores did, for the restore trial.
@@ -42,15 +45,38 @@ impl Session {
             target,
             vars: OnceLock::new(),
             sweep_ids: OnceLock::new(),
+            accounts: OnceLock::new(),
             invalid_token: format!("nxc-invalid-{}", random_hex()),
             exchanges: Mutex::new(Vec::new()),
             guard_log: Mutex::new(Vec::new()),
         }
     }
 
-    pub fn set_vars(&self, vars: Vars, sweep_ids: Vec<i64>) {
+    pub fn set_vars(&self, vars: Vars, sweep_ids: Vec<i64>, accounts: Accounts) {
         let _ = self.vars.set(vars);
         let _ = self.sweep_ids.set(sweep_ids);
+        let _ = self.accounts.set(accounts);
+    }
+
+    /// `vars` with what is particular to `record` bound: whether its request carried bearer
+    /// credentials, the data of the accounts its credential does not own, its account's model.
+    pub fn bind(&self, vars: &Vars, record: &ExchangeRecord) -> Vars {
+        match self.accounts.get() {
+            Some(accounts) => accounts.bind(vars, record, &self.target.credentials),
+            None => vars.clone(),
+        }
+    }
+
+    /// Every exchange sent so far on behalf of case `case`: its steps, its batches' checks and
+    /// put-backs, its guard.
+    pub fn exchanges_of(&self, case: &str) -> Vec<Arc<ExchangeRecord>> {
+        self.exchanges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|r| owner_of(&r.context) == Some(case))
+            .cloned()
+            .collect()
     }
 
     pub fn sweep_ids(&self) -> &[i64] {
@@ -237,6 +263,26 @@ impl Session {
         )
         .await
     }
+}
+
+/// The context of a request a case's step sends: `case/step` (a batch's checks add to it).
+pub(super) fn step_context(case: &str, step: &str) -> String {
+    format!("{case}/{step}")
+}
+
+/// The context of the guard after case `case`.
+pub(super) fn guard_context(case: &str) -> String {
+    format!("{GUARD_PREFIX}{case}")
+}
+
+const GUARD_PREFIX: &str = "restore after ";
+
+/// The case a request was sent for, from its context; `None` for the run's own requests
+/// (discovery, the checks of the cases run together, the final restore).
+pub(super) fn owner_of(context: &str) -> Option<&str> {
+    context
+        .strip_prefix(GUARD_PREFIX)
+        .or_else(|| context.split_once('/').map(|(case, _)| case))
 }
 
 /// 32 hex characters from the operating system's random source, different in every run.

@@ -63,6 +63,8 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
     let mut reads: Vec<Arc<ExchangeRecord>> = Vec::new();
     // Changes made by probes, until a step reads the list.
     let mut pending: Vec<Change> = Vec::new();
+    // Each step's first answer, for rules that compare answers (`same_answer_as`).
+    let mut answers = serde_json::Map::new();
     for (si, step) in case.steps.iter().enumerate() {
         if skip.is_none() {
             skip = session.stop_reason();
@@ -76,7 +78,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             }
             continue;
         }
-        let context = format!("{}/{}", case.id, step.name);
+        let context = super::session::step_context(&case.id, &step.name);
         let sent = match variations(session, step, &vars) {
             Ok(None) => send(session, step, &vars, context, None)
                 .await
@@ -119,7 +121,18 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
                 .filter(|(_, r)| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
                 .map(|(_, r)| r.clone()),
         );
-        if let Some(reason) = judge_step(step, si, &records, &vars, &mut out) {
+        let step_vars = {
+            let mut v = vars.clone();
+            v.set(Var::StepAnswers, Value::Object(answers.clone()));
+            v
+        };
+        let bind = |vars: &Vars, record: &ExchangeRecord| session.bind(vars, record);
+        if let Some((_, first)) = records.first()
+            && let Ok(response) = &first.exchange.outcome
+        {
+            answers.insert(step.name.clone(), crate::check::answer_of(response));
+        }
+        if let Some(reason) = judge_step(step, si, &records, &step_vars, &bind, &mut out) {
             skip = Some(reason);
         } else if !pending.is_empty() && step.vary.is_empty() && step.reads_own_list() {
             judge_changes(step, si, &pending, &vars, &mut out);
@@ -180,6 +193,7 @@ fn judge_step(
     si: usize,
     records: &[(Option<Variation>, Arc<ExchangeRecord>)],
     vars: &Vars,
+    bind: &dyn Fn(&Vars, &ExchangeRecord) -> Vars,
     out: &mut CaseVerdicts,
 ) -> Option<String> {
     let n = records.len();
@@ -232,7 +246,10 @@ fn judge_step(
             let verdict = evaluate(
                 rule,
                 response,
-                &with_sweep_id(vars, variation.as_ref().and_then(|v| v.sweep_id)),
+                &bind(
+                    &with_sweep_id(vars, variation.as_ref().and_then(|v| v.sweep_id)),
+                    record,
+                ),
             );
             if verdict.is_failure() {
                 match variation {

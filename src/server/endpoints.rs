@@ -17,10 +17,10 @@ pub(super) async fn list_profiles(State(state): State<Shared>, headers: HeaderMa
     let ctx = ctx(&db, &headers);
     let (user_id, token) = match authenticate(&db, &ctx, Endpoint::List) {
         Ok(found) => found,
-        Err(e) => return ctx.unauthorized(e.header_given),
+        Err(e) => return ctx.unauthorized(e),
     };
     let Some(user) = db.users.iter().find(|u| u.id == user_id) else {
-        return ctx.unauthorized(true);
+        return ctx.unauthorized(super::handlers::Unauthenticated::BadToken);
     };
     let own = db.profiles.iter().filter(|p| p.owner == user_id).count();
     if ctx.has(Fault::List500) || (ctx.has(Fault::SingleProfileList500) && own == 1) {
@@ -175,7 +175,7 @@ pub(super) async fn delete_list(State(state): State<Shared>, headers: HeaderMap)
     let ctx = ctx(&db, &headers);
     let user = match authenticate(&db, &ctx, Endpoint::List) {
         Ok((user, _)) => user,
-        Err(e) => return ctx.unauthorized(e.header_given),
+        Err(e) => return ctx.unauthorized(e),
     };
     drop(ctx);
     db.defaults.remove(&user);
@@ -246,7 +246,7 @@ fn switch_now(
     };
     let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Switch) {
         Ok(found) => found,
-        Err(e) => return Ok(ctx.unauthorized(e.header_given)),
+        Err(e) => return Ok(ctx.unauthorized(e)),
     };
     let json_body = headers
         .get(header::CONTENT_TYPE)
@@ -396,7 +396,7 @@ pub(super) async fn current_benefits(State(state): State<Shared>, headers: Heade
     let ctx = ctx(&db, &headers);
     let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Benefits) {
         Ok(found) => found,
-        Err(e) => return ctx.unauthorized(e.header_given),
+        Err(e) => return ctx.unauthorized(e),
     };
     let default = db.defaults.get(&user_id).copied();
     let credits: Vec<Value> = db

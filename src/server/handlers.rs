@@ -303,7 +303,7 @@ impl Ctx<'_> {
         self.json(http, &Value::Object(body))
     }
 
-    pub(super) fn unauthorized(&self, header_given: bool) -> Response {
+    pub(super) fn unauthorized(&self, why: Unauthenticated) -> Response {
         if self.has(Fault::UnauthorizedRedirect) {
             let mut res = (
                 StatusCode::FOUND,
@@ -329,11 +329,17 @@ impl Ctx<'_> {
             self.envelope(StatusCode::UNAUTHORIZED, Some(DENIED))
         };
         if !self.has(Fault::NoWwwAuthenticate) {
-            let challenge = match (header_given, self.is(Variant::RealmChallenge)) {
-                (true, true) => "Bearer realm=\"nexudus\", error=\"invalid_token\"",
-                (false, true) => "Bearer realm=\"nexudus\"",
-                (true, false) => "Bearer error=\"invalid_token\"",
-                (false, false) => "Bearer",
+            let challenge = match (why, self.is(Variant::RealmChallenge)) {
+                (Unauthenticated::BadToken, true) => {
+                    "Bearer realm=\"nexudus\", error=\"invalid_token\""
+                }
+                (Unauthenticated::EmptyBearer, true) => {
+                    "Bearer realm=\"nexudus\", error=\"invalid_request\""
+                }
+                (Unauthenticated::NoBearer, true) => "Bearer realm=\"nexudus\"",
+                (Unauthenticated::BadToken, false) => "Bearer error=\"invalid_token\"",
+                (Unauthenticated::EmptyBearer, false) => "Bearer error=\"invalid_request\"",
+                (Unauthenticated::NoBearer, false) => "Bearer",
             };
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -367,10 +373,16 @@ pub(super) enum Endpoint {
 /// The primary user, whom the auth faults fall back to.
 pub(super) const PRIMARY_USER: i64 = 7001;
 
-/// A request without a usable credential; `header_given` says whether it had an Authorization
-/// header at all (the 401 challenge differs).
-pub(super) struct Unauthenticated {
-    pub(super) header_given: bool,
+/// A request without a usable credential, and what it sent instead (the 401 challenge differs:
+/// RFC 6750 §3.1 gives an error code only to a request that tried bearer authentication).
+#[derive(Clone, Copy)]
+pub(super) enum Unauthenticated {
+    /// No Authorization header, or another scheme than Bearer.
+    NoBearer,
+    /// `Bearer` without a token.
+    EmptyBearer,
+    /// A bearer token that is unknown or expired.
+    BadToken,
 }
 
 /// The user id and token behind the request's Authorization header.
@@ -385,9 +397,7 @@ pub(super) fn authenticate(
         return if lenient {
             Ok((PRIMARY_USER, String::new()))
         } else {
-            Err(Unauthenticated {
-                header_given: false,
-            })
+            Err(Unauthenticated::NoBearer)
         };
     };
     let mut parts = raw.trim().splitn(2, ' ');
@@ -402,11 +412,11 @@ pub(super) fn authenticate(
         if ctx.has(Fault::AcceptRawToken) && parts.next().is_none() && !raw.contains(' ') {
             token = raw.trim();
         } else {
-            return Err(Unauthenticated { header_given: true });
+            return Err(Unauthenticated::NoBearer);
         }
     }
     if token.is_empty() {
-        return Err(Unauthenticated { header_given: true });
+        return Err(Unauthenticated::EmptyBearer);
     }
     let found = db.tokens.get(token).or_else(|| {
         // A prefix of a live token (at least 8 characters) passes, as the fault says.
@@ -424,7 +434,7 @@ pub(super) fn authenticate(
             Ok((t.user, token.to_string()))
         }
         None if ctx.has(Fault::AcceptAnyBearer) => Ok((PRIMARY_USER, token.to_string())),
-        _ => Err(Unauthenticated { header_given: true }),
+        _ => Err(Unauthenticated::BadToken),
     }
 }
 

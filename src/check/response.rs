@@ -1,0 +1,327 @@
+//! Checks that apply to any response, whatever its request: how a body is labelled and parsed,
+//! what it must not disclose, how caches may treat it, its challenge, and how it relates to the
+//! answer of an equivalent request.
+
+use serde_json::Value;
+
+use super::{Finding, Verdict, media_type, parse_body, violation};
+use crate::case::{Var, Vars};
+use crate::http::HttpResponse;
+
+/// The parts of an answer two equivalent requests must share: status, media type and body,
+/// with each masked variable's value replaced by its name.
+pub fn answer_of(response: &HttpResponse) -> Value {
+    serde_json::json!({
+        "status": response.status,
+        "media_type": response.header("content-type").map(media_type).unwrap_or_default().to_ascii_lowercase(),
+        "body": String::from_utf8_lossy(&response.body),
+    })
+}
+
+pub(super) fn same_answer(response: &HttpResponse, same: &crate::case::SameAnswer, vars: &Vars) -> Verdict {
+    let Some(earlier) = vars
+        .get(Var::StepAnswers)
+        .and_then(|a| a.get(&same.step))
+    else {
+        return Verdict::Broken(format!(
+            "step `{}` gave no answer to compare with",
+            same.step
+        ));
+    };
+    let mask = |answer: &Value| -> Result<(u64, String, String), Verdict> {
+        let mut body = answer["body"].as_str().unwrap_or_default().to_string();
+        for var in &same.mask {
+            let value = vars.get(*var).ok_or_else(|| {
+                Verdict::Broken(format!("variable `{{{{{var}}}}}` has no value in this run"))
+            })?;
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if !text.is_empty() {
+                body = body.replace(&text, &format!("{{{{{var}}}}}"));
+            }
+        }
+        Ok((
+            answer["status"].as_u64().unwrap_or_default(),
+            answer["media_type"].as_str().unwrap_or_default().to_string(),
+            body,
+        ))
+    };
+    let (this, that) = match (mask(&answer_of(response)), mask(earlier)) {
+        (Ok(this), Ok(that)) => (this, that),
+        (Err(v), _) | (_, Err(v)) => return v,
+    };
+    if this == that {
+        return Verdict::Pass(None);
+    }
+    let mut details = Vec::new();
+    if this.0 != that.0 {
+        details.push(format!("status {} here, {} for `{}`", this.0, that.0, same.step));
+    }
+    if this.1 != that.1 {
+        details.push(format!(
+            "media type `{}` here, `{}` for `{}`",
+            this.1, that.1, same.step
+        ));
+    }
+    if this.2 != that.2 {
+        details.push(format!(
+            "body (ids masked) {} here, {} for `{}`",
+            excerpt(&this.2),
+            excerpt(&that.2),
+            same.step
+        ));
+    }
+    Verdict::Violation(Finding {
+        expected: format!(
+            "the same answer as step `{}` (status, media type, body), once {} are masked",
+            same.step,
+            same.mask
+                .iter()
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        actual: "a different answer, which tells a caller the two requests apart".into(),
+        details,
+        diff: None,
+    })
+}
+
+pub(super) fn excerpt(text: &str) -> String {
+    let shown: String = text.chars().take(160).collect();
+    if shown.len() < text.len() {
+        format!("{shown:?}…")
+    } else {
+        format!("{shown:?}")
+    }
+}
+
+/// The response as one text: status line, headers, body.
+pub(super) fn whole_text(response: &HttpResponse) -> String {
+    let mut text = format!("{}\n", response.status);
+    for (name, value) in &response.headers {
+        text.push_str(&format!("{name}: {value}\n"));
+    }
+    text.push_str(&String::from_utf8_lossy(&response.body));
+    text
+}
+
+pub(super) fn absent_patterns(response: &HttpResponse, patterns: &[crate::case::NamedPattern]) -> Verdict {
+    let text = whole_text(response);
+    let found: Vec<String> = patterns
+        .iter()
+        .filter_map(|p| {
+            p.regex
+                .find(&text)
+                .map(|m| format!("{} ({})", p.name, excerpt(m.as_str().trim())))
+        })
+        .collect();
+    if found.is_empty() {
+        Verdict::Pass(None)
+    } else {
+        violation(
+            format!(
+                "none of: {}",
+                patterns
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            found.join("; "),
+        )
+    }
+}
+
+/// Whether a Content-Type names JSON: `application/json` or a `+json` suffix.
+pub(super) fn labelled_json(response: &HttpResponse) -> bool {
+    response.header("content-type").is_some_and(|v| {
+        let t = media_type(v).to_ascii_lowercase();
+        t == "application/json" || t.ends_with("+json")
+    })
+}
+
+pub(super) fn json_parses(response: &HttpResponse) -> Verdict {
+    if !labelled_json(response) {
+        return Verdict::Pass(Some("not applicable: the body is not labelled JSON".into()));
+    }
+    if response.body.iter().all(u8::is_ascii_whitespace) {
+        return Verdict::Pass(Some("not applicable: the response has no body".into()));
+    }
+    match parse_body(response) {
+        Ok(_) => Verdict::Pass(None),
+        Err(Verdict::Violation(f)) => Verdict::Violation(Finding {
+            expected: format!(
+                "a body that parses as JSON, as its Content-Type `{}` says",
+                response.header("content-type").unwrap_or_default()
+            ),
+            ..f
+        }),
+        Err(other) => other,
+    }
+}
+
+/// The directives of every `Cache-Control` field, lowercase names with their values.
+pub(super) fn cache_directives(response: &HttpResponse) -> Vec<(String, Option<String>)> {
+    response
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("cache-control"))
+        .flat_map(|(_, value)| value.split(','))
+        .filter_map(|d| {
+            let d = d.trim();
+            if d.is_empty() {
+                return None;
+            }
+            let (name, value) = match d.split_once('=') {
+                Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"').to_string())),
+                None => (d, None),
+            };
+            Some((name.to_ascii_lowercase(), value))
+        })
+        .collect()
+}
+
+pub(super) fn not_shared_cacheable(response: &HttpResponse, vars: &Vars) -> Verdict {
+    match vars.get(Var::RequestCredentials).and_then(Value::as_bool) {
+        Some(true) => {}
+        Some(false) => {
+            return Verdict::Pass(Some(
+                "not applicable: the request carried no credentials".into(),
+            ));
+        }
+        None => {
+            return Verdict::Pass(Some(
+                "not applicable: whether the request carried credentials is not known here".into(),
+            ));
+        }
+    }
+    let directives = cache_directives(response);
+    let has = |name: &str| directives.iter().any(|(n, _)| n == name);
+    let allows: Vec<&str> = ["public", "s-maxage", "must-revalidate"]
+        .into_iter()
+        .filter(|d| has(d))
+        .collect();
+    if allows.is_empty() || has("no-store") || has("private") {
+        return Verdict::Pass(None);
+    }
+    violation(
+        "a response to a request with credentials that shared caches do not store: no `public`, `s-maxage` or `must-revalidate` without `no-store` or `private` (RFC 9111 §3.5)",
+        format!(
+            "cache-control: {} (`{}` lets a shared cache store it)",
+            directives
+                .iter()
+                .map(|(n, v)| match v {
+                    Some(v) => format!("{n}={v}"),
+                    None => n.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            allows.join("`, `")
+        ),
+    )
+}
+
+/// The error codes RFC 6750 §3.1 defines.
+const BEARER_ERRORS: [&str; 3] = ["invalid_request", "invalid_token", "insufficient_scope"];
+
+/// The challenges of a `WWW-Authenticate` value: each scheme (a token) with its parameters.
+/// Parameters are `name=value` pairs (quoted or not); a token68 is kept as a parameter with no
+/// name.
+pub fn challenges(value: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut rest = value.trim();
+    while !rest.is_empty() {
+        rest = rest.trim_start_matches([',', ' ', '\t']);
+        if rest.is_empty() {
+            break;
+        }
+        // A token up to whitespace, `=` or `,`.
+        let end = rest
+            .find(|c: char| c == ' ' || c == '\t' || c == ',' || c == '=')
+            .unwrap_or(rest.len());
+        let token = &rest[..end];
+        let after = rest[end..].trim_start_matches([' ', '\t']);
+        if after.starts_with('=') && !out.is_empty() {
+            // A parameter of the current challenge.
+            let after = after[1..].trim_start();
+            let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+                let mut value = String::new();
+                let mut chars = quoted.char_indices();
+                let mut close = quoted.len();
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            if let Some((_, next)) = chars.next() {
+                                value.push(next);
+                            }
+                        }
+                        '"' => {
+                            close = i + 1;
+                            break;
+                        }
+                        c => value.push(c),
+                    }
+                }
+                (value, &quoted[close.min(quoted.len())..])
+            } else {
+                let end = after.find(',').unwrap_or(after.len());
+                (after[..end].trim().to_string(), &after[end..])
+            };
+            if let Some((_, params)) = out.last_mut() {
+                params.push((token.to_ascii_lowercase(), value));
+            }
+            rest = remaining;
+        } else {
+            out.push((token.to_string(), Vec::new()));
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+pub(super) fn bearer_challenge(response: &HttpResponse, vars: &Vars) -> Verdict {
+    let values: Vec<&str> = response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if values.is_empty() {
+        return violation(
+            "a WWW-Authenticate header with a Bearer challenge",
+            "no www-authenticate header",
+        );
+    }
+    let shown = format!("www-authenticate: {}", values.join(", "));
+    let all: Vec<(String, Vec<(String, String)>)> =
+        values.iter().flat_map(|v| challenges(v)).collect();
+    let Some((_, params)) = all.iter().find(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+    else {
+        return violation(
+            "a challenge whose scheme is the token `Bearer` (RFC 9110 §11.1, RFC 6750 §3)",
+            shown,
+        );
+    };
+    let error = params
+        .iter()
+        .find(|(n, _)| n == "error")
+        .map(|(_, v)| v.as_str());
+    match (error, vars.get(Var::RequestCredentials).and_then(Value::as_bool)) {
+        (Some(code), _) if !BEARER_ERRORS.contains(&code) => violation(
+            format!(
+                "an `error` that RFC 6750 §3.1 defines ({})",
+                BEARER_ERRORS.join(", ")
+            ),
+            shown,
+        ),
+        (Some(_), Some(false)) => violation(
+            "no error code in the challenge to a request that carried no bearer credentials (RFC 6750 §3.1)",
+            shown,
+        ),
+        _ => Verdict::Pass(None),
+    }
+}
+
