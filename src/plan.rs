@@ -235,6 +235,14 @@ fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool) -> Cost {
     for step in &case.steps {
         let writes = sent_writes(step, shape.sweep_size);
         cost.requests += writes.len();
+        if step.vary.is_empty()
+            && step.sweep.is_none()
+            && step.reads_own_list()
+            && case.state.may_change()
+        {
+            // The other user's list, read beside it.
+            cost.requests += usize::from(shape.foreign_token);
+        }
         cost.writes += writes.iter().filter(|w| **w).count();
         if step.is_batch(case.state) {
             let groups = check_groups(step, shape);
@@ -595,13 +603,14 @@ mod tests {
 
     #[test]
     fn the_dependent_chain_counts_what_must_be_sequential() {
-        // valid_switch alone: discovery, its 4 steps (it ends by reading the list, so no guard
-        // request), the final check.
+        // valid_switch alone: discovery, its 4 steps, the guard's read of the other user's list
+        // (it ends by reading its own, so the guard needs no other), the final check.
         let one = plan(&|name, _| name.starts_with("valid_switch::"));
-        assert_eq!(one.dependent_chain(&shape(10, true)), 1 + 4 + 1);
-        // A sweep of 20 at 8 at a time takes 3 round trips, then its verify step.
+        assert_eq!(one.dependent_chain(&shape(10, true)), 1 + 4 + 1 + 1);
+        // A sweep of 20 at 8 at a time takes 3 round trips, then its verify step, then the
+        // guard's read of the other user's list.
         let sweep = plan(&|name, _| name.starts_with("unknown_profile_sweep::"));
-        assert_eq!(sweep.dependent_chain(&shape(20, true)), 1 + 3 + 1 + 1);
+        assert_eq!(sweep.dependent_chain(&shape(20, true)), 1 + 3 + 1 + 1 + 1);
         // A reader and a case with no state: the reader is in the chain (it excludes writers).
         let read = plan(&|name, _| {
             name.starts_with("profiles_list::") || name.starts_with("profiles_requires_auth::")
@@ -624,11 +633,12 @@ mod tests {
     fn the_cost_counts_requests_writes_and_what_restoring_may_add() {
         let none = plan(&|_, _| false);
         assert_eq!(none.cost(&shape(10, true)), Cost::default());
-        // valid_switch: discovery (one list, or both), PUT, GET, PUT, GET, the final read; the
-        // guard may switch back, the final restore may switch and reread.
+        // valid_switch: discovery (one list, or both), PUT, GET, PUT, GET (each GET with the
+        // other user's list beside it), the guard's read of the other user's list, the final
+        // reads of both; the guard may switch back, the final restore may switch and reread.
         let one = plan(&|name, _| name.starts_with("valid_switch::"));
         let cost = one.cost(&shape(10, false));
-        assert_eq!((cost.requests, cost.when_needed), (6 + 3, 3));
+        assert_eq!((cost.requests, cost.when_needed), (6 + 2 + 1 + 1 + 3, 3));
         assert_eq!((cost.writes, cost.writes_when_needed), (2 + 2, 2));
         assert_eq!(one.cost(&shape(10, true)).requests, cost.requests + 1);
         // A sweep sends --sweep-size PUTs; its case's guard reads the list first.

@@ -169,11 +169,9 @@ impl Catalog {
                 catalog
                     .invariants
                     .push((path.clone(), "own_list", inv.own_list.clone()));
-                catalog.invariants.push((
-                    path.clone(),
-                    "foreign_list",
-                    inv.foreign_list.clone(),
-                ));
+                catalog
+                    .invariants
+                    .push((path.clone(), "foreign_list", inv.foreign_list.clone()));
                 catalog
                     .invariants
                     .push((path, "every_response", inv.every_response.clone()));

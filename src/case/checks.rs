@@ -165,15 +165,21 @@ pub(super) fn resolve_check(
             if patterns.is_empty() {
                 return Err((
                     format!("{at}/absent_patterns"),
-                    "name at least one pattern: `{\"stack frame\": \"\\\\n\\\\s+at \\\\w\"}`".into(),
+                    "name at least one pattern: `{\"stack frame\": \"\\\\n\\\\s+at \\\\w\"}`"
+                        .into(),
                 ));
             }
             let mut named = Vec::with_capacity(patterns.len());
             for (name, pattern) in patterns {
                 let regex = regex::Regex::new(&pattern).map_err(|e| {
                     (
-                        format!("{at}/absent_patterns/{}", name.replace('~', "~0").replace('/', "~1")),
-                        format!("`{pattern}` is not a regular expression the regex crate accepts: {e}"),
+                        format!(
+                            "{at}/absent_patterns/{}",
+                            name.replace('~', "~0").replace('/', "~1")
+                        ),
+                        format!(
+                            "`{pattern}` is not a regular expression the regex crate accepts: {e}"
+                        ),
                     )
                 })?;
                 named.push(NamedPattern { name, regex });
@@ -184,9 +190,7 @@ pub(super) fn resolve_check(
         CheckFile::NotSharedCacheable(on) => {
             flag(on, at, "not_shared_cacheable", Check::NotSharedCacheable)?
         }
-        CheckFile::BearerChallenge(on) => {
-            flag(on, at, "bearer_challenge", Check::BearerChallenge)?
-        }
+        CheckFile::BearerChallenge(on) => flag(on, at, "bearer_challenge", Check::BearerChallenge)?,
         CheckFile::When(when) => {
             let WhenFile { condition, then } = *when;
             let condition = resolve_check(condition, &format!("{at}/when/if"), contract, fixtures)?;

@@ -144,7 +144,14 @@ pub fn evaluate(rule: &Rule, response: &HttpResponse, vars: &Vars) -> Verdict {
                 check: (**condition).clone(),
                 ..rule.clone()
             };
-            match evaluate(&Rule { applies_if: None, ..premise }, response, &vars) {
+            match evaluate(
+                &Rule {
+                    applies_if: None,
+                    ..premise
+                },
+                response,
+                &vars,
+            ) {
                 Verdict::Pass(_) => evaluate(
                     &Rule {
                         check: (**then).clone(),

@@ -18,11 +18,12 @@ pub fn answer_of(response: &HttpResponse) -> Value {
     })
 }
 
-pub(super) fn same_answer(response: &HttpResponse, same: &crate::case::SameAnswer, vars: &Vars) -> Verdict {
-    let Some(earlier) = vars
-        .get(Var::StepAnswers)
-        .and_then(|a| a.get(&same.step))
-    else {
+pub(super) fn same_answer(
+    response: &HttpResponse,
+    same: &crate::case::SameAnswer,
+    vars: &Vars,
+) -> Verdict {
+    let Some(earlier) = vars.get(Var::StepAnswers).and_then(|a| a.get(&same.step)) else {
         return Verdict::Broken(format!(
             "step `{}` gave no answer to compare with",
             same.step
@@ -44,7 +45,10 @@ pub(super) fn same_answer(response: &HttpResponse, same: &crate::case::SameAnswe
         }
         Ok((
             answer["status"].as_u64().unwrap_or_default(),
-            answer["media_type"].as_str().unwrap_or_default().to_string(),
+            answer["media_type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             body,
         ))
     };
@@ -57,7 +61,10 @@ pub(super) fn same_answer(response: &HttpResponse, same: &crate::case::SameAnswe
     }
     let mut details = Vec::new();
     if this.0 != that.0 {
-        details.push(format!("status {} here, {} for `{}`", this.0, that.0, same.step));
+        details.push(format!(
+            "status {} here, {} for `{}`",
+            this.0, that.0, same.step
+        ));
     }
     if this.1 != that.1 {
         details.push(format!(
@@ -108,7 +115,10 @@ pub(super) fn whole_text(response: &HttpResponse) -> String {
     text
 }
 
-pub(super) fn absent_patterns(response: &HttpResponse, patterns: &[crate::case::NamedPattern]) -> Verdict {
+pub(super) fn absent_patterns(
+    response: &HttpResponse,
+    patterns: &[crate::case::NamedPattern],
+) -> Verdict {
     let text = whole_text(response);
     let found: Vec<String> = patterns
         .iter()
@@ -298,7 +308,9 @@ pub(super) fn bearer_challenge(response: &HttpResponse, vars: &Vars) -> Verdict 
     let shown = format!("www-authenticate: {}", values.join(", "));
     let all: Vec<(String, Vec<(String, String)>)> =
         values.iter().flat_map(|v| challenges(v)).collect();
-    let Some((_, params)) = all.iter().find(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+    let Some((_, params)) = all
+        .iter()
+        .find(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
     else {
         return violation(
             "a challenge whose scheme is the token `Bearer` (RFC 9110 §11.1, RFC 6750 §3)",
@@ -309,7 +321,10 @@ pub(super) fn bearer_challenge(response: &HttpResponse, vars: &Vars) -> Verdict 
         .iter()
         .find(|(n, _)| n == "error")
         .map(|(_, v)| v.as_str());
-    match (error, vars.get(Var::RequestCredentials).and_then(Value::as_bool)) {
+    match (
+        error,
+        vars.get(Var::RequestCredentials).and_then(Value::as_bool),
+    ) {
         (Some(code), _) if !BEARER_ERRORS.contains(&code) => violation(
             format!(
                 "an `error` that RFC 6750 §3.1 defines ({})",
@@ -324,4 +339,3 @@ pub(super) fn bearer_challenge(response: &HttpResponse, vars: &Vars) -> Verdict 
         _ => Verdict::Pass(None),
     }
 }
-

@@ -64,15 +64,18 @@ impl Accounts {
             .filter_map(|a| self.email(a))
             .collect();
         others.extend(
-            [&credentials.primary, &credentials.foreign, &credentials.expired]
-                .into_iter()
-                .flatten()
-                .map(|t| t.expose_secret().to_string())
-                .filter(|t| Some(t) != carried.as_ref()),
+            [
+                &credentials.primary,
+                &credentials.foreign,
+                &credentials.expired,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|t| t.expose_secret().to_string())
+            .filter(|t| Some(t) != carried.as_ref()),
         );
         let mut vars = vars.with_request(record.credential.carries_bearer(), others);
-        let is_list =
-            record.exchange.method == "GET" && record.path == crate::api::PROFILES_PATH;
+        let is_list = record.exchange.method == "GET" && record.path == crate::api::PROFILES_PATH;
         let model = match (is_list, record.credential, record.token) {
             (true, Credential::Primary, None) => self
                 .primary

@@ -519,6 +519,7 @@ async fn execute(session: &Arc<Session>, job: &CaseJob, guard: bool) -> Executed
         .flatten()
         .filter(|r| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
         .chain(&case_run.changed_lists)
+        .chain(&case_run.other_reads)
         .cloned()
         .collect();
     if guard && job.case.state.may_change() {

@@ -117,10 +117,8 @@ pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialRecor
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let ((mut record, mut now), other) = tokio::join!(
-        current(session, "restore"),
-        other_list(session, "restore")
-    );
+    let ((mut record, mut now), other) =
+        tokio::join!(current(session, "restore"), other_list(session, "restore"));
     drop(other);
     if now != Ok(Some(original)) {
         let switched = session.switch_to("restore", original).await;

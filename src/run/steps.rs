@@ -33,6 +33,8 @@ pub(super) struct CaseRun {
     pub changed_lists: Vec<Arc<ExchangeRecord>>,
     /// Every profile list the case read: its own steps' and its batches' checks.
     pub reads: Vec<Arc<ExchangeRecord>>,
+    /// The other user's lists read beside the primary user's in a case that changes the account.
+    pub other_reads: Vec<Arc<ExchangeRecord>>,
 }
 
 /// One of several requests a step sends: a sweep value or a probe.
@@ -65,6 +67,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
     let mut pending: Vec<Change> = Vec::new();
     // Each step's first answer, for rules that compare answers (`same_answer_as`).
     let mut answers = serde_json::Map::new();
+    let mut other_reads: Vec<Arc<ExchangeRecord>> = Vec::new();
     for (si, step) in case.steps.iter().enumerate() {
         if skip.is_none() {
             skip = session.stop_reason();
@@ -79,7 +82,26 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             continue;
         }
         let context = super::session::step_context(&case.id, &step.name);
+        // A read of the primary user's list in a case that changes the account goes with a
+        // read of the other user's: the model predicts both accounts after every change.
+        let other = step.reads_own_list()
+            && case.state.may_change()
+            && session.target.credentials.foreign.is_some();
         let sent = match variations(session, step, &vars) {
+            Ok(None) if other => {
+                let other_context = format!("{context} (the other user's list)");
+                let (mine, theirs) = tokio::join!(
+                    send(session, step, &vars, context, None),
+                    session.list_profiles(
+                        &other_context,
+                        crate::api::Credential::Foreign,
+                        SendMode::Stoppable
+                    )
+                );
+                requests += 1;
+                other_reads.push(theirs);
+                mine.map(|record| Checked::unchecked(vec![(None, record)]))
+            }
             Ok(None) => send(session, step, &vars, context, None)
                 .await
                 .map(|record| Checked::unchecked(vec![(None, record)])),
@@ -145,6 +167,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
         requests,
         changed_lists,
         reads,
+        other_reads,
     }
 }
 

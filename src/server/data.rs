@@ -124,6 +124,8 @@ pub(crate) struct Db {
     /// How many switches have started (racy-switch fault): one that saw another start while it
     /// was in flight overlapped it, whichever finishes first.
     pub switches_started: u64,
+    /// The email of the user of the last authenticated request (fault `stale_user_in_401`).
+    pub last_user_email: std::sync::Mutex<Option<String>>,
 }
 
 impl Db {
@@ -222,6 +224,7 @@ impl Db {
             flags: HashMap::new(),
             switches_in_flight: 0,
             switches_started: 0,
+            last_user_email: std::sync::Mutex::new(None),
             faults,
         };
         (db, credentials)

@@ -33,6 +33,15 @@ pub(super) async fn list_profiles(State(state): State<Shared>, headers: HeaderMa
         .filter(|p| p.owner == user_id)
         .map(|p| p.id)
         .min();
+    let home_of = |user: i64| {
+        db.profiles
+            .iter()
+            .filter(|p| p.owner == user)
+            .min_by_key(|p| p.id)
+    };
+    let other_default_cleared = ctx.has(Fault::SwitchClearsOtherDefault)
+        && db.defaults.get(&PRIMARY_USER).copied() != home_of(PRIMARY_USER).map(|p| p.id);
+    let home_company = home_of(user_id).map(|p| p.company_name.clone());
     let mut profiles: Vec<Value> = db
         .profiles
         .iter()
@@ -54,7 +63,7 @@ pub(super) async fn list_profiles(State(state): State<Shared>, headers: HeaderMa
                     Some(p.id) == default
                         || (ctx.has(Fault::HomeProfileAlwaysDefault) && Some(p.id) == home)
                 }
-            };
+            } && !(other_default_cleared && user_id != PRIMARY_USER);
             let id = if ctx.has(Fault::ProfileIdsAsStrings) {
                 Value::String(p.id.to_string())
             } else {
@@ -83,6 +92,12 @@ pub(super) async fn list_profiles(State(state): State<Shared>, headers: HeaderMa
                 "VirtualOfficePaused": p.virtual_office_paused,
                 "VirtualOfficeContractId": p.virtual_office_contract_id,
             });
+            if ctx.has(Fault::DefaultShowsHomeCompany)
+                && Some(p.id) == default
+                && let Some(company) = &home_company
+            {
+                item["CompanyName"] = Value::String(company.clone());
+            }
             if ctx.has(Fault::ExtraProfileField) || ctx.is(Variant::ExtraMembers) {
                 item["UpdatedOn"] = Value::String("2026-11-27T08:00:00".into());
             }
@@ -137,7 +152,14 @@ pub(super) async fn list_profiles(State(state): State<Shared>, headers: HeaderMa
         body["User"]["TimeZone"] = Value::String("Europe/London".into());
         body["HasMultipleProfiles"] = Value::Bool(true);
     }
-    ctx.json(StatusCode::OK, &body)
+    let mut res = ctx.json(StatusCode::OK, &body);
+    if ctx.has(Fault::PublicCacheList) {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
+    }
+    res
 }
 
 /// Every value of `coworkerId` in the raw query string (the name matched case-insensitively, as
@@ -239,11 +261,28 @@ fn switch_now(
     let mut db = lock(state);
     let faults = db.faults.clone();
     let variants = db.variants.clone();
+    let request = ctx(&db, headers);
     let ctx = Ctx {
         faults: &faults,
         variants: &variants,
-        authorization: ctx(&db, headers).authorization,
+        authorization: request.authorization,
+        last_user_email: request.last_user_email,
     };
+    let bad_id = if ctx.is(Variant::NotFoundForBadId) {
+        StatusCode::NOT_FOUND
+    } else if ctx.is(Variant::Unprocessable422) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let params = coworker_id_params(query);
+    if ctx.has(Fault::ValidationBeforeAuth)
+        && params
+            .first()
+            .is_none_or(|raw| raw.trim().parse::<i64>().is_err())
+    {
+        return Ok(ctx.refuse(bad_id, "coworkerId: is not a valid profile id"));
+    }
     let (user_id, _) = match authenticate(&db, &ctx, Endpoint::Switch) {
         Ok(found) => found,
         Err(e) => return Ok(ctx.unauthorized(e)),
@@ -258,12 +297,6 @@ fn switch_now(
             Some("The request entity's media type is not supported"),
         ));
     }
-    let bad_id = if ctx.is(Variant::NotFoundForBadId) {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let params = coworker_id_params(query);
     // ASP.NET binds a repeated scalar parameter to one of its values; here the first.
     let (Some(raw), last) = (params.first().cloned(), params.last().cloned()) else {
         if ctx.has(Fault::MissingId500) {
@@ -301,6 +334,12 @@ fn switch_now(
         if ctx.has(Fault::NonNumericIdSuccess) {
             return Ok(ctx.envelope(StatusCode::OK, None));
         }
+        if ctx.has(Fault::StackTraceInErrors) && !all_digits {
+            return Ok(ctx.refuse(
+                bad_id,
+                "System.FormatException: The input string 'x' was not in a correct format.\n   at System.Number.ThrowFormatException(ReadOnlySpan`1 value)\n   at Nexudus.Api.Public.CoworkersController.SetCurrentProfile(String coworkerId) in C:\\build\\src\\Nexudus.Api\\Public\\CoworkersController.cs:line 214",
+            ));
+        }
         return Ok(ctx.refuse(bad_id, "coworkerId: is not a valid profile id"));
     };
     let Some(profile) = db.profiles.iter().find(|p| p.id == id).cloned() else {
@@ -310,7 +349,7 @@ fn switch_now(
         if ctx.has(Fault::UnknownId500) {
             return Ok(ctx.server_error());
         }
-        return Ok(ctx.refuse(StatusCode::NOT_FOUND, "Profile not found"));
+        return Ok(ctx.refuse(StatusCode::NOT_FOUND, &not_found_text(&ctx, id)));
     };
     // The faults that check ownership on one value and switch to another.
     let spelled = raw != id.to_string();
@@ -351,8 +390,11 @@ fn switch_now(
             );
             return Ok(ctx.refuse(StatusCode::NOT_FOUND, &message));
         }
+        if ctx.has(Fault::DistinctForeignRefusal) {
+            return Ok(ctx.refuse(StatusCode::NOT_FOUND, "This profile is not one of yours"));
+        }
         // Unknown and foreign ids answer alike, so the endpoint does not reveal which ids exist.
-        return Ok(ctx.refuse(StatusCode::NOT_FOUND, "Profile not found"));
+        return Ok(ctx.refuse(StatusCode::NOT_FOUND, &not_found_text(&ctx, id)));
     }
     if !profile.active && !ctx.has(Fault::InactiveSwitchAllowed) {
         let status = if ctx.is(Variant::InactiveForbidden) {
@@ -389,6 +431,16 @@ fn switch_now(
         return Ok(StatusCode::OK.into_response());
     }
     Ok(ctx.envelope(StatusCode::OK, None))
+}
+
+/// The 404 text for an id the user cannot switch to: the same whether it names another user's
+/// profile or none.
+fn not_found_text(ctx: &Ctx<'_>, id: i64) -> String {
+    if ctx.is(Variant::Other404Texts) {
+        format!("No customer profile matches coworkerId {id}.")
+    } else {
+        "Profile not found".into()
+    }
 }
 
 pub(super) async fn current_benefits(State(state): State<Shared>, headers: HeaderMap) -> Response {

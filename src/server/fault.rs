@@ -54,6 +54,16 @@ named_behaviours! {
         RacySwitch = "racy_switch": "the switch flags the new default and unflags the old one in two steps, so concurrent switches leave several defaults or none",
         ExtraProfileField = "extra_profile_field": "Profiles[] items carry an undocumented UpdatedOn field (allowed by the contract; only snapshot drift shows it)",
         EchoTokenInErrors = "echo_token_in_errors": "error envelopes quote the Authorization header in Message (a leak the harness must not repeat)",
+        SwitchClearsOtherDefault = "switch_clears_other_default": "the switch updates the default flag without a user filter: while the primary user's default is not their first profile, the other user's list shows no default",
+        DefaultShowsHomeCompany = "default_shows_home_company": "the list joins the default profile to the user's first profile: the default shows the first profile's CompanyName",
+        RefusalSaysSuccessful = "refusal_says_successful": "400 envelopes say WasSuccessful: true (the flag is set before validation and never reset)",
+        StackTraceInErrors = "stack_trace_in_errors": "a coworkerId that is not a number answers 400 with the exception and its .NET stack trace in Message",
+        TruncatedJsonErrors = "truncated_json_errors": "404 bodies are labelled application/json but cut short: they do not parse",
+        PublicCacheList = "public_cache_list": "the profile list says Cache-Control: public, max-age=60, so a shared cache may hand one user's list to another",
+        ChallengeErrorWithoutToken = "challenge_error_without_token": "every 401 challenge carries error=\"invalid_token\", also for requests that sent no token",
+        DistinctForeignRefusal = "distinct_foreign_refusal": "another user's profile is refused with its own 404 text, so a caller can tell existing ids from unknown ones",
+        ValidationBeforeAuth = "validation_before_auth": "coworkerId is validated before the token: a missing or malformed id without a token answers 400, not 401",
+        StaleUserIn401 = "stale_user_in_401": "401 answers name the last signed-in user's email (a response object reused across requests)",
     }
 }
 

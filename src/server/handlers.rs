@@ -145,6 +145,16 @@ pub(crate) fn router(
 
 /// The variants that change how a response travels, not what it says.
 async fn transport_variants(res: Response, variants: &Variants) -> Response {
+    let mut res = res;
+    if variants.contains(&Variant::Method501) && res.status() == StatusCode::METHOD_NOT_ALLOWED {
+        res = StatusCode::NOT_IMPLEMENTED.into_response();
+    }
+    if variants.contains(&Variant::CacheNoStore) {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+        );
+    }
     let mut res = if variants.contains(&Variant::ChunkedBodies) {
         let (mut parts, body) = res.into_parts();
         match axum::body::to_bytes(body, usize::MAX).await {
@@ -185,6 +195,8 @@ pub(super) struct Ctx<'a> {
     pub(super) faults: &'a Faults,
     pub(super) variants: &'a Variants,
     pub(super) authorization: Option<String>,
+    /// The email of the user the last authenticated request came from (fault `stale_user_in_401`).
+    pub(super) last_user_email: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -200,6 +212,14 @@ impl Ctx<'_> {
     /// the envelope.
     pub(super) fn refuse(&self, status: StatusCode, message: &str) -> Response {
         let detail = matches!(status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND);
+        if status == StatusCode::NOT_FOUND && self.has(Fault::TruncatedJsonErrors) {
+            let mut res = (status, "{\"WasSuccessful\":false,\"Value\":null,\"Sta").into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            return res;
+        }
         if detail && self.is(Variant::ProblemDetails) {
             let mut res = (
                 status,
@@ -218,6 +238,12 @@ impl Ctx<'_> {
                 HeaderValue::from_static("application/problem+json; charset=utf-8"),
             );
             return res;
+        }
+        if status == StatusCode::UNPROCESSABLE_ENTITY && self.is(Variant::Unprocessable422) {
+            return self.json(
+                status,
+                &json!({"detail": [{"loc": ["query", "coworkerId"], "msg": message, "type": "int_parsing"}]}),
+            );
         }
         if detail && self.is(Variant::EmptyErrorBodies) {
             return status.into_response();
@@ -249,12 +275,14 @@ impl Ctx<'_> {
             ));
         }
         let mut body = Map::new();
+        let said_successful = success
+            || (status == StatusCode::BAD_REQUEST && self.has(Fault::RefusalSaysSuccessful));
         body.insert(
             "WasSuccessful".into(),
             if self.has(Fault::WasSuccessfulString) {
-                Value::String(success.to_string())
+                Value::String(said_successful.to_string())
             } else {
-                Value::Bool(success)
+                Value::Bool(said_successful)
             },
         );
         let (value, success_message) = if success && self.is(Variant::SuccessValueMessage) {
@@ -321,14 +349,28 @@ impl Ctx<'_> {
             return res;
         }
         const DENIED: &str = "Authorization has been denied for this request.";
+        let stale;
+        let denied = if self.has(Fault::StaleUserIn401)
+            && let Some(email) = self.last_user_email.as_deref()
+        {
+            stale = format!("The session of {email} has ended. {DENIED}");
+            stale.as_str()
+        } else {
+            DENIED
+        };
         let mut res = if self.is(Variant::ProblemDetails) || self.is(Variant::EmptyErrorBodies) {
             StatusCode::UNAUTHORIZED.into_response()
         } else if self.is(Variant::AspNet401Body) {
-            self.json(StatusCode::UNAUTHORIZED, &json!({"Message": DENIED}))
+            self.json(StatusCode::UNAUTHORIZED, &json!({"Message": denied}))
         } else {
-            self.envelope(StatusCode::UNAUTHORIZED, Some(DENIED))
+            self.envelope(StatusCode::UNAUTHORIZED, Some(denied))
         };
         if !self.has(Fault::NoWwwAuthenticate) {
+            let why = if self.has(Fault::ChallengeErrorWithoutToken) {
+                Unauthenticated::BadToken
+            } else {
+                why
+            };
             let challenge = match (why, self.is(Variant::RealmChallenge)) {
                 (Unauthenticated::BadToken, true) => {
                     "Bearer realm=\"nexudus\", error=\"invalid_token\""
@@ -431,6 +473,10 @@ pub(super) fn authenticate(
     });
     match found {
         Some(t) if !t.expired || ctx.has(Fault::AcceptExpiredToken) => {
+            if let Some(user) = db.users.iter().find(|u| u.id == t.user) {
+                *db.last_user_email.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(user.email.clone());
+            }
             Ok((t.user, token.to_string()))
         }
         None if ctx.has(Fault::AcceptAnyBearer) => Ok((PRIMARY_USER, token.to_string())),
@@ -445,5 +491,10 @@ pub(super) fn ctx<'a>(db: &'a Db, headers: &HeaderMap) -> Ctx<'a> {
         authorization: headers
             .get(header::AUTHORIZATION)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        last_user_email: db
+            .last_user_email
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
     }
 }

@@ -93,6 +93,7 @@ pub(super) async fn token(
         faults: &Faults::new(),
         variants: &Variants::new(),
         authorization: None,
+        last_user_email: None,
     }
     .json(
         StatusCode::OK,

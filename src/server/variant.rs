@@ -22,6 +22,10 @@ named_behaviours! {
         Throttle429 = "throttle_429": "every third request is throttled: 429 with Retry-After: 0",
         NotFoundForBadId = "not_found_for_bad_id": "a missing or non-numeric coworkerId answers 404 (ASP.NET Web API finds no action whose parameters bind)",
         InactiveForbidden = "inactive_forbidden": "switching to an inactive profile is refused with 403",
+        Method501 = "method_501": "methods the server does not implement answer 501 Not Implemented instead of 405 (RFC 9110 §15.6.2)",
+        Unprocessable422 = "unprocessable_422": "a missing or malformed coworkerId answers 422 with FastAPI's {\"detail\": [...]} body",
+        Other404Texts = "other_404_texts": "404 answers carry another text than ours (`No customer profile matches coworkerId N.`), the same for another user's id and an unknown one",
+        CacheNoStore = "cache_no_store": "every answer says Cache-Control: no-cache, no-store, must-revalidate (a common framework default; not storable)",
         RealmChallenge = "realm_challenge": "401 challenges carry a realm and error parameters: Bearer realm=\"nexudus\", error=\"invalid_token\"",
     }
 }
