@@ -158,15 +158,17 @@ impl Plan {
         let mut cost = Cost {
             round_trips: self.dependent_chain(shape),
             // Discovery's lists and the final reads (the other user's too, when its token is
-            // given); the final switch back and its reread.
+            // given); when needed, the final switch back and reread, for each user whose token
+            // the run has.
             requests: 1
                 + usize::from(shape.reads_foreign_list)
                 + 1
                 + usize::from(shape.foreign_token)
-                + 2,
-            writes: 1,
-            when_needed: 2,
-            writes_when_needed: 1,
+                + 2
+                + 2 * usize::from(shape.foreign_token),
+            writes: 1 + usize::from(shape.foreign_token),
+            when_needed: 2 + 2 * usize::from(shape.foreign_token),
+            writes_when_needed: 1 + usize::from(shape.foreign_token),
         };
         let read = 1 + usize::from(shape.foreign_token);
         let together = self.together();
@@ -182,11 +184,12 @@ impl Plan {
             }
         }
         if !together.is_empty() {
-            // The reads before and after the group; the switch back before going one at a time.
+            // The reads before and after the group; the switches back (the other user's too)
+            // before going one at a time.
             cost.requests += 2 * read;
             cost.add_when_needed(Cost {
-                requests: 1,
-                writes: 1,
+                requests: read,
+                writes: read,
                 ..Cost::default()
             });
         }
@@ -251,11 +254,13 @@ fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool) -> Cost {
         }
     }
     if guard && case.state.may_change() {
-        // The primary user's list unless the case ends by reading it; the other user's.
-        cost.requests += usize::from(!ends_with_read(case)) + usize::from(shape.foreign_token);
+        // The primary user's list unless the case ends by reading it; the other user's. When
+        // needed, a switch back for each.
+        let other = usize::from(shape.foreign_token);
+        cost.requests += usize::from(!ends_with_read(case)) + other;
         cost.add_when_needed(Cost {
-            requests: 1,
-            writes: 1,
+            requests: 1 + other,
+            writes: 1 + other,
             ..Cost::default()
         });
     }
@@ -638,8 +643,10 @@ mod tests {
         // reads of both; the guard may switch back, the final restore may switch and reread.
         let one = plan(&|name, _| name.starts_with("valid_switch::"));
         let cost = one.cost(&shape(10, false));
-        assert_eq!((cost.requests, cost.when_needed), (6 + 2 + 1 + 1 + 3, 3));
-        assert_eq!((cost.writes, cost.writes_when_needed), (2 + 2, 2));
+        // When needed: the guard's switch back of each user, the final restore's switch and
+        // reread of each.
+        assert_eq!((cost.requests, cost.when_needed), (6 + 2 + 1 + 1 + 6, 6));
+        assert_eq!((cost.writes, cost.writes_when_needed), (2 + 4, 4));
         assert_eq!(one.cost(&shape(10, true)).requests, cost.requests + 1);
         // A sweep sends --sweep-size PUTs; its case's guard reads the list first.
         let sweep = plan(&|name, _| name.starts_with("unknown_profile_sweep::"));

@@ -100,6 +100,22 @@ pub struct RunReport {
     pub elapsed: Duration,
 }
 
+/// The note an invariants trial carries when it fails: every invariant rule it found breached.
+pub fn breached_rules_note(ids: &[&str]) -> String {
+    format!("{BREACHED_RULES}{}", ids.join(", "))
+}
+
+/// The invariant rules an invariants trial's notes say were breached.
+pub fn breached_rules(notes: &[String]) -> Vec<&str> {
+    notes
+        .iter()
+        .find_map(|n| n.strip_prefix(BREACHED_RULES))
+        .map(|ids| ids.split(", ").collect())
+        .unwrap_or_default()
+}
+
+const BREACHED_RULES: &str = "breached rules: ";
+
 /// The `Authorization` header a reproduction sends for a credential, with tokens as environment
 /// variables (never their values).
 fn curl_authorization(credential: Credential, token: Option<TokenVariant>) -> Option<String> {

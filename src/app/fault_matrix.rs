@@ -18,6 +18,8 @@ use crate::server::{self, Fault, Faults, ServerOptions};
 pub struct FaultMatrix {
     /// Fault → failing trial names (sorted).
     pub by_fault: BTreeMap<Fault, Vec<String>>,
+    /// Fault → the invariant rules its failing invariants trials found breached.
+    pub invariants_by_fault: BTreeMap<Fault, Vec<String>>,
     /// Faults whose run could not use the target at all, with the reason.
     pub unusable: BTreeMap<Fault, String>,
     /// Trials that fail against the faithful server (should be none).
@@ -33,8 +35,18 @@ impl FaultMatrix {
                 by_trial.entry(t.clone()).or_default().push(fault.name());
             }
         }
+        let mut by_invariant: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+        for (fault, rules) in &self.invariants_by_fault {
+            for r in rules {
+                let killers = by_invariant.entry(r.clone()).or_default();
+                if !killers.contains(&fault.name()) {
+                    killers.push(fault.name());
+                }
+            }
+        }
         Kills {
             by_trial,
+            by_invariant,
             faults: self.by_fault.len() + self.unusable.len(),
             unusable: self
                 .unusable
@@ -67,14 +79,15 @@ pub async fn compute(plan: &Plan, options: &HttpOptions) -> Result<FaultMatrix, 
             .await
             .map_err(|e| format!("fault run failed: {e}"))??;
         match (fault, outcome) {
-            (None, Ok(failing)) => matrix.baseline = failing,
+            (None, Ok((failing, _))) => matrix.baseline = failing,
             (None, Err(reason)) => {
                 return Err(format!(
                     "the faithful reference server is unusable: {reason}"
                 ));
             }
-            (Some(f), Ok(failing)) => {
+            (Some(f), Ok((failing, invariants))) => {
                 matrix.by_fault.insert(f, failing);
+                matrix.invariants_by_fault.insert(f, invariants);
             }
             (Some(f), Err(reason)) => {
                 matrix.unusable.insert(f, reason);
@@ -84,12 +97,15 @@ pub async fn compute(plan: &Plan, options: &HttpOptions) -> Result<FaultMatrix, 
     Ok(matrix)
 }
 
-/// `Ok(Ok(failing trials))`, `Ok(Err(unusable reason))`, or `Err` when no server could start.
+/// What a fault made fail: the trials, and the invariant rules breached.
+type Failing = (Vec<String>, Vec<String>);
+
+/// `Ok(Ok(failing))`, `Ok(Err(unusable reason))`, or `Err` when no server could start.
 async fn failing_trials(
     plan: &Plan,
     options: &HttpOptions,
     fault: Option<Fault>,
-) -> Result<Result<Vec<String>, String>, String> {
+) -> Result<Result<Failing, String>, String> {
     let server = server::start(&ServerOptions {
         faults: fault.into_iter().collect::<Faults>(),
         ..ServerOptions::default()
@@ -112,11 +128,30 @@ async fn failing_trials(
         snapshots: None,
         deny_skipped: false,
     };
-    let failing = judge::judge(plan, &report, &policy)
+    let judgement = judge::judge(plan, &report, &policy);
+    let mut invariants: Vec<String> = Vec::new();
+    for (ti, o) in judgement.outcomes.iter().enumerate() {
+        let is_invariants = matches!(
+            o.kind,
+            crate::plan::TrialKind::Invariants { .. }
+                | crate::plan::TrialKind::RunInvariants { .. }
+        );
+        if o.failed()
+            && is_invariants
+            && let Some(Some(record)) = report.results.get(ti)
+        {
+            for id in crate::record::breached_rules(&record.notes) {
+                if !invariants.iter().any(|i| i == id) {
+                    invariants.push(id.to_string());
+                }
+            }
+        }
+    }
+    let failing = judgement
         .outcomes
         .into_iter()
         .filter(|o| o.failed())
         .map(|o| o.name)
         .collect();
-    Ok(Ok(failing))
+    Ok(Ok((failing, invariants)))
 }

@@ -13,6 +13,8 @@ use crate::plan::{Plan, trial_names};
 pub struct Kills {
     /// Trial name → the names of the faults that make it fail.
     pub by_trial: BTreeMap<String, Vec<&'static str>>,
+    /// Invariant rule id → the names of the faults under which it was found breached.
+    pub by_invariant: BTreeMap<String, Vec<&'static str>>,
     /// How many faults were run.
     pub faults: usize,
     /// Faults that made the target unusable, with the reason.
@@ -58,18 +60,29 @@ pub fn print(plan: &Plan, kills: &Kills, output: &Output) {
     }
     if !plan.invariants.is_empty() {
         lines.push(
-            "invariants — judged on every profile list each case leads to (trials case::invariants, case::invariants_should)"
+            "invariants — judged on every profile list each case leads to and every response it gets (trials case::invariants, case::invariants_should; the run's own requests: run::invariants, run::invariants_should)"
                 .into(),
         );
         for (list, rules) in [
             ("the primary user's list", &plan.invariants.own_list),
             ("the other user's list", &plan.invariants.foreign_list),
+            ("every response", &plan.invariants.every_response),
         ] {
             for rule in rules {
                 lines.push(format!("  {} [{}] on {list}", rule.id, rule.level));
                 lines.push(format!("      {}", rule.cite));
                 if let Some(see) = rule.cite.see() {
                     lines.push(format!("      see: {see}"));
+                }
+                match kills.by_invariant.get(&rule.id) {
+                    Some(killers) if !killers.is_empty() => {
+                        let mut killers = killers.clone();
+                        killers.sort_unstable();
+                        lines.push(format!("      breached under: {}", killers.join(", ")));
+                    }
+                    _ => {
+                        lines.push("      breached under: no fault of the reference server".into())
+                    }
                 }
             }
         }

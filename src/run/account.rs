@@ -38,6 +38,23 @@ impl Accounts {
         accounts
     }
 
+    /// The other user's default profile as discovery read it, when exactly one was flagged.
+    pub fn foreign_default(&self) -> Option<i64> {
+        let defaults: Vec<i64> = self
+            .foreign
+            .as_ref()?
+            .get("Profiles")?
+            .as_array()?
+            .iter()
+            .filter(|p| p.get("IsDefaultProfile") == Some(&Value::Bool(true)))
+            .filter_map(|p| p.get("Id").and_then(Value::as_i64))
+            .collect();
+        match defaults.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
     fn list(&self, account: Account) -> Option<&Value> {
         match account {
             Account::Primary => self.primary.as_ref(),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde_json::Value;
 
 use super::describe_var;
-use super::session::{SendMode, Session};
+use super::session::{DISCOVERY, SendMode, Session};
 use crate::api::PROFILES_PATH;
 use crate::case::{Fixture, Var, Vars};
 use crate::record::ExchangeRecord;
@@ -150,7 +150,7 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
     // Both lists at once: they do not depend on each other.
     let read_foreign = creds.foreign_profile_id.is_none() && creds.foreign.is_some();
     let (record, foreign_record) = session
-        .both_lists("discovery", read_foreign, SendMode::Stoppable)
+        .both_lists(DISCOVERY, read_foreign, SendMode::Stoppable)
         .await;
     if let Ok(r) = &record.exchange.outcome
         && r.status == 401

@@ -72,6 +72,19 @@ pub(super) fn judge(
             "no response could be judged for this case, so its invariants were not judged".into(),
         ));
     }
+    // The breach shown is the same whatever order the answers came in (a batch of probes
+    // sent at once, or one at a time): the first by rule, then by request.
+    let order = |(record, rule, _): &(Arc<ExchangeRecord>, &Rule, Verdict)| {
+        let position = invariants.rules().position(|r| std::ptr::eq(r, *rule));
+        (
+            position,
+            record.context.clone(),
+            record.exchange.url.clone(),
+            record.credential,
+            record.token,
+        )
+    };
+    failures.sort_by_key(order);
     let Some((record, rule, verdict)) = failures.first().cloned() else {
         let answers = judged - lists_judged;
         let mut note = match (lists_judged, answers) {
@@ -129,6 +142,15 @@ pub(super) fn judge(
             failures.len()
         ));
     }
+    let mut breached: Vec<&str> = Vec::new();
+    for rule in invariants.rules() {
+        if failures.iter().any(|(_, r, _)| std::ptr::eq(*r, rule))
+            && !breached.contains(&rule.id.as_str())
+        {
+            breached.push(&rule.id);
+        }
+    }
+    notes.push(crate::record::breached_rules_note(&breached));
     let observed = match verdict {
         Verdict::Violation(f) => Observed::Judged(Verdict::Violation(Finding {
             expected: format!("{}: {}", rule.id, f.expected),

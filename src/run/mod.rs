@@ -446,9 +446,13 @@ fn judge_run_requests(
         .filter(|r| session::owner_of(&r.context).is_none())
         .cloned()
         .collect();
+    // The lists judged by the list invariants: the accounts as found and as left. The checks of
+    // the cases run together show a transient state on a faulty target (their cases run again
+    // one at a time, and the case that changed the account is judged for it).
     let lists: Vec<Arc<ExchangeRecord>> = own
         .iter()
         .filter(|r| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
+        .filter(|r| matches!(r.context.as_str(), session::DISCOVERY | session::RESTORE))
         .cloned()
         .collect();
     let vars = session.vars().cloned().unwrap_or_default();
@@ -496,6 +500,8 @@ struct Executed {
     /// The profile lists the invariants judge: the case's own reads, the lists after a change
     /// its probes made, and the guard's read.
     lists: Vec<Arc<ExchangeRecord>>,
+    /// The session's exchange count when the case began (its exchanges come after).
+    since: usize,
     duration: Duration,
 }
 
@@ -511,6 +517,7 @@ struct CaseDone {
 /// restore guard (the cases that go together are checked as a group instead).
 async fn execute(session: &Arc<Session>, job: &CaseJob, guard: bool) -> Executed {
     let started = Instant::now();
+    let since = session.exchange_count();
     session.event(RunEvent::CaseStarted { case: &job.case.id });
     let case_run = steps::run_case(session, &job.case).await;
     let mut lists: Vec<Arc<ExchangeRecord>> = case_run
@@ -529,6 +536,7 @@ async fn execute(session: &Arc<Session>, job: &CaseJob, guard: bool) -> Executed
     Executed {
         case_run,
         lists,
+        since,
         duration: started.elapsed(),
     }
 }
@@ -543,10 +551,11 @@ fn conclude(
     let Executed {
         case_run,
         lists,
+        since,
         duration,
     } = executed;
     let vars = session.vars().cloned().unwrap_or_default();
-    let responses = session.exchanges_of(&job.case.id);
+    let responses = session.exchanges_of(&job.case.id, since);
     let bind = |vars: &crate::case::Vars, record: &ExchangeRecord| session.bind(vars, record);
     let invariant_records: Vec<TrialRecord> = job
         .invariant_trials

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::discovery::{current_default, profiles_of};
-use super::session::{SendMode, Session};
+use super::session::{RESTORE, SendMode, Session};
 use crate::api::{self, Credential};
 use crate::case::Var;
 use crate::check::{Finding, Verdict};
@@ -59,6 +59,42 @@ async fn other_list(session: &Session, context: &str) -> Option<std::sync::Arc<E
     }
 }
 
+/// Puts the other user's default back when `list` (that user's list) shows another one: a
+/// faulty target may let one account's request move the other's. Says what it did, or that it
+/// could not (with the `curl` that does it by hand).
+pub(super) async fn put_back_other(
+    session: &Session,
+    context: &str,
+    list: Option<&ExchangeRecord>,
+) -> Option<String> {
+    let original = session.foreign_default()?;
+    let now = profiles_of(list?).ok().map(|p| current_default(&p));
+    if now == Some(Some(original)) {
+        return None;
+    }
+    let switched = session
+        .switch_as(context, Credential::Foreign, original)
+        .await;
+    let ok = switched
+        .exchange
+        .outcome
+        .as_ref()
+        .is_ok_and(|r| (200..300).contains(&r.status));
+    let found = match now {
+        Some(Some(id)) => format!("profile {id}"),
+        Some(None) => "not a single profile".into(),
+        None => "unreadable".into(),
+    };
+    Some(if ok {
+        format!("the other user's default was {found}; switched it back to {original}")
+    } else {
+        format!(
+            "the other user's default was {found}; switching it back to {original} failed — restore it by hand: {}",
+            record::curl_for(&switched)
+        )
+    })
+}
+
 /// After a state-changing case: if the default is not the original, switch back. What it did is
 /// logged for the restore trial. `last` is the case's last exchange. Returns the profile lists
 /// it read — the primary user's if it had to read it, and the other user's (the case's
@@ -80,6 +116,13 @@ pub(super) async fn guard(
             ((Some(record), now), other)
         }
     };
+    if let Some(note) = put_back_other(session, &context, other.as_deref()).await {
+        session
+            .guard_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("after `{case_id}` {note}"));
+    }
     let read: Vec<_> = mine.into_iter().chain(other).collect();
     if now == Ok(Some(original)) {
         return read;
@@ -118,10 +161,18 @@ pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialRecor
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let ((mut record, mut now), other) =
-        tokio::join!(current(session, "restore"), other_list(session, "restore"));
-    drop(other);
+        tokio::join!(current(session, RESTORE), other_list(session, RESTORE));
+    // The other user's account, put back first when it moved, and checked again after.
+    let mut other_failed = None;
+    if let Some(note) = put_back_other(session, RESTORE, other.as_deref()).await {
+        let again = other_list(session, RESTORE).await;
+        match put_back_other_check(session, again.as_deref()) {
+            Ok(()) => notes.push(note),
+            Err(why) => other_failed = Some(format!("{note}; {why}")),
+        }
+    }
     if now != Ok(Some(original)) {
-        let switched = session.switch_to("restore", original).await;
+        let switched = session.switch_to(RESTORE, original).await;
         notes.push(format!(
             "at the end the default was {}; sent PUT coworkerId={original} ({})",
             describe_default(&now),
@@ -130,9 +181,15 @@ pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialRecor
                 Err(e) => e.to_string(),
             }
         ));
-        (record, now) = current(session, "restore").await;
+        (record, now) = current(session, RESTORE).await;
     }
     let verdict = match &now {
+        Ok(Some(_)) if other_failed.is_some() => Verdict::Violation(Finding {
+            expected: "the other user's default, as discovery read it, to be back".into(),
+            actual: other_failed.clone().unwrap_or_default(),
+            details: notes.clone(),
+            diff: None,
+        }),
         Ok(Some(id)) if *id == original => {
             let mut note = if changed_state {
                 format!("the original default profile {original} is the default again")
@@ -164,6 +221,24 @@ pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialRecor
         exchange: Some(record),
         duration: started.elapsed(),
         notes: Vec::new(),
+    }
+}
+
+/// Whether the other user's list shows its original default again.
+fn put_back_other_check(session: &Session, list: Option<&ExchangeRecord>) -> Result<(), String> {
+    let Some(original) = session.foreign_default() else {
+        return Ok(());
+    };
+    match list.map(profiles_of) {
+        Some(Ok(p)) if current_default(&p) == Some(original) => Ok(()),
+        _ => Err(format!(
+            "it is still not {original}; restore it by hand: {}",
+            record::curl(
+                "PUT",
+                &session.target.client.url_for(&api::switch_to(original)),
+                Credential::Foreign
+            )
+        )),
     }
 }
 

@@ -67,13 +67,28 @@ impl Session {
         }
     }
 
-    /// Every exchange sent so far on behalf of case `case`: its steps, its batches' checks and
-    /// put-backs, its guard.
-    pub fn exchanges_of(&self, case: &str) -> Vec<Arc<ExchangeRecord>> {
+    /// The other user's default profile as discovery read it.
+    pub fn foreign_default(&self) -> Option<i64> {
+        self.accounts.get()?.foreign_default()
+    }
+
+    /// How many exchanges have been recorded so far: where a case's run begins, so that a case
+    /// run again (after its group changed the account) is judged on its second run alone.
+    pub fn exchange_count(&self) -> usize {
+        self.exchanges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Every exchange sent on behalf of case `case` since exchange `since` (see
+    /// [`Session::exchange_count`]): its steps, its batches' checks and put-backs, its guard.
+    pub fn exchanges_of(&self, case: &str, since: usize) -> Vec<Arc<ExchangeRecord>> {
         self.exchanges
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
+            .skip(since)
             .filter(|r| owner_of(&r.context) == Some(case))
             .cloned()
             .collect()
@@ -255,15 +270,31 @@ impl Session {
 
     /// Restores use this: always sent.
     pub async fn switch_to(&self, context: &str, id: i64) -> Arc<ExchangeRecord> {
+        self.switch_as(context, Credential::Primary, id).await
+    }
+
+    /// A restore's switch as `credential`'s user (the other user's, when a faulty target moved
+    /// that account): always sent.
+    pub async fn switch_as(
+        &self,
+        context: &str,
+        credential: Credential,
+        id: i64,
+    ) -> Arc<ExchangeRecord> {
         self.send(
             context.to_string(),
             api::switch_to(id),
-            Credential::Primary,
+            credential,
             SendMode::Always,
         )
         .await
     }
 }
+
+/// The context of discovery's reads.
+pub(super) const DISCOVERY: &str = "discovery";
+/// The context of the final restore's requests.
+pub(super) const RESTORE: &str = "restore";
 
 /// The context of a request a case's step sends: `case/step` (a batch's checks add to it).
 pub(super) fn step_context(case: &str, step: &str) -> String {

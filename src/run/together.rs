@@ -16,10 +16,14 @@ use super::batch::{agree, read};
 use super::discovery::current_default;
 use super::session::Session;
 use super::{CaseDone, CaseJob, Executed, conclude, execute};
+use crate::api::Credential;
 use crate::case::Invariants;
 
 /// The context of the group's reads before and after.
 const CHECK: &str = "the cases that only refuse, run together (check)";
+/// The context of the switches that put the accounts back before the cases run again one at a
+/// time.
+const PUT_BACK: &str = "put back after the cases that only refuse";
 
 pub(super) async fn run(
     session: &Arc<Session>,
@@ -73,9 +77,22 @@ pub(super) async fn run(
         if let Some(default) = current_default(&base.0)
             && now != Some(default)
         {
+            session.switch_to(PUT_BACK, default).await;
+        }
+        let other = after
+            .records
+            .iter()
+            .find(|r| r.credential == Credential::Foreign);
+        if let Some(note) =
+            super::restore::put_back_other(session, PUT_BACK, other.map(|r| &**r)).await
+        {
             session
-                .switch_to("put back after the cases that only refuse", default)
-                .await;
+                .guard_log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!(
+                    "after the cases that only refuse, run together, {note}"
+                ));
         }
         let jobs = ran.into_iter().map(|(job, _)| job).collect();
         return one_at_a_time(session, jobs, invariants).await;

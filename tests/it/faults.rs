@@ -19,11 +19,16 @@ const TABLE: &[(&str, &[&str])] = &[
             "coworker_id_probes::not_own::not_2xx",
             "coworker_id_probes::verify::default_unchanged",
             "coworker_id_probes::verify_not_own::default_unchanged",
+            "credential_probes::invariants",
             "credential_probes::status_is_404",
             "foreign_profile::default_unchanged",
             "foreign_profile::failure_envelope",
             "foreign_profile::invariants",
             "foreign_profile::status_is_404",
+            "indistinguishable_refusals::default_unchanged",
+            "indistinguishable_refusals::foreign::status_is_404",
+            "indistinguishable_refusals::invariants",
+            "indistinguishable_refusals::same_answer_as_unknown",
         ],
     ),
     (
@@ -31,11 +36,23 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "credential_probes::status_is_404",
             "foreign_profile::status_is_404",
+            "indistinguishable_refusals::foreign::status_is_404",
+            "indistinguishable_refusals::same_answer_as_unknown",
         ],
     ),
     (
         "ignore_missing_token",
         &[
+            "auth_first::default_unchanged",
+            "auth_first::foreign::same_answer_as_own",
+            "auth_first::foreign::status_is_401",
+            "auth_first::malformed::same_answer_as_own",
+            "auth_first::malformed::status_is_401",
+            "auth_first::missing::same_answer_as_own",
+            "auth_first::missing::status_is_401",
+            "auth_first::own::status_is_401",
+            "auth_first::unknown::same_answer_as_own",
+            "auth_first::unknown::status_is_401",
             "missing_token::default_unchanged",
             "missing_token::failure_envelope",
             "missing_token::status_is_401",
@@ -50,11 +67,13 @@ const TABLE: &[(&str, &[&str])] = &[
             "bad_token::status_is_401",
             "bad_token::www_authenticate_bearer",
             "credential_probes::default_unchanged",
+            "credential_probes::invariants",
             "credential_probes::list::no_token_echo",
             "credential_probes::list::status_is_401",
             "credential_probes::switch::status_is_401",
             "profiles_requires_auth::invalid_token::status_is_401",
             "profiles_requires_auth::invalid_token::www_authenticate_bearer",
+            "profiles_requires_auth::invariants",
         ],
     ),
     (
@@ -62,6 +81,7 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "expired_token::default_unchanged",
             "expired_token::failure_envelope",
+            "expired_token::invariants",
             "expired_token::list::no_token_echo",
             "expired_token::list_status_is_401",
             "expired_token::status_is_401",
@@ -78,6 +98,7 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "list_without_auth",
         &[
+            "profiles_requires_auth::invariants",
             "profiles_requires_auth::no_token::status_is_401",
             "profiles_requires_auth::no_token::www_authenticate_bearer",
         ],
@@ -85,16 +106,28 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "no_www_authenticate",
         &[
+            "auth_first::invariants_should",
+            "bad_token::invariants_should",
             "bad_token::www_authenticate_bearer",
+            "credential_probes::invariants_should",
+            "expired_token::invariants_should",
             "expired_token::www_authenticate_bearer",
+            "malformed_authorization::invariants_should",
+            "missing_token::invariants_should",
             "missing_token::www_authenticate_bearer",
             "profiles_requires_auth::invalid_token::www_authenticate_bearer",
+            "profiles_requires_auth::invariants_should",
             "profiles_requires_auth::no_token::www_authenticate_bearer",
         ],
     ),
     (
         "unauthorized_redirect",
         &[
+            "auth_first::foreign::status_is_401",
+            "auth_first::malformed::status_is_401",
+            "auth_first::missing::status_is_401",
+            "auth_first::own::status_is_401",
+            "auth_first::unknown::status_is_401",
             "bad_token::status_is_401",
             "bad_token::www_authenticate_bearer",
             "credential_probes::list::status_is_401",
@@ -117,6 +150,8 @@ const TABLE: &[(&str, &[&str])] = &[
         "unknown_id_200",
         &[
             "coworker_id_probes::not_own::not_2xx",
+            "indistinguishable_refusals::same_answer_as_unknown",
+            "indistinguishable_refusals::unknown::status_is_404",
             "invalid_coworker_id::negative::not_2xx",
             "invalid_coworker_id::negative::status_is_400_404_or_422",
             "unknown_profile::failure_envelope",
@@ -128,6 +163,8 @@ const TABLE: &[(&str, &[&str])] = &[
         "unknown_id_500",
         &[
             "coworker_id_probes::not_own::not_5xx",
+            "indistinguishable_refusals::same_answer_as_unknown",
+            "indistinguishable_refusals::unknown::status_is_404",
             "invalid_coworker_id::negative::not_5xx",
             "invalid_coworker_id::negative::status_is_400_404_or_422",
             "unknown_profile::status_is_404",
@@ -178,10 +215,10 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "switch_requires_body",
         &[
-            "concurrent_switches::verify::default_is_one_requested",
-            "concurrent_switches::verify_mixed::default_is_one_requested",
             "credential_probes::status_is_404",
             "foreign_profile::status_is_404",
+            "indistinguishable_refusals::foreign::status_is_404",
+            "indistinguishable_refusals::unknown::status_is_404",
             "invalid_coworker_id::decimal::status_is_400_404_or_422",
             "invalid_coworker_id::negative::status_is_400_404_or_422",
             "invalid_coworker_id::text::status_is_400_404_or_422",
@@ -202,20 +239,38 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "status_not_mirrored",
         &[
+            "auth_first::invariants",
             "bad_token::failure_envelope",
+            "bad_token::invariants",
             "bad_token::status_mirrors_http",
+            "concurrent_switches::invariants",
+            "coworker_id_probes::invariants",
+            "credential_probes::invariants",
             "expired_token::failure_envelope",
+            "expired_token::invariants",
             "expired_token::status_mirrors_http",
             "foreign_profile::failure_envelope",
+            "foreign_profile::invariants",
             "foreign_profile::status_mirrors_http",
             "inactive_profile::failure_envelope",
+            "inactive_profile::invariants",
             "inactive_profile::status_mirrors_http",
+            "indistinguishable_refusals::invariants",
+            "invalid_coworker_id::invariants",
+            "malformed_authorization::invariants",
+            "missing_coworker_id::invariants",
             "missing_token::failure_envelope",
+            "missing_token::invariants",
             "missing_token::status_mirrors_http",
+            "profiles_requires_auth::invariants",
             "switch_to_current::envelope_success",
+            "switch_to_current::invariants",
             "unknown_profile::failure_envelope",
+            "unknown_profile::invariants",
             "unknown_profile::status_mirrors_http",
+            "unknown_profile_sweep::invariants",
             "valid_switch::envelope_success",
+            "valid_switch::invariants",
             "valid_switch::status_mirrors_http",
         ],
     ),
@@ -259,24 +314,40 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "errors_as_http_200",
         &[
+            "auth_first::foreign::status_is_401",
+            "auth_first::invariants",
+            "auth_first::malformed::status_is_401",
+            "auth_first::missing::status_is_401",
+            "auth_first::own::status_is_401",
+            "auth_first::unknown::status_is_401",
+            "bad_token::invariants",
             "bad_token::status_is_401",
             "bad_token::status_mirrors_http",
+            "concurrent_switches::invariants",
             "coworker_id_probes::inactive::not_2xx",
+            "coworker_id_probes::invariants",
             "coworker_id_probes::not_own::not_2xx",
             "credential_probes::invariants",
             "credential_probes::invariants_should",
             "credential_probes::list::status_is_401",
             "credential_probes::status_is_404",
             "credential_probes::switch::status_is_401",
+            "expired_token::invariants",
             "expired_token::list_status_is_401",
             "expired_token::status_is_401",
             "expired_token::status_mirrors_http",
+            "foreign_profile::invariants",
             "foreign_profile::status_is_404",
             "foreign_profile::status_mirrors_http",
+            "inactive_profile::invariants",
             "inactive_profile::not_2xx",
             "inactive_profile::status_mirrors_http",
+            "indistinguishable_refusals::foreign::status_is_404",
+            "indistinguishable_refusals::invariants",
+            "indistinguishable_refusals::unknown::status_is_404",
             "invalid_coworker_id::decimal::not_2xx",
             "invalid_coworker_id::decimal::status_is_400_404_or_422",
+            "invalid_coworker_id::invariants",
             "invalid_coworker_id::negative::not_2xx",
             "invalid_coworker_id::negative::status_is_400_404_or_422",
             "invalid_coworker_id::text::not_2xx",
@@ -285,23 +356,27 @@ const TABLE: &[(&str, &[&str])] = &[
             "invalid_coworker_id::twenty_digits::status_is_400_404_or_422",
             "malformed_authorization::basic_scheme::status_is_401",
             "malformed_authorization::empty_bearer::status_is_401",
+            "malformed_authorization::invariants",
             "malformed_authorization::no_scheme::status_is_401",
+            "missing_coworker_id::invariants",
             "missing_coworker_id::not_2xx",
             "missing_coworker_id::status_is_400_404_or_422",
+            "missing_token::invariants",
             "missing_token::status_is_401",
             "missing_token::status_mirrors_http",
             "profiles_requires_auth::invalid_token::status_is_401",
+            "profiles_requires_auth::invariants",
             "profiles_requires_auth::no_token::status_is_401",
+            "unknown_profile::invariants",
             "unknown_profile::status_is_404",
             "unknown_profile::status_mirrors_http",
+            "unknown_profile_sweep::invariants",
             "unknown_profile_sweep::status_is_404",
         ],
     ),
     (
         "switch_without_change",
         &[
-            "concurrent_switches::verify::default_is_one_requested",
-            "concurrent_switches::verify_mixed::default_is_one_requested",
             "valid_switch::original_not_default",
             "valid_switch::target_is_default",
         ],
@@ -309,9 +384,6 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "home_profile_always_default",
         &[
-            "concurrent_switches::invariants",
-            "concurrent_switches::verify::default_is_one_requested",
-            "concurrent_switches::verify_mixed::default_is_one_requested",
             "valid_switch::invariants",
             "valid_switch::one_default_after_switch",
             "valid_switch::original_not_default",
@@ -320,6 +392,8 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "profile_ids_as_strings",
         &[
+            "auth_first::default_unchanged",
+            "auth_first::invariants",
             "bad_token::default_unchanged",
             "bad_token::invariants",
             "concurrent_switches::invariants",
@@ -337,6 +411,8 @@ const TABLE: &[(&str, &[&str])] = &[
             "foreign_token_isolation::body_matches_schema",
             "inactive_profile::default_unchanged",
             "inactive_profile::invariants",
+            "indistinguishable_refusals::default_unchanged",
+            "indistinguishable_refusals::invariants",
             "invalid_coworker_id::default_unchanged",
             "invalid_coworker_id::invariants",
             "malformed_authorization::default_unchanged",
@@ -350,6 +426,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "missing_token::invariants",
             "profiles_list::body_matches_schema",
             "profiles_list::invariants",
+            "run::invariants",
             "switch_to_current::invariants",
             "switch_to_current::still_default",
             "unknown_profile::default_unchanged",
@@ -364,6 +441,7 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "coworker_type_as_name",
         &[
+            "auth_first::invariants",
             "bad_token::invariants",
             "concurrent_switches::invariants",
             "coworker_id_probes::invariants",
@@ -372,6 +450,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "foreign_profile::invariants",
             "foreign_token_isolation::body_matches_schema",
             "inactive_profile::invariants",
+            "indistinguishable_refusals::invariants",
             "invalid_coworker_id::invariants",
             "malformed_authorization::invariants",
             "method_probes::invariants",
@@ -379,6 +458,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "missing_token::invariants",
             "profiles_list::body_matches_schema",
             "profiles_list::invariants",
+            "run::invariants",
             "switch_to_current::invariants",
             "unknown_profile::invariants",
             "unknown_profile_sweep::invariants",
@@ -408,6 +488,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "missing_coworker_id::invariants",
             "missing_token::invariants",
             "profiles_list::invariants",
+            "run::invariants",
             "switch_to_current::invariants",
             "unknown_profile::invariants",
             "unknown_profile_sweep::invariants",
@@ -429,6 +510,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "missing_coworker_id::invariants",
             "missing_token::invariants",
             "profiles_list::invariants",
+            "run::invariants",
             "switch_to_current::invariants",
             "unknown_profile::invariants",
             "unknown_profile_sweep::invariants",
@@ -438,6 +520,7 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "leaky_foreign_list",
         &[
+            "auth_first::invariants",
             "bad_token::invariants",
             "concurrent_switches::invariants",
             "coworker_id_probes::invariants",
@@ -448,12 +531,14 @@ const TABLE: &[(&str, &[&str])] = &[
             "foreign_token_isolation::invariants",
             "foreign_token_isolation::primary_profiles_not_listed",
             "inactive_profile::invariants",
+            "indistinguishable_refusals::invariants",
             "invalid_coworker_id::invariants",
             "malformed_authorization::invariants",
             "method_probes::invariants",
             "missing_coworker_id::invariants",
             "missing_token::invariants",
             "profiles_list::invariants",
+            "run::invariants",
             "switch_to_current::invariants",
             "unknown_profile::invariants",
             "unknown_profile_sweep::invariants",
@@ -463,6 +548,9 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "duplicate_default_profile",
         &[
+            "auth_first::default_unchanged",
+            "auth_first::invariants",
+            "auth_first::invariants_should",
             "bad_token::default_unchanged",
             "bad_token::invariants",
             "bad_token::invariants_should",
@@ -486,6 +574,9 @@ const TABLE: &[(&str, &[&str])] = &[
             "inactive_profile::default_unchanged",
             "inactive_profile::invariants",
             "inactive_profile::invariants_should",
+            "indistinguishable_refusals::default_unchanged",
+            "indistinguishable_refusals::invariants",
+            "indistinguishable_refusals::invariants_should",
             "invalid_coworker_id::default_unchanged",
             "invalid_coworker_id::invariants",
             "invalid_coworker_id::invariants_should",
@@ -506,6 +597,8 @@ const TABLE: &[(&str, &[&str])] = &[
             "profiles_list::invariants",
             "profiles_list::invariants_should",
             "profiles_list::unique_profile_ids",
+            "run::invariants",
+            "run::invariants_should",
             "switch_to_current::invariants",
             "switch_to_current::invariants_should",
             "switch_to_current::one_default_profile",
@@ -528,8 +621,6 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "credential_probes::no_own_ids",
             "foreign_token_isolation::body_matches_schema",
-            "foreign_token_isolation::invariants",
-            "foreign_token_isolation::invariants_should",
             "foreign_token_isolation::primary_profiles_not_listed",
             "foreign_token_isolation::status_is_200",
         ],
@@ -562,6 +653,7 @@ const TABLE: &[(&str, &[&str])] = &[
         "token_prefix_match",
         &[
             "credential_probes::default_unchanged",
+            "credential_probes::invariants",
             "credential_probes::list::no_token_echo",
             "credential_probes::list::status_is_401",
             "credential_probes::switch::status_is_401",
@@ -581,8 +673,14 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "refusal_names_owner",
         &[
+            "concurrent_switches::invariants",
+            "coworker_id_probes::invariants",
             "coworker_id_probes::no_foreign_data",
+            "credential_probes::invariants",
+            "foreign_profile::invariants",
             "foreign_profile::no_foreign_data",
+            "indistinguishable_refusals::invariants",
+            "indistinguishable_refusals::same_answer_as_unknown",
         ],
     ),
     (
@@ -593,6 +691,8 @@ const TABLE: &[(&str, &[&str])] = &[
             "credential_probes::status_is_404",
             "foreign_profile::failure_envelope",
             "foreign_profile::status_is_404",
+            "indistinguishable_refusals::foreign::status_is_404",
+            "indistinguishable_refusals::same_answer_as_unknown",
         ],
     ),
     (
@@ -622,23 +722,161 @@ const TABLE: &[(&str, &[&str])] = &[
             "unknown_profile::no_token_echo",
         ],
     ),
+    ("switch_clears_other_default", &["valid_switch::invariants"]),
+    ("default_shows_home_company", &["valid_switch::invariants"]),
+    (
+        "refusal_says_successful",
+        &[
+            "coworker_id_probes::invariants",
+            "inactive_profile::failure_envelope",
+            "inactive_profile::invariants",
+            "invalid_coworker_id::invariants",
+            "missing_coworker_id::invariants",
+        ],
+    ),
+    (
+        "stack_trace_in_errors",
+        &[
+            "coworker_id_probes::invariants_should",
+            "invalid_coworker_id::invariants_should",
+        ],
+    ),
+    (
+        "truncated_json_errors",
+        &[
+            "concurrent_switches::invariants",
+            "coworker_id_probes::invariants",
+            "credential_probes::invariants",
+            "foreign_profile::invariants",
+            "indistinguishable_refusals::invariants",
+            "invalid_coworker_id::invariants",
+            "unknown_profile::invariants",
+            "unknown_profile_sweep::invariants",
+        ],
+    ),
+    (
+        "public_cache_list",
+        &[
+            "auth_first::invariants_should",
+            "bad_token::invariants_should",
+            "concurrent_switches::invariants_should",
+            "coworker_id_probes::invariants_should",
+            "credential_probes::invariants_should",
+            "expired_token::invariants_should",
+            "foreign_profile::invariants_should",
+            "foreign_token_isolation::invariants_should",
+            "inactive_profile::invariants_should",
+            "indistinguishable_refusals::invariants_should",
+            "invalid_coworker_id::invariants_should",
+            "malformed_authorization::invariants_should",
+            "method_probes::invariants_should",
+            "missing_coworker_id::invariants_should",
+            "missing_token::invariants_should",
+            "profiles_list::invariants_should",
+            "run::invariants_should",
+            "switch_to_current::invariants_should",
+            "unknown_profile::invariants_should",
+            "unknown_profile_sweep::invariants_should",
+            "valid_switch::invariants_should",
+        ],
+    ),
+    (
+        "challenge_error_without_token",
+        &[
+            "auth_first::invariants_should",
+            "malformed_authorization::invariants_should",
+            "missing_token::invariants_should",
+            "missing_token::www_authenticate_bearer",
+            "profiles_requires_auth::invariants_should",
+            "profiles_requires_auth::no_token::www_authenticate_bearer",
+        ],
+    ),
+    (
+        "distinct_foreign_refusal",
+        &["indistinguishable_refusals::same_answer_as_unknown"],
+    ),
+    (
+        "validation_before_auth",
+        &[
+            "auth_first::malformed::same_answer_as_own",
+            "auth_first::malformed::status_is_401",
+            "auth_first::missing::same_answer_as_own",
+            "auth_first::missing::status_is_401",
+        ],
+    ),
+    (
+        "stale_user_in_401",
+        &[
+            "auth_first::invariants",
+            "bad_token::invariants",
+            "credential_probes::invariants",
+            "expired_token::invariants",
+            "malformed_authorization::invariants",
+            "missing_token::invariants",
+            "profiles_requires_auth::invariants",
+        ],
+    ),
 ];
 
 /// Faults that make the target unusable (exit 3) instead of failing trials.
 const UNUSABLE: &[&str] = &["list_500"];
 
 /// (fault, trial) pairs whose verdict depends on timing, and why. The concurrency burst switches
-/// between two profiles that are neither the original nor the home profile, so most faults'
-/// verdicts on it are the same whichever switch lands last. Not `accept_foreign_profile`'s: the
-/// mixed burst's refused switches include the foreign profile, which that fault accepts, so the
-/// default it leaves is the foreign profile exactly when one of those lands last (seen under load:
-/// a full `cargo test` beside this one). Other trials fail that fault whatever the order.
+/// between the user's two active profiles, the original default and another, so where it ends is
+/// whichever switch lands last: a fault whose effect shows only while the default is not the
+/// original (`home_profile_always_default`, `default_shows_home_company`,
+/// `switch_clears_other_default`) fails `concurrent_switches` exactly when the other lands last;
+/// `accept_foreign_profile` fails the mixed burst exactly when the foreign profile lands last.
+/// `foreign_token_isolation` takes no lock, so under `switch_clears_other_default` it reads the
+/// other user's list sometimes while a switch is in force. Under `stale_user_in_401` a 401 names
+/// whoever signed in last, which other cases running meanwhile decide. Other trials fail their
+/// faults whatever the order (seen under load: a full `cargo test` beside this one).
 pub(crate) const TIMING_DEPENDENT: &[(&str, &str)] = &[
+    ("accept_foreign_profile", "concurrent_switches::invariants"),
     (
         "accept_foreign_profile",
         "concurrent_switches::verify_mixed::default_is_one_requested",
     ),
-    ("accept_foreign_profile", "concurrent_switches::invariants"),
+    (
+        "default_shows_home_company",
+        "concurrent_switches::invariants",
+    ),
+    (
+        "home_profile_always_default",
+        "concurrent_switches::invariants",
+    ),
+    (
+        "home_profile_always_default",
+        "concurrent_switches::verify::default_is_one_requested",
+    ),
+    (
+        "home_profile_always_default",
+        "concurrent_switches::verify_mixed::default_is_one_requested",
+    ),
+    (
+        "stale_user_in_401",
+        "auth_first::foreign::same_answer_as_own",
+    ),
+    (
+        "stale_user_in_401",
+        "auth_first::malformed::same_answer_as_own",
+    ),
+    (
+        "stale_user_in_401",
+        "auth_first::missing::same_answer_as_own",
+    ),
+    (
+        "stale_user_in_401",
+        "auth_first::unknown::same_answer_as_own",
+    ),
+    (
+        "switch_clears_other_default",
+        "concurrent_switches::invariants",
+    ),
+    (
+        "switch_clears_other_default",
+        "foreign_token_isolation::invariants",
+    ),
 ];
 
 /// MUST rules no fault kills through its trial, and why that is acceptable.
@@ -766,8 +1004,39 @@ fn rules_names_the_killers_of_each_rule() {
     );
     assert!(
         run.stdout
-            .contains("51 of 52 MUST rules are killed by at least one"),
+            .contains("60 of 61 MUST rules are killed by at least one"),
         "{}",
         run.stdout
+    );
+    // Every invariant — the list ones, the account model, every-response oracle — is found
+    // breached under some fault: none is an oracle that cannot fail.
+    let invariants: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("invariants — "))
+        .collect();
+    let unbroken: Vec<&str> = invariants
+        .windows(4)
+        .filter(|w| w[0].starts_with("  ") && !w[0].starts_with("   "))
+        .filter(|w| {
+            w.iter()
+                .skip(1)
+                .find(|l| l.trim_start().starts_with("breached under:"))
+                .is_some_and(|l| l.contains("no fault of the reference server"))
+        })
+        .map(|w| w[0].trim())
+        .collect();
+    assert!(
+        invariants
+            .iter()
+            .filter(|l| l.contains("breached under:"))
+            .count()
+            >= 15,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        unbroken.is_empty(),
+        "invariants no fault breaches: {unbroken:?}"
     );
 }

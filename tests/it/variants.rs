@@ -35,7 +35,7 @@ fn every_legitimate_variant_passes_with_should_rules_included() {
         }
         if !run
             .stdout
-            .contains("test result: ok. 149 passed; 0 failed; 0 ignored")
+            .contains("test result: ok. 171 passed; 0 failed; 0 ignored")
         {
             problems.push(format!(
                 "{name}: not every trial was judged and passed: exit {}\n{}",
@@ -75,6 +75,7 @@ fn the_variants_really_answer_differently() {
                 | Variant::Throttle409
                 | Variant::Throttle429
                 | Variant::RealmChallenge
+                | Variant::CacheNoStore
         ) {
             continue;
         }
@@ -115,6 +116,11 @@ fn headers_and_transport_differ() {
         (Variant::ConnectionClose, "connection", Some("close")),
         (Variant::ChunkedBodies, "transfer-encoding", Some("chunked")),
         (Variant::ChunkedBodies, "content-length", None),
+        (
+            Variant::CacheNoStore,
+            "cache-control",
+            Some("no-cache, no-store, must-revalidate"),
+        ),
     ];
     for (variant, header, expected) in cases {
         let server = Server::start_with(ServerOptions {
