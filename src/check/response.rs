@@ -253,9 +253,7 @@ pub fn challenges(value: &str) -> Vec<(String, Vec<(String, String)>)> {
             break;
         }
         // A token up to whitespace, `=` or `,`.
-        let end = rest
-            .find([' ', '\t', ',', '='])
-            .unwrap_or(rest.len());
+        let end = rest.find([' ', '\t', ',', '=']).unwrap_or(rest.len());
         let token = &rest[..end];
         let after = rest[end..].trim_start_matches([' ', '\t']);
         if after.starts_with('=') && !out.is_empty() {
@@ -341,5 +339,195 @@ pub(super) fn bearer_challenge(response: &HttpResponse, vars: &Vars) -> Verdict 
             shown,
         ),
         _ => Verdict::Pass(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn passes(v: &Verdict) -> bool {
+        matches!(v, Verdict::Pass(_))
+    }
+
+    #[test]
+    fn challenges_are_parsed_as_tokens_with_their_parameters() {
+        assert_eq!(
+            challenges(r#"Bearer realm="nexudus", error="invalid_token", Basic realm="x""#),
+            vec![
+                (
+                    "Bearer".to_string(),
+                    vec![
+                        ("realm".to_string(), "nexudus".to_string()),
+                        ("error".to_string(), "invalid_token".to_string())
+                    ]
+                ),
+                (
+                    "Basic".to_string(),
+                    vec![("realm".to_string(), "x".to_string())]
+                ),
+            ]
+        );
+        assert_eq!(challenges("Bearerx")[0].0, "Bearerx");
+        assert_eq!(
+            challenges(r#"Bearer error="a \"quoted\" value""#)[0].1[0].1,
+            "a \"quoted\" value"
+        );
+    }
+
+    #[test]
+    fn a_bearer_challenge_is_judged_by_scheme_and_error_code() {
+        let with_token = Vars::default().with_request(true, Vec::new());
+        let without = Vars::default().with_request(false, Vec::new());
+        let challenge = |v: &str| response(401, &[("www-authenticate", v)], "");
+        // Allowed: OWIN's plain challenge, lowercase scheme, a realm, a defined code.
+        for (value, vars) in [
+            ("Bearer", &with_token),
+            ("bearer", &without),
+            (r#"Bearer realm="nexudus""#, &without),
+            (r#"Bearer error="invalid_token""#, &with_token),
+            (r#"Basic realm="x", Bearer"#, &without),
+        ] {
+            assert!(
+                passes(&bearer_challenge(&challenge(value), vars)),
+                "{value}"
+            );
+        }
+        // Refused: another scheme that starts like it, an undefined code, a code without a token.
+        for (value, vars) in [
+            ("Bearerx realm=\"a\"", &with_token),
+            (r#"Bearer error="token_expired""#, &with_token),
+            (r#"Bearer error="invalid_token""#, &without),
+        ] {
+            assert!(
+                !passes(&bearer_challenge(&challenge(value), vars)),
+                "{value}"
+            );
+        }
+        assert!(!passes(&bearer_challenge(
+            &response(401, &[], ""),
+            &with_token
+        )));
+    }
+
+    #[test]
+    fn shared_caches_may_not_store_answers_to_requests_with_credentials() {
+        let with = Vars::default().with_request(true, Vec::new());
+        let without = Vars::default().with_request(false, Vec::new());
+        let cached = |v: &str| response(200, &[("cache-control", v)], "{}");
+        for value in [
+            "no-cache, no-store, must-revalidate",
+            "private, max-age=60",
+            "max-age=60",
+            "no-cache",
+        ] {
+            assert!(
+                passes(&not_shared_cacheable(&cached(value), &with)),
+                "{value}"
+            );
+        }
+        assert!(passes(&not_shared_cacheable(
+            &response(200, &[], "{}"),
+            &with
+        )));
+        for value in ["public, max-age=60", "s-maxage=30", "Must-Revalidate"] {
+            assert!(
+                !passes(&not_shared_cacheable(&cached(value), &with)),
+                "{value}"
+            );
+        }
+        // Without credentials a shared cache may store it: not this rule's business.
+        assert!(passes(&not_shared_cacheable(&cached("public"), &without)));
+    }
+
+    #[test]
+    fn a_body_labelled_json_must_parse() {
+        let json = [("content-type", "application/json; charset=utf-8")];
+        assert!(passes(&json_parses(&response(200, &json, "{\"a\":1}"))));
+        assert!(passes(&json_parses(&response(401, &json, ""))));
+        assert!(passes(&json_parses(&response(
+            200,
+            &[("content-type", "text/html")],
+            "<p>"
+        ))));
+        assert!(!passes(&json_parses(&response(404, &json, "{\"a\":"))));
+        let problem = [("content-type", "application/problem+json")];
+        assert!(!passes(&json_parses(&response(400, &problem, "not json"))));
+    }
+
+    #[test]
+    fn internals_are_found_by_their_patterns() {
+        let patterns: Vec<crate::case::NamedPattern> = [
+            (
+                "a stack frame",
+                r"\bat (?:[A-Za-z_][\w`<>]*\.){2,}[\w`<>]+\(",
+            ),
+            (
+                "an exception type",
+                r"\b(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*Exception\b",
+            ),
+        ]
+        .into_iter()
+        .map(|(name, p)| crate::case::NamedPattern {
+            name: name.into(),
+            regex: regex::Regex::new(p).unwrap(),
+        })
+        .collect();
+        let leak =
+            "System.FormatException: bad\\n   at Nexudus.Api.Controllers.Profiles.Set(String id)";
+        let v = absent_patterns(&response(400, &[], leak), &patterns);
+        assert!(!passes(&v));
+        let plain = "{\"Message\":\"coworkerId: is not a valid profile id\"}";
+        assert!(passes(&absent_patterns(
+            &response(400, &[], plain),
+            &patterns
+        )));
+    }
+
+    #[test]
+    fn equivalent_requests_compare_with_their_ids_masked() {
+        let mut vars = Vars::default();
+        vars.set(Var::ForeignProfileId, Value::from(2201));
+        vars.set(Var::UnknownProfileId, Value::from(999));
+        let unknown = response(
+            404,
+            &[("content-type", "application/json")],
+            "{\"m\":\"no 999\"}",
+        );
+        vars.set(
+            Var::StepAnswers,
+            serde_json::json!({ "unknown": answer_of(&unknown) }),
+        );
+        let same = crate::case::SameAnswer {
+            step: "unknown".into(),
+            mask: vec![Var::ForeignProfileId, Var::UnknownProfileId],
+        };
+        let json = [("content-type", "application/json")];
+        assert!(passes(&same_answer(
+            &response(404, &json, "{\"m\":\"no 2201\"}"),
+            &same,
+            &vars
+        )));
+        assert!(!passes(&same_answer(
+            &response(404, &json, "{\"m\":\"2201 is not yours\"}"),
+            &same,
+            &vars
+        )));
+        assert!(!passes(&same_answer(
+            &response(403, &json, "{\"m\":\"no 2201\"}"),
+            &same,
+            &vars
+        )));
     }
 }

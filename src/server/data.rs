@@ -230,6 +230,21 @@ impl Db {
         (db, credentials)
     }
 
+    /// Leaves the primary user exactly two active profiles, the README's minimum: every active
+    /// profile after the first two is made inactive (variant `two_active_profiles`).
+    pub fn keep_two_active_profiles(&mut self) {
+        let primary = self.users.first().map(|u| u.id);
+        let mut active = 0;
+        for p in self
+            .profiles
+            .iter_mut()
+            .filter(|p| Some(p.owner) == primary && p.active)
+        {
+            active += 1;
+            p.active = active <= 2;
+        }
+    }
+
     /// Issues a new access token and refresh token for `user`, replacing the user's earlier
     /// refresh tokens (earlier access tokens stay valid, as the documentation says).
     pub fn issue_tokens(&mut self, user: i64) -> (String, String) {

@@ -167,6 +167,9 @@ pub async fn start(options: &ServerOptions) -> std::io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (mut db, credentials) = data::Db::seeded(options.faults.clone(), options.tokens.as_ref());
     db.variants = options.variants.clone();
+    if options.variants.contains(&Variant::TwoActiveProfiles) {
+        db.keep_two_active_profiles();
+    }
     let throttle = options.throttle.clone().or_else(|| {
         [(Variant::Throttle409, 409), (Variant::Throttle429, 429)]
             .into_iter()

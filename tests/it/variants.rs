@@ -152,3 +152,34 @@ fn headers_and_transport_differ() {
         );
     }
 }
+
+#[test]
+fn an_account_with_exactly_two_active_profiles_judges_every_must_trial() {
+    // The README's minimum: two active profiles (the concurrency check switches between them).
+    // `--deny-skipped` turns every MUST trial that could not be judged into a failure.
+    let server = Server::start_with(ServerOptions {
+        variants: Variants::from([Variant::TwoActiveProfiles]),
+        ..ServerOptions::default()
+    });
+    let run = harness(&server.target_args_with(&["--deny-skipped", "--progress", "never"]));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(
+        run.stderr
+            .contains("third_profile_id=missing (the account has no third active profile)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("verdict: MUST 84 passed, 0 failed;")
+            && run.stdout.contains("0 not judged"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.trials().iter().any(|(name, result)| {
+            name == "concurrent_switches::verify::default_is_one_requested" && result == "ok"
+        }),
+        "{}",
+        run.stdout
+    );
+}
