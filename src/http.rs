@@ -192,6 +192,109 @@ fn retry_after_value(value: &str, now: std::time::SystemTime) -> Duration {
     }
 }
 
+/// How many requests may be in flight at once to the target, adapted to its throttling
+/// (additive increase, multiplicative decrease, as TCP does): unlimited until the target answers
+/// a throttle (409/429 with `Retry-After`), then half of what was in flight, one more for each
+/// answer that was not throttled, unlimited again past [`Window::OPEN`]. Shared by all clones.
+#[derive(Debug, Default)]
+struct Window {
+    state: std::sync::Mutex<WindowState>,
+    freed: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct WindowState {
+    /// `None`: no limit.
+    limit: Option<usize>,
+    in_flight: usize,
+    /// Answers since the limit last grew: it grows by one after as many answers as it allows
+    /// (about one more per round trip).
+    since_growth: usize,
+    /// The smallest limit the target's throttling set, if it ever did.
+    narrowest: Option<usize>,
+    /// Throttled requests waiting out their `Retry-After`: the limit does not grow meanwhile, so
+    /// they go again in the window their throttling set.
+    cooling: usize,
+}
+
+/// A throttled request waiting out its `Retry-After`.
+struct Cooling<'a>(&'a Window);
+
+impl Drop for Cooling<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.cooling = state.cooling.saturating_sub(1);
+    }
+}
+
+/// A slot in the window, given back when dropped.
+struct Slot<'a>(&'a Window);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        drop(state);
+        self.0.freed.notify_waiters();
+    }
+}
+
+impl Window {
+    /// Past this many in flight the window is open again (no limit).
+    const OPEN: usize = 64;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WindowState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn acquire(&self) -> Slot<'_> {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if state.limit.is_none_or(|limit| state.in_flight < limit) {
+                    state.in_flight += 1;
+                    return Slot(self);
+                }
+            }
+            freed.await;
+        }
+    }
+
+    /// The target throttled a request sent with `in_flight` in flight (this one included).
+    fn throttled(&self) {
+        let mut state = self.lock();
+        let limit = (state.in_flight / 2).max(1);
+        state.limit = Some(state.limit.map_or(limit, |l| l.min(limit)));
+        state.since_growth = 0;
+        state.narrowest = Some(state.narrowest.map_or(limit, |n| n.min(limit)));
+    }
+
+    /// Marks a throttled request as waiting out its `Retry-After` until the guard is dropped.
+    fn cool(&self) -> Cooling<'_> {
+        self.lock().cooling += 1;
+        Cooling(self)
+    }
+
+    /// The target answered without throttling.
+    fn answered(&self) {
+        let mut state = self.lock();
+        let Some(limit) = state.limit else {
+            return;
+        };
+        if state.cooling > 0 {
+            return;
+        }
+        state.since_growth += 1;
+        if state.since_growth >= limit {
+            state.since_growth = 0;
+            state.limit = (limit + 1 < Self::OPEN).then_some(limit + 1);
+        }
+    }
+}
+
 /// A pooled client bound to one target.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -199,6 +302,7 @@ pub struct HttpClient {
     base: String,
     options: HttpOptions,
     pacer: std::sync::Arc<Pacer>,
+    window: std::sync::Arc<Window>,
 }
 
 /// A target URL that cannot be used.
@@ -229,7 +333,14 @@ impl HttpClient {
             base: url.as_str().trim_end_matches('/').to_string(),
             options,
             pacer: std::sync::Arc::default(),
+            window: std::sync::Arc::default(),
         })
+    }
+
+    /// The fewest requests in flight at once the target's throttling brought the client down
+    /// to, if it ever throttled concurrent requests.
+    pub fn slowed_to(&self) -> Option<usize> {
+        self.window.lock().narrowest
     }
 
     /// The full URL a request goes to (the query percent-encoded).
@@ -275,6 +386,7 @@ impl HttpClient {
             // reqwest's own timeout covers the body too; this outer one is a guard against
             // anything in the stack that does not observe it.
             let guard = limit + Duration::from_millis(500);
+            let slot = self.window.acquire().await;
             let outcome =
                 match tokio::time::timeout(guard, self.exchange(request, &url, limit)).await {
                     Ok(outcome) => outcome,
@@ -285,6 +397,13 @@ impl HttpClient {
                 .ok()
                 .filter(|r| r.status == 409 || r.status == 429)
                 .and_then(|r| retry_after(r).map(|wait| (r.status, wait)));
+            if throttled.is_some() {
+                self.window.throttled();
+            } else if outcome.is_ok() {
+                self.window.answered();
+            }
+            // The slot is given back before any wait: others go on in the narrower window.
+            drop(slot);
             match throttled {
                 Some((status, _)) if retries >= self.options.throttle_retries => {
                     break Err(TransportError::Throttled {
@@ -294,6 +413,7 @@ impl HttpClient {
                 }
                 Some((_, wait)) => {
                     retries += 1;
+                    let _cooling = self.window.cool();
                     tokio::time::sleep(wait.min(self.options.max_retry_after)).await;
                 }
                 None => break outcome,
@@ -543,6 +663,41 @@ mod tests {
             client.url_for(&request),
             "http://127.0.0.1:9/base/api/x?coworkerId=1.5%20%26x"
         );
+    }
+
+    #[tokio::test]
+    async fn the_window_halves_on_a_throttle_and_grows_back_one_per_round() {
+        let window = Window::default();
+        // Open: as many in flight as asked for.
+        let slots: Vec<Slot<'_>> =
+            futures_util::future::join_all((0..8).map(|_| window.acquire())).await;
+        window.throttled();
+        assert_eq!(window.lock().limit, Some(4));
+        drop(slots);
+        // Narrowed: a fifth waits while four are in flight.
+        let four: Vec<Slot<'_>> =
+            futures_util::future::join_all((0..4).map(|_| window.acquire())).await;
+        let fifth = tokio::time::timeout(Duration::from_millis(20), window.acquire()).await;
+        assert!(
+            fifth.is_err(),
+            "a fifth request went out in a window of four"
+        );
+        drop(four);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), window.acquire())
+                .await
+                .is_ok()
+        );
+        // It grows by one after as many answers as it allows, and opens past OPEN.
+        for _ in 0..4 {
+            window.answered();
+        }
+        assert_eq!(window.lock().limit, Some(5));
+        for _ in 0..(Window::OPEN * Window::OPEN) {
+            window.answered();
+        }
+        assert_eq!(window.lock().limit, None);
+        assert_eq!(window.lock().narrowest, Some(4));
     }
 
     #[test]

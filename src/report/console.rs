@@ -200,6 +200,12 @@ pub fn print(
             "stopped early: {why}; the remaining steps were not run"
         ));
     }
+    if let Some(n) = report.slowed_to {
+        output.err(&format!(
+            "note: the target throttled concurrent requests (409/429 with Retry-After); the run slowed down to {n} request{} in flight at a time, and came back up as answers allowed",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
     if judgement.summary.failed > 0 {
         spawn_note();
     }

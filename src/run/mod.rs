@@ -424,6 +424,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         report.results[*ti] = Some(restore);
     }
     report.exchanges = session.take_exchanges();
+    report.slowed_to = session.target.client.slowed_to();
     judge_run_requests(plan, &index, &session, &mut report);
     report.elapsed = started.elapsed();
     session.event(RunEvent::Finished {

@@ -216,6 +216,27 @@ pub(super) async fn switch_profile(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let exclusive = lock(&state)
+        .variants
+        .contains(&Variant::ThrottleConcurrentSwitch);
+    if exclusive {
+        {
+            let mut db = lock(&state);
+            if db.switches_in_flight > 0 {
+                let mut res = StatusCode::CONFLICT.into_response();
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return res;
+            }
+            db.switches_in_flight += 1;
+        }
+        // The write takes a while, so switches sent together overlap.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let res = switch_now(&state, &headers, query.as_deref());
+        let mut db = lock(&state);
+        db.switches_in_flight = db.switches_in_flight.saturating_sub(1);
+        return res.unwrap_or_else(|racy| racy.response);
+    }
     match switch_now(&state, &headers, query.as_deref()) {
         Ok(response) => response,
         Err(racy) => racy.finish(&state).await,

@@ -19,6 +19,7 @@ named_behaviours! {
         ConnectionClose = "connection_close": "every response says Connection: close",
         ChunkedBodies = "chunked_bodies": "bodies are sent chunked, without Content-Length",
         Throttle409 = "throttle_409": "every third request is throttled: 409 with Retry-After: 0 and an empty body (Nexudus's documented limit answer)",
+        ThrottleConcurrentSwitch = "throttle_concurrent_switch": "a switch that arrives while another is in progress is answered 409 with Retry-After: 1 and an empty body (a per-account write lock)",
         Throttle429 = "throttle_429": "every third request is throttled: 429 with Retry-After: 0",
         NotFoundForBadId = "not_found_for_bad_id": "a missing or non-numeric coworkerId answers 404 (ASP.NET Web API finds no action whose parameters bind)",
         InactiveForbidden = "inactive_forbidden": "switching to an inactive profile is refused with 403",

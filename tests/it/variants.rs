@@ -74,6 +74,7 @@ fn the_variants_really_answer_differently() {
                 | Variant::ChunkedBodies
                 | Variant::Throttle409
                 | Variant::Throttle429
+                | Variant::ThrottleConcurrentSwitch
                 | Variant::RealmChallenge
                 | Variant::CacheNoStore
         ) {
@@ -181,5 +182,30 @@ fn an_account_with_exactly_two_active_profiles_judges_every_must_trial() {
         }),
         "{}",
         run.stdout
+    );
+}
+
+#[test]
+fn a_target_that_throttles_concurrent_switches_slows_the_run_down_to_a_verdict() {
+    // A switch that arrives while another is in progress gets 409 + Retry-After: 1. The run
+    // narrows how many requests it has in flight instead of giving up after --throttle-retries,
+    // judges every trial, and says that it slowed down.
+    let server = Server::start_with(ServerOptions {
+        variants: Variants::from([Variant::ThrottleConcurrentSwitch]),
+        ..ServerOptions::default()
+    });
+    let run = harness(&server.target_args_with(&[
+        "--include-ignored",
+        "--progress",
+        "never",
+        "concurrent_switches::",
+    ]));
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(run.stdout.contains("0 not judged"), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("the run slowed down to 1 request in flight at a time"),
+        "{}",
+        run.stderr
     );
 }
