@@ -3,13 +3,13 @@
 //! rule by name; everything is checked when the catalog is loaded, so a broken definition is
 //! reported once, at its own file and pointer.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::checks::resolve_check;
-use super::file::{CatalogFile, CiteRef, RuleDef, RuleEntry};
-use super::load::{Problem, check_identifier, resolve_rule};
-use super::model::{Cite, Evidence, Invariants, Level, Link, Origin, Rule};
+use super::file::{CatalogFile, CiteRef, RuleDef};
+use super::model::{Cite, Evidence, Level, Link};
+use super::resolve::{Problem, check_identifier};
 use crate::contract::Contract;
 use crate::error::{LoadError, escape_pointer, parse_json};
 use crate::source::SourceFile;
@@ -56,7 +56,7 @@ pub(super) struct Catalog {
     statements: BTreeMap<String, Cite>,
     rules: BTreeMap<String, RuleDef>,
     /// (file, which list, rule names) of each `invariants` declaration.
-    invariants: Vec<(Arc<str>, &'static str, Vec<String>)>,
+    pub(super) invariants: Vec<(Arc<str>, &'static str, Vec<String>)>,
 }
 
 /// Whether a file is a catalog rather than a case: its name starts with `_`.
@@ -200,46 +200,6 @@ impl Catalog {
             }
         }
         Ok(catalog)
-    }
-
-    /// The invariants, each a catalog rule resolved as the cases resolve theirs.
-    ///
-    /// # Errors
-    /// An invariant that names no rule of the catalog.
-    pub(super) fn invariants(&self, contract: &mut Contract) -> Result<Invariants, LoadError> {
-        let mut out = Invariants::default();
-        for (file, list, names) in &self.invariants {
-            for (i, name) in names.iter().enumerate() {
-                let at = format!("/invariants/{list}/{i}");
-                let entry = RuleEntry {
-                    uses: Some(name.clone()),
-                    id: None,
-                    level: None,
-                    cites: None,
-                    applies_if: None,
-                    check: None,
-                };
-                let mut fixtures = BTreeSet::new();
-                let rule = resolve_rule(&entry, &at, self, contract, &mut fixtures).map_err(
-                    |(pointer, message)| {
-                        LoadError::new(file.to_string(), message).at(pointer.replace("/use", ""))
-                    },
-                )?;
-                let rule = Rule {
-                    origin: Origin {
-                        file: file.clone(),
-                        pointer: at,
-                    },
-                    ..rule
-                };
-                match *list {
-                    "own_list" => out.own_list.push(rule),
-                    "foreign_list" => out.foreign_list.push(rule),
-                    _ => out.every_response.push(rule),
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// The declared source a citation like `RFC 6750 §3` names: the longest key it starts with.

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use super::check_kind::*;
 use super::file::*;
-use super::load::{Problem, template};
 use super::model::*;
+use super::resolve::{Problem, template};
 use crate::contract::Contract;
 
 fn check_pointer(pointer: &str, at: String) -> Result<String, Problem> {

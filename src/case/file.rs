@@ -5,6 +5,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use super::check_kind::*;
 use super::model::*;
 
 #[derive(Deserialize, Clone)]

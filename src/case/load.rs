@@ -10,7 +10,8 @@ use super::catalog::{Catalog, is_catalog, must_cite_doc};
 use super::checks::resolve_check;
 use super::file::*;
 use super::model::*;
-use super::template::{Template, Var};
+use super::resolve::{Problem, check_identifier, template};
+use super::template::Var;
 use crate::contract::Contract;
 use crate::error::{LoadError, escape_pointer, parse_json};
 use crate::source::SourceFile;
@@ -33,7 +34,7 @@ pub fn load_suite(sources: &[SourceFile], contract: &mut Contract) -> Result<Sui
     let (catalogs, case_files): (Vec<&SourceFile>, Vec<&SourceFile>) =
         sources.iter().partition(|s| is_catalog(s));
     let catalog = Catalog::load(&catalogs, contract)?;
-    let invariants = catalog.invariants(contract)?;
+    let invariants = resolve_invariants(&catalog, contract)?;
     let mut cases: Vec<Case> = Vec::with_capacity(case_files.len());
     let mut seen: HashMap<String, String> = HashMap::new();
     // Every broken file is reported, not only the first.
@@ -400,39 +401,6 @@ pub(super) fn resolve_rule(
     })
 }
 
-pub(super) type Problem = (String, String);
-
-pub(super) fn check_identifier(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !name.starts_with('_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` must be lowercase letters, digits and `_` (it becomes part of a trial name and a file name)"
-        ))
-    }
-}
-
-pub(super) fn template(
-    value: Value,
-    pointer: &str,
-    response_vars: bool,
-    fixtures: &mut BTreeSet<Fixture>,
-) -> Result<Template, Problem> {
-    let (t, used) = Template::parse(value, response_vars)
-        .map_err(|e| (format!("{pointer}{}", e.pointer), e.message))?;
-    fixtures.extend(
-        used.into_iter()
-            .filter(|v| !v.is_response_scoped())
-            .map(Fixture::Profile),
-    );
-    Ok(t)
-}
-
 fn resolve_request(
     request: RequestFile,
     sp: &str,
@@ -475,4 +443,44 @@ fn resolve_request(
         query,
         credential: request.credential,
     })
+}
+
+/// The invariants, each a catalog rule resolved as the cases resolve theirs.
+///
+/// # Errors
+/// An invariant that names no rule of the catalog.
+fn resolve_invariants(catalog: &Catalog, contract: &mut Contract) -> Result<Invariants, LoadError> {
+    let mut out = Invariants::default();
+    for (file, list, names) in &catalog.invariants {
+        for (i, name) in names.iter().enumerate() {
+            let at = format!("/invariants/{list}/{i}");
+            let entry = RuleEntry {
+                uses: Some(name.clone()),
+                id: None,
+                level: None,
+                cites: None,
+                applies_if: None,
+                check: None,
+            };
+            let mut fixtures = BTreeSet::new();
+            let rule = resolve_rule(&entry, &at, catalog, contract, &mut fixtures).map_err(
+                |(pointer, message)| {
+                    LoadError::new(file.to_string(), message).at(pointer.replace("/use", ""))
+                },
+            )?;
+            let rule = Rule {
+                origin: Origin {
+                    file: file.clone(),
+                    pointer: at,
+                },
+                ..rule
+            };
+            match *list {
+                "own_list" => out.own_list.push(rule),
+                "foreign_list" => out.foreign_list.push(rule),
+                _ => out.every_response.push(rule),
+            }
+        }
+    }
+    Ok(out)
 }

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use super::discovery::{ProfileSummary, current_default, profiles_of};
+use super::send::{Sent, StepSend, Variation, send_limited};
 use super::session::{SendMode, Session};
-use super::steps::{Sent, StepSend, Variation, send_limited};
 use crate::case::Var;
 use crate::plan::ProbeChecks;
 use crate::record::ExchangeRecord;

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use super::batch::{agree, read};
+use super::case::{CaseDone, CaseJob, Executed, conclude, execute};
 use super::discovery::current_default;
 use super::session::Session;
-use super::{CaseDone, CaseJob, Executed, conclude, execute};
 use crate::api::Credential;
 use crate::case::Invariants;
 

@@ -53,6 +53,7 @@ mod data;
 mod endpoints;
 mod fault;
 mod handlers;
+mod routes;
 mod token;
 mod variant;
 
@@ -65,7 +66,7 @@ use tokio::task::JoinHandle;
 
 pub use data::{Credentials, FixedTokens};
 pub use fault::{Fault, Faults};
-pub use handlers::{Arrival, Throttle};
+pub use routes::{Arrival, Throttle};
 pub use variant::{Variant, Variants};
 
 /// Where the reference server listens and how it behaves.
@@ -106,7 +107,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     credentials: Credentials,
     state: handlers::Shared,
-    traffic: Arc<handlers::Traffic>,
+    traffic: Arc<routes::Traffic>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -183,8 +184,8 @@ pub async fn start(options: &ServerOptions) -> std::io::Result<RunningServer> {
             })
     });
     let state: handlers::Shared = Arc::new(Mutex::new(db));
-    let traffic = Arc::new(handlers::Traffic::default());
-    let router = handlers::router(
+    let traffic = Arc::new(routes::Traffic::default());
+    let router = routes::router(
         state.clone(),
         traffic.clone(),
         options.latency,

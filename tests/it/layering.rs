@@ -140,3 +140,109 @@ fn the_reference_checks_itself() {
     );
     assert!(referenced("use super::steps;").is_empty());
 }
+
+/// The siblings a file names through `super::` (`super::steps`, `super::{batch, session}`): the
+/// files of the same folder, not the items of its `mod.rs`.
+fn super_siblings(text: &str, siblings: &BTreeSet<String>) -> BTreeSet<String> {
+    let ident = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = BTreeSet::new();
+    for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        let mut rest = line;
+        while let Some(i) = rest.find("super::") {
+            rest = &rest[i + "super::".len()..];
+            let names: Vec<String> = match rest.strip_prefix('{') {
+                Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                    .split(',')
+                    .map(ident)
+                    .collect(),
+                None => vec![ident(rest)],
+            };
+            out.extend(names.into_iter().filter(|n| siblings.contains(n)));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_two_files_of_a_folder_use_each_other() {
+    // Within a module folder the files form layers too: a file that names a sibling through
+    // `super::` is above it, and no chain of such uses comes back to where it started.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .collect();
+        let stem = |p: &Path| p.file_stem().unwrap().to_string_lossy().into_owned();
+        let siblings: BTreeSet<String> = files
+            .iter()
+            .map(|p| stem(p))
+            .filter(|s| s != "mod" && s != "tests")
+            .collect();
+        let uses: std::collections::BTreeMap<String, BTreeSet<String>> = files
+            .iter()
+            .filter(|p| siblings.contains(&stem(p)))
+            .map(|p| {
+                let text = std::fs::read_to_string(p).unwrap();
+                (stem(p), super_siblings(&text, &siblings))
+            })
+            .collect();
+        // Depth-first search for a cycle from each file.
+        fn cycle(
+            from: &str,
+            uses: &std::collections::BTreeMap<String, BTreeSet<String>>,
+            path: &mut Vec<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(i) = path.iter().position(|p| p == from) {
+                let mut c = path[i..].to_vec();
+                c.push(from.to_string());
+                return Some(c);
+            }
+            path.push(from.to_string());
+            for next in uses.get(from).into_iter().flatten() {
+                if let Some(c) = cycle(next, uses, path) {
+                    return Some(c);
+                }
+            }
+            path.pop();
+            None
+        }
+        for file in uses.keys() {
+            if let Some(c) = cycle(file, &uses, &mut Vec::new()) {
+                let shown = format!("{}: {}", dir.display(), c.join(" → "));
+                if !problems.contains(&shown) {
+                    problems.push(shown);
+                }
+                break;
+            }
+        }
+    }
+    assert!(problems.is_empty(), "import circles: {problems:#?}");
+}
+
+#[test]
+fn no_source_file_is_over_600_lines() {
+    // ARCHITECTURE.md says so; tests and the fault table's model are data, and live in tests/.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(f).unwrap().lines().count();
+            (n > 600).then(|| format!("{}: {n} lines", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these: {long:#?}");
+}

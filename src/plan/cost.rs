@@ -1,0 +1,336 @@
+//! What running a plan costs, known before anything is sent: the round trips one after another
+//! and the requests, with what putting the account back may add.
+
+use super::Plan;
+use crate::case::{Case, Generator, StateUse};
+use crate::http::is_write;
+
+impl Plan {
+    /// The round trips that must happen one after another when this plan runs: discovery (both
+    /// lists at once), one read phase (readers exclude writers), every step of every
+    /// state-changing case in turn (a sweep step counts `ceil(sweep_size / concurrency)`, a batch
+    /// of probes as many for each of its groups, each followed by a read, and the read before;
+    /// the cases that go together as the longest of them between two reads), a guard request after a case that does not end by reading the profile
+    /// list (or to read the other user's), and the final check. A run cannot be faster than this many round trips on a target
+    /// that leaves the account alone; the benchmark compares with it.
+    pub fn dependent_chain(&self, shape: &RunShape) -> usize {
+        let concurrency = shape.concurrency.max(1);
+        let steps = |case: &Case| -> usize {
+            case.steps
+                .iter()
+                .map(|s| {
+                    let probes: usize = s.vary.iter().map(Generator::size).sum();
+                    if s.sweep.is_some() {
+                        shape.sweep_size.div_ceil(concurrency).max(1)
+                    } else if s.vary.is_empty() || s.is_burst() {
+                        // Sent once, or a burst sent all at once.
+                        1
+                    } else if s.is_batch(case.state) {
+                        // The lists read before, then each group of probes and a read.
+                        1 + check_groups(s, shape)
+                            .iter()
+                            .map(|g| g.len().div_ceil(concurrency) + 1)
+                            .sum::<usize>()
+                    } else {
+                        probes.div_ceil(concurrency).max(1)
+                    }
+                })
+                .sum()
+        };
+        let running = || self.run_cases.iter().map(|&ci| &*self.cases[ci]);
+        if !self.needs_target() {
+            return 0;
+        }
+        let together = self.together();
+        let readers = running()
+            .filter(|c| c.state == StateUse::Reads)
+            .map(steps)
+            .max()
+            .unwrap_or(0);
+        // The cases that go together: a read before, the longest of them, a read after.
+        let group = together
+            .iter()
+            .map(|&ci| steps(&self.cases[ci]))
+            .max()
+            .map_or(0, |longest| 1 + longest + 1);
+        let writers: usize = self
+            .run_cases
+            .iter()
+            .filter(|ci| !together.contains(ci))
+            .map(|&ci| &*self.cases[ci])
+            .filter(|c| c.state.may_change())
+            .map(|c| steps(c) + usize::from(!ends_with_read(c) || shape.foreign_token))
+            .sum::<usize>()
+            + group;
+        let others = running()
+            .filter(|c| c.state == StateUse::None)
+            .map(steps)
+            .max()
+            .unwrap_or(0);
+        1 + (readers + writers).max(others) + 1
+    }
+
+    /// What running this plan costs, known before anything is sent (`--list` stays free of IO):
+    /// the round trips one after another ([`Plan::dependent_chain`]) and the requests.
+    ///
+    /// Counted: discovery (the primary user's list, and the foreign user's when
+    /// `reads_foreign_list`: a foreign token is given and its profile id is not), every request
+    /// of every running case (a sweep sends `sweep_size`, a step that varies one per probe), the
+    /// reads that check a batch of probes, the guard's read after a state-changing case that
+    /// does not end by reading the list, and the final read. Sent only when the account must be
+    /// put back, and counted as such: one switch-back per state-changing case, the final
+    /// restore's switch and second read, and the bisection of a batch of probes when every one
+    /// of them changes the account (see [`bisection_worst_case`]). A check reads the foreign
+    /// user's list too when there is a `foreign_token`. Not counted: sign-in, throttled answers
+    /// waited out and retried, and the restore of a run that was killed before its own.
+    pub fn cost(&self, shape: &RunShape) -> Cost {
+        if !self.needs_target() {
+            return Cost::default();
+        }
+        let mut cost = Cost {
+            round_trips: self.dependent_chain(shape),
+            // Discovery's lists and the final reads (the other user's too, when its token is
+            // given); when needed, the final switch back and reread, for each user whose token
+            // the run has.
+            requests: 1
+                + usize::from(shape.reads_foreign_list)
+                + 1
+                + usize::from(shape.foreign_token)
+                + 2
+                + 2 * usize::from(shape.foreign_token),
+            writes: 1 + usize::from(shape.foreign_token),
+            when_needed: 2 + 2 * usize::from(shape.foreign_token),
+            writes_when_needed: 1 + usize::from(shape.foreign_token),
+        };
+        let read = 1 + usize::from(shape.foreign_token);
+        let together = self.together();
+        for &ci in &self.run_cases {
+            let case = &*self.cases[ci];
+            if together.contains(&ci) {
+                // Together: the case without its guard; and, should the account change, the
+                // case again, alone, with its guard.
+                cost.add(case_cost(case, shape, read, false));
+                cost.add_when_needed(case_cost(case, shape, read, true));
+            } else {
+                cost.add(case_cost(case, shape, read, true));
+            }
+        }
+        if !together.is_empty() {
+            // The reads before and after the group; the switches back (the other user's too)
+            // before going one at a time.
+            cost.requests += 2 * read;
+            cost.add_when_needed(Cost {
+                requests: read,
+                writes: read,
+                ..Cost::default()
+            });
+        }
+        cost
+    }
+}
+
+/// Whether a case's last step reads the primary user's profile list (the guard then needs no
+/// request of its own to see the default).
+fn ends_with_read(case: &Case) -> bool {
+    case.steps
+        .last()
+        .is_some_and(crate::case::Step::reads_own_list)
+}
+
+/// What one case costs: its requests (with the reads that check its batches of probes) and,
+/// when needed, their bisection; with `guard`, the read after it (unless it ends with one) and
+/// the switch back when needed.
+fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool) -> Cost {
+    let mut cost = Cost::default();
+    for step in &case.steps {
+        let writes = sent_writes(step, shape.sweep_size);
+        cost.requests += writes.len();
+        if step.vary.is_empty()
+            && step.sweep.is_none()
+            && step.reads_own_list()
+            && case.state.may_change()
+        {
+            // The other user's list, read beside it.
+            cost.requests += usize::from(shape.foreign_token);
+        }
+        cost.writes += writes.iter().filter(|w| **w).count();
+        if step.is_batch(case.state) {
+            let groups = check_groups(step, shape);
+            cost.requests += (1 + groups.len()) * read;
+            cost.add_when_needed(bisection_worst_case(&groups, read));
+        }
+    }
+    if guard && case.state.may_change() {
+        // The primary user's list unless the case ends by reading it; the other user's. When
+        // needed, a switch back for each.
+        let other = usize::from(shape.foreign_token);
+        cost.requests += usize::from(!ends_with_read(case)) + other;
+        cost.add_when_needed(Cost {
+            requests: 1 + other,
+            writes: 1 + other,
+            ..Cost::default()
+        });
+    }
+    cost
+}
+
+/// Whether each request a step sends is a write, in order: one for a plain step,
+/// `sweep_size` for a sweep, one per probe for a step that varies.
+fn sent_writes(step: &crate::case::Step, sweep_size: usize) -> Vec<bool> {
+    let method = is_write(step.request.method.as_str());
+    if step.sweep.is_some() {
+        return vec![method; sweep_size];
+    }
+    if step.vary.is_empty() {
+        return vec![method];
+    }
+    step.vary
+        .iter()
+        .flat_map(|g| probe_writes(step, g))
+        .collect()
+}
+
+/// Whether each probe of `generator` in `step` is a write.
+fn probe_writes(step: &crate::case::Step, generator: &Generator) -> Vec<bool> {
+    match generator {
+        Generator::Methods(methods) => methods.iter().map(|m| is_write(m.as_str())).collect(),
+        _ => vec![is_write(step.request.method.as_str()); generator.size()],
+    }
+}
+
+/// The groups a step's probes are checked in (each probe as whether it is a write): in a
+/// batch, the probes built from the original default's id each alone (they could undo another
+/// probe's change), the others together; checked one by one, each alone.
+fn check_groups(step: &crate::case::Step, shape: &RunShape) -> Vec<Vec<bool>> {
+    let mut together = Vec::new();
+    let mut alone = Vec::new();
+    for (index, generator) in step.vary.iter().enumerate() {
+        let writes = probe_writes(step, generator);
+        if shape.probe_checks == ProbeChecks::Each
+            || step.probes_use(index, crate::case::Var::OriginalProfileId)
+        {
+            alone.extend(writes.into_iter().map(|w| vec![w]));
+        } else {
+            together.extend(writes);
+        }
+    }
+    std::iter::once(together)
+        .filter(|g| !g.is_empty())
+        .chain(alone)
+        .collect()
+}
+
+/// What checking groups of probes adds, at most, when every probe changes the account:
+/// requests and writes. `groups` holds each group's probes as whether it is a write; `read`
+/// is the requests of one check (one list, or both users'). A group that changed the account
+/// has each half sent again after a switch back and a read, then read after, down to single
+/// probes; each group after the first may need a switch back and a read before it; one more
+/// switch back ends it.
+pub fn bisection_worst_case(groups: &[Vec<bool>], read: usize) -> Cost {
+    fn halves(writes: &[bool], read: usize, cost: &mut Cost) {
+        if writes.len() < 2 {
+            return;
+        }
+        let (a, b) = writes.split_at(writes.len() / 2);
+        for half in [a, b] {
+            // Switch back, read, send the half, read.
+            cost.requests += 1 + read + half.len() + read;
+            cost.writes += 1 + half.iter().filter(|w| **w).count();
+            halves(half, read, cost);
+        }
+    }
+    let mut cost = Cost::default();
+    if groups.is_empty() {
+        return cost;
+    }
+    for group in groups {
+        halves(group, read, &mut cost);
+    }
+    cost.requests += (groups.len() - 1) * (1 + read) + 1;
+    cost.writes += groups.len();
+    cost
+}
+
+/// How the probes of a step that may change the account are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProbeChecks {
+    /// Sent together, both users' lists read before and after; when the lists changed, halves
+    /// are sent again until the probes that changed the account are found.
+    #[default]
+    Batch,
+    /// One at a time, the lists read after each (`--check-each-probe`).
+    Each,
+}
+
+/// What a plan's cost depends on besides the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunShape {
+    /// Requests a sweep step sends.
+    pub sweep_size: usize,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Discovery reads the foreign user's list (a foreign token without its profile id).
+    pub reads_foreign_list: bool,
+    /// Checks read the foreign user's list too.
+    pub foreign_token: bool,
+    pub probe_checks: ProbeChecks,
+}
+
+/// What a plan costs to run; see [`Plan::cost`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Round trips that must happen one after another: a run takes at least this many times the
+    /// target's latency.
+    pub round_trips: usize,
+    /// Requests at most, `when_needed` of them sent only when the account must be put back.
+    pub requests: usize,
+    /// Writes (PUT, POST, PATCH, DELETE) among `requests`.
+    pub writes: usize,
+    pub when_needed: usize,
+    pub writes_when_needed: usize,
+}
+
+impl Cost {
+    /// Adds another cost's requests and writes (round trips are the plan's, not summed).
+    fn add(&mut self, other: Cost) {
+        self.requests += other.requests;
+        self.writes += other.writes;
+        self.when_needed += other.when_needed;
+        self.writes_when_needed += other.writes_when_needed;
+    }
+
+    /// Adds requests that are sent only when the account must be put back.
+    fn add_when_needed(&mut self, other: Cost) {
+        self.requests += other.requests;
+        self.writes += other.writes;
+        self.when_needed += other.requests;
+        self.writes_when_needed += other.writes;
+    }
+
+    /// What is sent when nothing needs putting back (as on a correct target).
+    pub fn needed(&self) -> Cost {
+        Cost {
+            requests: self.requests - self.when_needed,
+            writes: self.writes - self.writes_when_needed,
+            when_needed: 0,
+            writes_when_needed: 0,
+            ..*self
+        }
+    }
+
+    /// How long the pacer alone makes the run take, when it sends every request: requests start
+    /// at least `pace` apart, writes `write_pace` apart. `None` when nothing is paced.
+    pub fn paced_time(
+        &self,
+        pace: Option<std::time::Duration>,
+        write_pace: Option<std::time::Duration>,
+    ) -> Option<std::time::Duration> {
+        let span = |n: usize, every: Option<std::time::Duration>| {
+            every.map(|d| d * u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX))
+        };
+        match (span(self.requests, pace), span(self.writes, write_pace)) {
+            (None, None) => None,
+            (a, b) => a.max(b),
+        }
+    }
+}

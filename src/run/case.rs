@@ -1,0 +1,191 @@
+//! One case's execution: its steps (see `steps`), the restore guard after it, its invariants
+//! judged on everything it led to, and its results filed into the report; and the run's own
+//! requests judged the same way.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::session::{self, Session};
+use super::{RunEvent, invariants, restore, steps};
+use crate::case::{Case, Level};
+use crate::check::Verdict;
+use crate::plan::{Plan, TrialKind};
+use crate::record::{CaseRecord, ExchangeRecord, Observed, RunReport, TrialRecord};
+
+/// Judges the run's own requests — discovery, the checks of the cases run together, the
+/// put-backs, the final restore — by the invariants, as the `run::` trials.
+pub(super) fn judge_run_requests(
+    plan: &Plan,
+    index: &HashMap<TrialKind, usize>,
+    session: &Session,
+    report: &mut RunReport,
+) {
+    let own: Vec<Arc<ExchangeRecord>> = report
+        .exchanges
+        .iter()
+        .filter(|r| session::owner_of(&r.context).is_none())
+        .cloned()
+        .collect();
+    // The lists judged by the list invariants: the accounts as found and as left. The checks of
+    // the cases run together show a transient state on a faulty target (their cases run again
+    // one at a time, and the case that changed the account is judged for it).
+    let lists: Vec<Arc<ExchangeRecord>> = own
+        .iter()
+        .filter(|r| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
+        .filter(|r| matches!(r.context.as_str(), session::DISCOVERY | session::RESTORE))
+        .cloned()
+        .collect();
+    let vars = session.vars().cloned().unwrap_or_default();
+    let bind = |vars: &crate::case::Vars, record: &ExchangeRecord| session.bind(vars, record);
+    for level in [Level::Must, Level::Should] {
+        if let Some(&ti) = index.get(&TrialKind::RunInvariants { level })
+            && plan.trials[ti].selected
+        {
+            report.results[ti] = Some(invariants::judge(
+                &plan.invariants,
+                level,
+                &lists,
+                &own,
+                &vars,
+                &bind,
+            ));
+        }
+    }
+}
+
+/// A case to run, and the trials its results go to.
+pub(super) struct CaseJob {
+    pub(super) ci: usize,
+    pub(super) case: Arc<Case>,
+    /// (step, rule, trial index) of each selected rule trial.
+    pub(super) trial_ids: Vec<(usize, usize, usize)>,
+    pub(super) snapshot_trial: Option<usize>,
+    pub(super) invariant_trials: Vec<(Level, usize)>,
+}
+
+impl CaseJob {
+    pub(super) fn all_trials(&self) -> Vec<usize> {
+        self.trial_ids
+            .iter()
+            .map(|(_, _, ti)| *ti)
+            .chain(self.snapshot_trial)
+            .chain(self.invariant_trials.iter().map(|(_, ti)| *ti))
+            .collect()
+    }
+}
+
+/// A case run, before its invariants are judged.
+pub(super) struct Executed {
+    pub(super) case_run: steps::CaseRun,
+    /// The profile lists the invariants judge: the case's own reads, the lists after a change
+    /// its probes made, and the guard's read.
+    pub(super) lists: Vec<Arc<ExchangeRecord>>,
+    /// The session's exchange count when the case began (its exchanges come after).
+    pub(super) since: usize,
+    pub(super) duration: Duration,
+}
+
+/// A case's results.
+pub(super) struct CaseDone {
+    pub(super) case_run: steps::CaseRun,
+    pub(super) stopped: Option<String>,
+    pub(super) duration: Duration,
+    pub(super) invariant_records: Vec<TrialRecord>,
+}
+
+/// Runs a case's steps; with `guard`, a case that may change the account is followed by the
+/// restore guard (the cases that go together are checked as a group instead).
+pub(super) async fn execute(session: &Arc<Session>, job: &CaseJob, guard: bool) -> Executed {
+    let started = Instant::now();
+    let since = session.exchange_count();
+    session.event(RunEvent::CaseStarted { case: &job.case.id });
+    let case_run = steps::run_case(session, &job.case).await;
+    let mut lists: Vec<Arc<ExchangeRecord>> = case_run
+        .exchanges
+        .iter()
+        .flatten()
+        .filter(|r| r.exchange.method == "GET" && r.path == crate::api::PROFILES_PATH)
+        .chain(&case_run.changed_lists)
+        .chain(&case_run.other_reads)
+        .cloned()
+        .collect();
+    if guard && job.case.state.may_change() {
+        let last = case_run.exchanges.last().and_then(Option::as_deref);
+        lists.extend(restore::guard(session, &job.case.id, last).await);
+    }
+    Executed {
+        case_run,
+        lists,
+        since,
+        duration: started.elapsed(),
+    }
+}
+
+/// Judges a run case's invariants on its lists and says it finished.
+pub(super) fn conclude(
+    session: &Session,
+    job: &CaseJob,
+    executed: Executed,
+    invariants: &crate::case::Invariants,
+) -> CaseDone {
+    let Executed {
+        case_run,
+        lists,
+        since,
+        duration,
+    } = executed;
+    let vars = session.vars().cloned().unwrap_or_default();
+    let responses = session.exchanges_of(&job.case.id, since);
+    let bind = |vars: &crate::case::Vars, record: &ExchangeRecord| session.bind(vars, record);
+    let invariant_records: Vec<TrialRecord> = job
+        .invariant_trials
+        .iter()
+        .map(|&(level, _)| match session.stop_reason() {
+            Some(why) if lists.is_empty() && responses.is_empty() => {
+                TrialRecord::bare(Observed::NotRun(why))
+            }
+            _ => invariants::judge(invariants, level, &lists, &responses, &vars, &bind),
+        })
+        .collect();
+    let judged: Vec<&TrialRecord> = job
+        .trial_ids
+        .iter()
+        .filter_map(|&(si, ri, _)| case_run.verdicts.get(&(si, ri)))
+        .chain(&invariant_records)
+        .collect();
+    session.event(RunEvent::CaseFinished {
+        case: &job.case.id,
+        judged: judged.len(),
+        failed: judged
+            .iter()
+            .filter(|r| !matches!(r.observed, Observed::Judged(Verdict::Pass(_))))
+            .count(),
+        requests: case_run.requests,
+        duration,
+    });
+    CaseDone {
+        case_run,
+        stopped: session.stop_reason(),
+        duration,
+        invariant_records,
+    }
+}
+
+/// Files a case's results into the report.
+pub(super) fn file(report: &mut RunReport, job: &CaseJob, done: CaseDone) {
+    for &(si, ri, ti) in &job.trial_ids {
+        report.results[ti] = done.case_run.verdicts.get(&(si, ri)).cloned();
+    }
+    for ((_, ti), record) in job.invariant_trials.iter().zip(done.invariant_records) {
+        report.results[*ti] = Some(record);
+    }
+    if job.snapshot_trial.is_some() {
+        report.cases.push(CaseRecord {
+            case: job.ci,
+            exchanges: done.case_run.exchanges,
+            stopped: done.stopped,
+            duration: done.duration,
+        });
+    }
+}
