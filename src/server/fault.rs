@@ -63,6 +63,7 @@ named_behaviours! {
         ChallengeErrorWithoutToken = "challenge_error_without_token": "every 401 challenge carries error=\"invalid_token\", also for requests that sent no token",
         DistinctForeignRefusal = "distinct_foreign_refusal": "another user's profile is refused with its own 404 text, so a caller can tell existing ids from unknown ones",
         ValidationBeforeAuth = "validation_before_auth": "coworkerId is validated before the token: a missing or malformed id without a token answers 400, not 401",
+        PathCaseSkipsAuth = "path_case_skips_auth": "routing ignores letter case and a trailing slash but the authentication filter matches the path exactly: another spelling of the list's path answers the primary user's list without a token",
         StaleUserIn401 = "stale_user_in_401": "401 answers name the last signed-in user's email (a response object reused across requests)",
     }
 }

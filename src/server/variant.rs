@@ -27,6 +27,7 @@ named_behaviours! {
         Unprocessable422 = "unprocessable_422": "a missing or malformed coworkerId answers 422 with FastAPI's {\"detail\": [...]} body",
         Other404Texts = "other_404_texts": "404 answers carry another text than ours (`No customer profile matches coworkerId N.`), the same for another user's id and an unknown one",
         CacheNoStore = "cache_no_store": "every answer says Cache-Control: no-cache, no-store, must-revalidate (a common framework default; not storable)",
+        LenientRouting = "lenient_routing": "paths are routed ignoring letter case and a trailing slash, as ASP.NET routes, with the same authentication",
         TwoActiveProfiles = "two_active_profiles": "the primary user has exactly two active profiles, the README's minimum (the third is inactive)",
         RealmChallenge = "realm_challenge": "401 challenges carry a realm and error parameters: Bearer realm=\"nexudus\", error=\"invalid_token\"",
     }

@@ -269,7 +269,7 @@ fn progress_shows_one_line_per_case_while_the_run_is_in_flight() {
     let lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with('[')).collect();
     assert_eq!(
         lines.len(),
-        21,
+        22,
         "one per case that has a selected trial: {}",
         run.stderr
     );
@@ -278,7 +278,7 @@ fn progress_shows_one_line_per_case_while_the_run_is_in_flight() {
         "{}",
         run.stderr
     );
-    assert!(lines.last().unwrap().starts_with("[21/21]"), "{lines:?}");
+    assert!(lines.last().unwrap().starts_with("[22/22]"), "{lines:?}");
     let quiet = harness(&server.target_args_with(&["--progress", "never"]));
     assert!(
         !quiet.stderr.lines().any(|l| l.starts_with('[')),

@@ -25,7 +25,7 @@ fn embedded_run_passes_every_rule_and_lists_sorted_trials() {
     }
     assert!(
         run.stdout
-            .contains("test result: ok. 191 passed; 0 failed; 0 ignored"),
+            .contains("test result: ok. 200 passed; 0 failed; 0 ignored"),
         "{}",
         run.stdout
     );
@@ -44,13 +44,13 @@ fn should_rules_are_ignored_by_default() {
     // The closing lines: libtest's, as libtest prints it, then the verdict by level.
     let closing: Vec<&str> = run.stdout.lines().rev().skip(1).take(2).collect();
     assert!(
-        closing[1].starts_with("test result: ok. 84 passed; 0 failed; 107 ignored; 0 measured;"),
+        closing[1].starts_with("test result: ok. 91 passed; 0 failed; 109 ignored; 0 measured;"),
         "{}",
         run.stdout
     );
     assert_eq!(
         closing[0],
-        "verdict: MUST 84 passed, 0 failed; SHOULD 0 passed, 0 failed, 107 not run \
+        "verdict: MUST 91 passed, 0 failed; SHOULD 0 passed, 0 failed, 109 not run \
          (SHOULD rules run with --include-ignored); 0 not judged"
     );
 }
@@ -439,7 +439,7 @@ fn serve_prints_a_usable_base_url_and_tokens() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(run.code, 0, "{}", run.all_output());
-    assert!(run.stdout.contains("171 passed"), "{}", run.stdout);
+    assert!(run.stdout.contains("179 passed"), "{}", run.stdout);
 }
 
 /// Runs `filter` (with SHOULD rules) against `server` and returns the exit code, the requests the
@@ -481,7 +481,7 @@ fn the_plan_counts_the_requests_before_it_sends_them() {
     filters.push(String::new());
     assert_eq!(
         filters.len(),
-        22,
+        23,
         "every shipped case, then the whole suite"
     );
     for filter in &filters {

@@ -35,7 +35,7 @@ fn every_legitimate_variant_passes_with_should_rules_included() {
         }
         if !run
             .stdout
-            .contains("test result: ok. 171 passed; 0 failed; 0 ignored")
+            .contains("test result: ok. 179 passed; 0 failed; 0 ignored")
         {
             problems.push(format!(
                 "{name}: not every trial was judged and passed: exit {}\n{}",
@@ -171,7 +171,7 @@ fn an_account_with_exactly_two_active_profiles_judges_every_must_trial() {
         run.stderr
     );
     assert!(
-        run.stdout.contains("verdict: MUST 84 passed, 0 failed;")
+        run.stdout.contains("verdict: MUST 91 passed, 0 failed;")
             && run.stdout.contains("0 not judged"),
         "{}",
         run.stdout
