@@ -158,6 +158,7 @@ impl Catalog {
                         source: def.sources.join(", "),
                         evidence: def.evidence,
                         statement: def.text.clone(),
+                        about: def.about.clone(),
                         links: catalog.links(&def.sources),
                     },
                 );

@@ -51,6 +51,31 @@ pub struct ModelCheck {
     pub follows_default: Vec<String>,
 }
 
+impl Check {
+    /// What of an answer this check looks at, for the statement it enforces to speak of.
+    pub fn observes(&self) -> Vec<Subject> {
+        use Subject::{Account, Body, Headers, Status};
+        match self {
+            Check::Status(_) => vec![Status],
+            Check::Header(_) | Check::NotSharedCacheable | Check::BearerChallenge => vec![Headers],
+            Check::Schema(_) | Check::Json(_) | Check::JsonParses => vec![Body],
+            Check::Items(_) => vec![Body, Account],
+            Check::MatchesModel(_) => vec![Account],
+            Check::Absent(_) | Check::AbsentPatterns(_) | Check::SameAnswerAs(_) => {
+                vec![Status, Headers, Body]
+            }
+            Check::When(condition, then) => {
+                // The rule relates what both look at.
+                let mut both = condition.observes();
+                both.extend(then.observes());
+                both.sort_unstable();
+                both.dedup();
+                both
+            }
+        }
+    }
+}
+
 /// A regular expression with the name a failure shows for it.
 #[derive(Debug, Clone)]
 pub struct NamedPattern {
@@ -210,4 +235,29 @@ pub struct ItemsCheck {
 pub struct Predicate {
     pub pointer: String,
     pub op: ValueOp,
+}
+
+/// What a statement speaks of, and what a check observes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// The status code.
+    Status,
+    /// The header fields.
+    Headers,
+    /// The body.
+    Body,
+    /// The state of the accounts, as the lists show it.
+    Account,
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Subject::Status => "the status",
+            Subject::Headers => "the headers",
+            Subject::Body => "the body",
+            Subject::Account => "the account",
+        })
+    }
 }

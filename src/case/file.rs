@@ -154,6 +154,8 @@ pub(super) struct StatementDef {
     pub(super) sources: Vec<String>,
     pub(super) evidence: Evidence,
     pub(super) text: String,
+    /// What of an answer it speaks of: `status`, `headers`, `body`, `account`.
+    pub(super) about: Vec<Subject>,
 }
 
 /// A rule the cases share; its key is its id.

@@ -386,6 +386,28 @@ pub(super) fn resolve_rule(
     must_cite_doc(level, &cite, &evidence_at)?;
     let mut needs = BTreeSet::new();
     let check = resolve_check(check, &check_at, contract, &mut needs)?;
+    let observed = check.observes();
+    if !cite.about.is_empty() && !observed.iter().any(|o| cite.about.contains(o)) {
+        let name = |subjects: &[super::check_kind::Subject]| {
+            subjects
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        let statement = match &cites {
+            CiteRef::Key(key) => format!("`{key}`"),
+            CiteRef::Inline(_) => "written here".into(),
+        };
+        return Err((
+            check_at,
+            format!(
+                "rule `{id}` checks {}, but the statement it cites ({statement}) speaks of {}; cite a statement about what the rule checks",
+                name(&observed),
+                name(&cite.about)
+            ),
+        ));
+    }
     fixtures.extend(needs.iter().copied());
     Ok(Rule {
         id,

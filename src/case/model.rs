@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::check_kind::Check;
+use super::check_kind::{Check, Subject};
 use super::template::{Template, Var};
 pub use crate::api::Credential;
 
@@ -78,6 +78,10 @@ pub struct Cite {
     pub source: String,
     pub evidence: Evidence,
     pub statement: String,
+    /// What of an answer the statement speaks of; a rule citing it must check some of that
+    /// (empty for a statement written in place in a case, which is not checked).
+    #[serde(default)]
+    pub about: Vec<Subject>,
     /// Where each cited source can be read, resolved when the catalog is loaded.
     #[serde(skip)]
     pub links: Vec<Link>,

@@ -193,8 +193,8 @@ fn catalog() -> Value {
     json!({
         "sources": {"SW": {"title": "Switch", "url": "https://example.invalid/sw"}, "RFC 6750": {"title": "Bearer", "url": "https://www.rfc-editor.org/rfc/rfc6750"}},
         "statements": {
-            "switch_200": {"sources": ["SW"], "evidence": "doc", "text": "200 on success"},
-            "challenge": {"sources": ["RFC 6750 §3"], "evidence": "gap", "text": "a 401 carries a challenge"}
+            "switch_200": {"sources": ["SW"], "evidence": "doc", "text": "200 on success", "about": ["status"]},
+            "challenge": {"sources": ["RFC 6750 §3"], "evidence": "gap", "text": "a 401 carries a challenge", "about": ["headers"]}
         },
         "rules": {"status_is_200": {"level": "must", "cites": "switch_200", "check": {"status": {"any_of": [200]}}}}
     })
@@ -287,6 +287,12 @@ fn catalog_and_use_mistakes_are_refused_where_they_are_written() {
         ),
         ("no_catalog", vec![], rule(json!({"use": "status_is_200"}))),
         (
+            // The statement speaks of the headers; the rule checks the status.
+            "check_off_its_statement",
+            vec![("_contract", catalog())],
+            rule(json!({"use": "status_is_200", "cites": "challenge", "level": "should"})),
+        ),
+        (
             "use_and_check",
             vec![("_contract", catalog())],
             rule(json!({"use": "status_is_200", "check": {"status": {"any_of": [201]}}})),
@@ -375,7 +381,7 @@ fn catalog_and_use_mistakes_are_refused_where_they_are_written() {
                 ("_contract", catalog()),
                 (
                     "_more",
-                    json!({"statements": {"switch_200": {"sources": ["SW"], "evidence": "doc", "text": "again"}}}),
+                    json!({"statements": {"switch_200": {"sources": ["SW"], "evidence": "doc", "text": "again", "about": ["status"]}}}),
                 ),
             ],
             base(),
