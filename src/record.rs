@@ -26,6 +26,14 @@ pub struct ExchangeRecord {
 }
 
 impl ExchangeRecord {
+    /// Whether the target answered with a 2xx (a switch it took).
+    pub fn succeeded(&self) -> bool {
+        self.exchange
+            .outcome
+            .as_ref()
+            .is_ok_and(|r| (200..300).contains(&r.status))
+    }
+
     /// Whether this exchange read the primary user's profile list.
     pub fn reads_own_profiles(&self) -> bool {
         api::reads_own_profiles(self.exchange.method, &self.path, self.credential)

@@ -253,11 +253,7 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         let switched = session
             .switch_to("restore left by an earlier run", recorded)
             .await;
-        let ok = switched
-            .exchange
-            .outcome
-            .as_ref()
-            .is_ok_and(|r| (200..300).contains(&r.status));
+        let ok = switched.succeeded();
         let again = if ok {
             discovery::discover(&session).await.ok()
         } else {

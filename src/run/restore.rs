@@ -75,11 +75,7 @@ pub(super) async fn put_back_other(
     let switched = session
         .switch_as(context, Credential::Foreign, original)
         .await;
-    let ok = switched
-        .exchange
-        .outcome
-        .as_ref()
-        .is_ok_and(|r| (200..300).contains(&r.status));
+    let ok = switched.succeeded();
     let found = match now {
         Some(Some(id)) => format!("profile {id}"),
         Some(None) => "not a single profile".into(),
@@ -128,11 +124,7 @@ pub(super) async fn guard(
         return read;
     }
     let switched = session.switch_to(&context, original).await;
-    let ok = switched
-        .exchange
-        .outcome
-        .as_ref()
-        .is_ok_and(|r| (200..300).contains(&r.status));
+    let ok = switched.succeeded();
     let mut log = session.guard_log.lock().unwrap_or_else(|e| e.into_inner());
     log.push(match (now, ok) {
         (Ok(found), true) => format!(
