@@ -22,6 +22,7 @@ mod case;
 mod discovery;
 mod invariants;
 mod restore;
+mod schedule;
 mod send;
 mod session;
 mod steps;
@@ -32,16 +33,17 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
-use tokio::sync::{RwLock, Semaphore, watch};
+use tokio::sync::watch;
 
-use crate::case::{Case, Fixture, Level, StateUse, Var};
+use crate::case::{Fixture, Var};
 use crate::check::Verdict;
 use crate::http::HttpClient;
 use crate::plan::{Plan, ProbeChecks, TrialKind};
-use crate::record::{Observed, RunReport, TrialRecord};
+use crate::record::{Observed, RunReport};
 
-use case::{CaseDone, CaseJob, file, judge_run_requests};
+use case::judge_run_requests;
 
+use discovery::Discovery;
 use session::Session;
 
 /// The secrets and ids a run is given.
@@ -226,20 +228,51 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         return report;
     }
     let session = Arc::new(Session::new(target));
-    let mut discovery = match discovery::discover(&session).await {
-        Ok(d) => d,
-        Err(reason) => {
-            report.unusable = Some(session.stop_reason().unwrap_or(reason));
+    let pipeline = async {
+        let found = discovery::discover(&session)
+            .await
+            .map_err(|reason| session.stop_reason().unwrap_or(reason))?;
+        let discovery = recover(&session, found).await?;
+        begin(plan, &session, &discovery, &mut report)?;
+        let index = plan.trial_index();
+        let changed_state = schedule::run(plan, &session, &discovery, &index, &mut report).await;
+        restore(
+            plan,
+            &session,
+            &discovery,
+            &index,
+            changed_state,
+            &mut report,
+        )
+        .await;
+        Ok::<_, String>(index)
+    };
+    match pipeline.await {
+        Ok(index) => {
+            report.exchanges = session.take_exchanges();
+            report.slowed_to = session.target.client.slowed_to();
+            judge_run_requests(plan, &index, &session, &mut report);
+        }
+        Err(unusable) => {
+            report.unusable = Some(unusable);
             report.interrupted = session.interrupted();
             report.exchanges = session.take_exchanges();
-            report.elapsed = started.elapsed();
-            return report;
         }
-    };
-    // An earlier run that was killed before its restore left a record: put that default back
-    // first, then read the account again.
-    let journal = session.target.journal.clone();
-    let recovered = match (&journal, discovery.user) {
+    }
+    report.elapsed = started.elapsed();
+    if report.unusable.is_none() {
+        session.event(RunEvent::Finished {
+            elapsed: report.elapsed,
+        });
+    }
+    report
+}
+
+/// An earlier run that was killed before its restore left a record: that default is put back
+/// first, and the account read again. Without a record (or with one that is the default already)
+/// discovery's reading stands.
+async fn recover(session: &Session, discovery: Discovery) -> Result<Discovery, String> {
+    let recovered = match (&session.target.journal, discovery.user) {
         (Some(j), Some(user)) => j.recorded(user).filter(|recorded| {
             discovery
                 .vars
@@ -249,171 +282,91 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         }),
         _ => None,
     };
-    if let Some(recorded) = recovered {
-        let switched = session
-            .switch_to("restore left by an earlier run", recorded)
-            .await;
-        let ok = switched.succeeded();
-        let again = if ok {
-            discovery::discover(&session).await.ok()
-        } else {
-            None
-        };
-        match again {
-            Some(d) => {
-                session.event(RunEvent::Recovered { original: recorded });
-                discovery = d;
-            }
-            None => {
-                report.unusable = Some(format!(
-                    "an earlier run against this target was stopped before it restored the account, \
-                     whose default was {recorded}; putting it back failed; restore it by hand: {}",
-                    crate::record::curl_for(&switched)
-                ));
-                report.exchanges = session.take_exchanges();
-                report.elapsed = started.elapsed();
-                return report;
-            }
+    let Some(recorded) = recovered else {
+        return Ok(discovery);
+    };
+    let switched = session
+        .switch_to("restore left by an earlier run", recorded)
+        .await;
+    let again = if switched.succeeded() {
+        discovery::discover(session).await.ok()
+    } else {
+        None
+    };
+    match again {
+        Some(d) => {
+            session.event(RunEvent::Recovered { original: recorded });
+            Ok(d)
         }
+        None => Err(format!(
+            "an earlier run against this target was stopped before it restored the account, \
+             whose default was {recorded}; putting it back failed; restore it by hand: {}",
+            crate::record::curl_for(&switched)
+        )),
     }
+}
+
+/// Before the cases: the variables and the model they are judged with, the restore hint, and —
+/// when a case may change the account — the journal's record of the original default.
+fn begin(
+    plan: &Plan,
+    session: &Session,
+    discovery: &Discovery,
+    report: &mut RunReport,
+) -> Result<(), String> {
     report.fixtures = discovery.describe();
+    report.vars = discovery.vars.clone();
     let mut vars = discovery.vars.clone();
     vars.set(
         Var::Tokens,
         serde_json::Value::from(session.target.credentials.tokens()),
     );
-    report.vars = discovery.vars.clone();
     session.set_vars(
         vars,
         discovery.sweep_ids.clone(),
         account::Accounts::from_lists(&discovery.lists),
     );
-    if let Some(original) = restore::original_id(&session) {
+    let original = restore::original_id(session);
+    if let Some(original) = original {
         let _ = session
             .target
             .restore_hint
-            .set(restore::manual_command(&session, original));
+            .set(restore::manual_command(session, original));
     }
-
     let changes_state = plan
         .run_cases
         .iter()
         .any(|&ci| plan.cases[ci].state.may_change());
-    let original = discovery
-        .vars
-        .get(Var::OriginalProfileId)
-        .and_then(serde_json::Value::as_i64);
-    if let (Some(j), Some(user), Some(original), true) =
-        (&journal, discovery.user, original, changes_state)
-        && let Err(why) = j.begin(user, original)
+    if let (Some(j), Some(user), Some(original), true) = (
+        &session.target.journal,
+        discovery.user,
+        original,
+        changes_state,
+    ) && let Err(why) = j.begin(user, original)
     {
-        report.unusable = Some(format!(
+        return Err(format!(
             "cannot record the original default before changing the account ({why}); \
              pass --journal PATH to a writable file"
         ));
-        report.exchanges = session.take_exchanges();
-        report.elapsed = started.elapsed();
-        return report;
     }
-    let index = plan.trial_index();
-    let state_lock = Arc::new(RwLock::new(()));
-    let permits = Arc::new(Semaphore::new(session.target.concurrency.max(1)));
-    // Each task runs one case, or the cases that go together; with the trials it will file.
-    type Task = (
-        Vec<usize>,
-        tokio::task::JoinHandle<Vec<(CaseJob, CaseDone)>>,
-    );
-    let mut tasks: Vec<Task> = Vec::new();
-    let mut changed_state = false;
-    session.event(RunEvent::Started {
-        fixtures: &report.fixtures,
-        cases: plan.run_cases.len(),
-    });
-    let together = plan.together();
-    let mut group: Vec<CaseJob> = Vec::new();
-    for &ci in &plan.run_cases {
-        let case = plan.cases[ci].clone();
-        let job = CaseJob {
-            ci,
-            trial_ids: selected_trials(plan, ci, &index),
-            snapshot_trial: index
-                .get(&TrialKind::Snapshot { case: ci })
-                .copied()
-                .filter(|ti| plan.trials[*ti].selected),
-            invariant_trials: [Level::Must, Level::Should]
-                .into_iter()
-                .filter_map(|level| {
-                    index
-                        .get(&TrialKind::Invariants { case: ci, level })
-                        .filter(|ti| plan.trials[**ti].selected)
-                        .map(|ti| (level, *ti))
-                })
-                .collect(),
-            case,
-        };
-        if let Some(reason) = missing_fixture(&job.case, &discovery.missing) {
-            for ti in job.all_trials() {
-                report.results[ti] =
-                    Some(TrialRecord::bare(Observed::MissingFixture(reason.clone())));
-            }
-            session.event(RunEvent::CaseSkipped {
-                case: &job.case.id,
-                reason: &reason,
-            });
-            continue;
-        }
-        changed_state |= job.case.state.may_change();
-        if together.contains(&ci) {
-            group.push(job);
-            continue;
-        }
-        let (session, state_lock, invariants) =
-            (session.clone(), state_lock.clone(), plan.invariants.clone());
-        let permits = permits.clone();
-        let trials = job.all_trials();
-        let handle = tokio::spawn(async move {
-            let _state = match job.case.state {
-                StateUse::Changes | StateUse::Guards => Lock::Write(state_lock.write_owned().await),
-                StateUse::Reads => Lock::Read(state_lock.read_owned().await),
-                StateUse::None => Lock::None,
-            };
-            let _permit = permits.acquire_owned().await;
-            together::one_at_a_time(&session, vec![job], &invariants).await
-        });
-        tasks.push((trials, handle));
-    }
-    if !group.is_empty() {
-        let (session, state_lock, invariants) =
-            (session.clone(), state_lock.clone(), plan.invariants.clone());
-        let permits = permits.clone();
-        let trials = group.iter().flat_map(CaseJob::all_trials).collect();
-        let handle = tokio::spawn(async move {
-            let _state = state_lock.write_owned().await;
-            together::run(&session, group, &permits, &invariants).await
-        });
-        tasks.push((trials, handle));
-    }
-    for (trials, handle) in tasks {
-        match handle.await {
-            Ok(done) => {
-                for (job, done) in done {
-                    file(&mut report, &job, done);
-                }
-            }
-            Err(e) => {
-                for ti in trials {
-                    report.results[ti] = Some(TrialRecord::bare(Observed::Judged(
-                        Verdict::Broken(format!("harness error while running this case: {e}")),
-                    )));
-                }
-            }
-        }
-    }
+    Ok(())
+}
+
+/// After the cases: the end-of-run check and restore of both accounts, and the journal's
+/// record forgotten once the original default is verified.
+async fn restore(
+    plan: &Plan,
+    session: &Session,
+    discovery: &Discovery,
+    index: &HashMap<TrialKind, usize>,
+    changed_state: bool,
+    report: &mut RunReport,
+) {
     report.stopped = session.stop_reason();
     report.interrupted = session.interrupted();
     session.event(RunEvent::Restoring);
-    let restore = restore::at_end(&session, changed_state).await;
-    if let (Some(j), Some(user)) = (&journal, discovery.user)
+    let restore = restore::at_end(session, changed_state).await;
+    if let (Some(j), Some(user)) = (&session.target.journal, discovery.user)
         && matches!(restore.observed, Observed::Judged(Verdict::Pass(_)))
     {
         j.end(user);
@@ -423,53 +376,6 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
     {
         report.results[*ti] = Some(restore);
     }
-    report.exchanges = session.take_exchanges();
-    report.slowed_to = session.target.client.slowed_to();
-    judge_run_requests(plan, &index, &session, &mut report);
-    report.elapsed = started.elapsed();
-    session.event(RunEvent::Finished {
-        elapsed: report.elapsed,
-    });
-    report
-}
-
-/// Holds the state lock for the life of a case.
-enum Lock {
-    Write(#[expect(dead_code, reason = "held, never read")] tokio::sync::OwnedRwLockWriteGuard<()>),
-    Read(#[expect(dead_code, reason = "held, never read")] tokio::sync::OwnedRwLockReadGuard<()>),
-    None,
-}
-
-/// (step, rule, trial index) of each selected trial of case `ci`.
-fn selected_trials(
-    plan: &Plan,
-    ci: usize,
-    index: &HashMap<TrialKind, usize>,
-) -> Vec<(usize, usize, usize)> {
-    let case = &plan.cases[ci];
-    let mut out = Vec::new();
-    for (si, step) in case.steps.iter().enumerate() {
-        for ri in 0..step.rules.len() {
-            if let Some(ti) = index.get(&TrialKind::Rule {
-                case: ci,
-                step: si,
-                rule: ri,
-            }) && plan.trials[*ti].selected
-            {
-                out.push((si, ri, *ti));
-            }
-        }
-    }
-    out
-}
-
-fn missing_fixture(case: &Case, missing: &BTreeMap<Fixture, String>) -> Option<String> {
-    let reasons: Vec<String> = case
-        .fixtures
-        .iter()
-        .filter_map(|f| missing.get(f).map(|why| format!("needs {f}: {why}")))
-        .collect();
-    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// Shown for each discovered variable, or why it is missing.
