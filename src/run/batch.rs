@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::discovery::{ProfileSummary, current_default, profiles_of};
 use super::send::{Sent, StepSend, Variation, send_limited};
 use super::session::{SendMode, Session};
+use crate::api::Credential;
 use crate::case::Var;
 use crate::plan::ProbeChecks;
 use crate::record::ExchangeRecord;
@@ -280,10 +281,19 @@ impl StepRun<'_> {
         Ok(requests)
     }
 
+    /// Switches the primary user back to `default`, whatever the account shows (it may not be
+    /// readable).
     async fn switch_back(&mut self, default: i64) {
         self.requests += 1;
         let context = format!("{} (put back after the batch)", self.on.context);
-        self.on.session.switch_to(&context, default).await;
+        super::restore::put_back(
+            &self.on.session,
+            &context,
+            Credential::Primary,
+            default,
+            None,
+        )
+        .await;
     }
 
     /// Puts the primary user's default back when it moved, and reads the account again; the

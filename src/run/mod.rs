@@ -285,9 +285,17 @@ async fn recover(session: &Session, discovery: Discovery) -> Result<Discovery, S
     let Some(recorded) = recovered else {
         return Ok(discovery);
     };
-    let switched = session
-        .switch_to("restore left by an earlier run", recorded)
-        .await;
+    let Some(switched) = restore::put_back(
+        session,
+        "restore left by an earlier run",
+        crate::api::Credential::Primary,
+        recorded,
+        None,
+    )
+    .await
+    else {
+        return Ok(discovery);
+    };
     let again = if switched.succeeded() {
         discovery::discover(session).await.ok()
     } else {

@@ -59,6 +59,22 @@ async fn other_list(session: &Session, context: &str) -> Option<std::sync::Arc<E
     }
 }
 
+/// The one place an account's default is put back: switches `credential`'s user to `to` unless
+/// `now` (its default as last read, `None` when unknown or not a single one) is `to` already.
+/// Returns the switch, if one was sent; always sent, whatever the stop signal.
+pub(super) async fn put_back(
+    session: &Session,
+    context: &str,
+    credential: Credential,
+    to: i64,
+    now: Option<i64>,
+) -> Option<std::sync::Arc<ExchangeRecord>> {
+    if now == Some(to) {
+        return None;
+    }
+    Some(session.switch_as(context, credential, to).await)
+}
+
 /// Puts the other user's default back when `list` (that user's list) shows another one: a
 /// faulty target may let one account's request move the other's. Says what it did, or that it
 /// could not (with the `curl` that does it by hand).
@@ -69,12 +85,14 @@ pub(super) async fn put_back_other(
 ) -> Option<String> {
     let original = session.foreign_default()?;
     let now = profiles_of(list?).ok().map(|p| current_default(&p));
-    if now == Some(Some(original)) {
-        return None;
-    }
-    let switched = session
-        .switch_as(context, Credential::Foreign, original)
-        .await;
+    let switched = put_back(
+        session,
+        context,
+        Credential::Foreign,
+        original,
+        now.flatten(),
+    )
+    .await?;
     let ok = switched.succeeded();
     let found = match now {
         Some(Some(id)) => format!("profile {id}"),
@@ -120,10 +138,11 @@ pub(super) async fn guard(
             .push(format!("after `{case_id}` {note}"));
     }
     let read: Vec<_> = mine.into_iter().chain(other).collect();
-    if now == Ok(Some(original)) {
+    let seen = now.clone().ok().flatten();
+    let Some(switched) = put_back(session, &context, Credential::Primary, original, seen).await
+    else {
         return read;
-    }
-    let switched = session.switch_to(&context, original).await;
+    };
     let ok = switched.succeeded();
     let mut log = session.guard_log.lock().unwrap_or_else(|e| e.into_inner());
     log.push(match (now, ok) {
@@ -163,8 +182,8 @@ pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialRecor
             Err(why) => other_failed = Some(format!("{note}; {why}")),
         }
     }
-    if now != Ok(Some(original)) {
-        let switched = session.switch_to(RESTORE, original).await;
+    let seen = now.clone().ok().flatten();
+    if let Some(switched) = put_back(session, RESTORE, Credential::Primary, original, seen).await {
         notes.push(format!(
             "at the end the default was {}; sent PUT coworkerId={original} ({})",
             describe_default(&now),

@@ -268,13 +268,8 @@ impl Session {
         tokio::join!(primary, other)
     }
 
-    /// Restores use this: always sent.
-    pub async fn switch_to(&self, context: &str, id: i64) -> Arc<ExchangeRecord> {
-        self.switch_as(context, Credential::Primary, id).await
-    }
-
-    /// A restore's switch as `credential`'s user (the other user's, when a faulty target moved
-    /// that account): always sent.
+    /// A restore's switch as `credential`'s user: always sent (`restore::put_back` decides
+    /// when).
     pub async fn switch_as(
         &self,
         context: &str,

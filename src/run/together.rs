@@ -74,10 +74,8 @@ pub(super) async fn run(
             .accounts
             .as_ref()
             .and_then(|(primary, _)| current_default(primary));
-        if let Some(default) = current_default(&base.0)
-            && now != Some(default)
-        {
-            session.switch_to(PUT_BACK, default).await;
+        if let Some(default) = current_default(&base.0) {
+            super::restore::put_back(session, PUT_BACK, Credential::Primary, default, now).await;
         }
         let other = after
             .records
