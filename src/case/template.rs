@@ -167,16 +167,18 @@ impl fmt::Display for Var {
 /// with the response variables set (made for every rule judged) does not allocate.
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
-    values: [Option<Value>; Var::ALL.len()],
+    /// Shared, so that the copy made for every response and rule judged costs reference counts,
+    /// not the lists (tokens, ids, the account model) it holds.
+    values: [Option<std::sync::Arc<Value>>; Var::ALL.len()],
 }
 
 impl Vars {
     pub fn set(&mut self, var: Var, value: Value) {
-        self.values[var as usize] = Some(value);
+        self.values[var as usize] = Some(std::sync::Arc::new(value));
     }
 
     pub fn get(&self, var: Var) -> Option<&Value> {
-        self.values[var as usize].as_ref()
+        self.values[var as usize].as_deref()
     }
 
     /// A copy with the response-scoped variables set for a response of this status.
