@@ -641,7 +641,11 @@ const TABLE: &[(&str, &[&str])] = &[
             "foreign_token_isolation::status_is_200",
         ],
     ),
-    ("list_500", &[]),
+    (
+        "list_500",
+        &[
+        ],
+    ),
     (
         "foreign_id_spelling_accepted",
         &[
@@ -652,11 +656,15 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "int32_overflow_500",
-        &["coworker_id_probes::not_own::not_5xx"],
+        &[
+            "coworker_id_probes::not_own::not_5xx",
+        ],
     ),
     (
         "empty_id_picks_first",
-        &["coworker_id_probes::not_own::not_2xx"],
+        &[
+            "coworker_id_probes::not_own::not_2xx",
+        ],
     ),
     (
         "repeated_id_unchecked",
@@ -677,7 +685,9 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "get_switches",
-        &["method_probes::verify_safe::default_unchanged"],
+        &[
+            "method_probes::verify_safe::default_unchanged",
+        ],
     ),
     (
         "delete_list_clears_default",
@@ -713,7 +723,9 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "scheme_case_sensitive",
-        &["credential_probes::status_is_200"],
+        &[
+            "credential_probes::status_is_200",
+        ],
     ),
     (
         "racy_switch",
@@ -723,23 +735,49 @@ const TABLE: &[(&str, &[&str])] = &[
             "concurrent_switches::verify_mixed::default_is_one_requested",
         ],
     ),
-    ("extra_profile_field", &[]),
+    (
+        "extra_profile_field",
+        &[
+        ],
+    ),
     (
         "echo_token_in_errors",
         &[
+            "concurrent_switches::invariants_should",
+            "coworker_id_probes::invariants_should",
             "credential_probes::foreign_token::no_token_echo",
+            "credential_probes::invariants_should",
             "credential_probes::list::no_token_echo",
             "credential_probes::switch::no_token_echo",
+            "expired_token::invariants_should",
             "expired_token::list::no_token_echo",
             "expired_token::switch::no_token_echo",
+            "foreign_profile::invariants_should",
             "foreign_profile::no_token_echo",
+            "inactive_profile::invariants_should",
             "inactive_profile::no_token_echo",
+            "indistinguishable_refusals::invariants_should",
+            "invalid_coworker_id::invariants_should",
+            "malformed_authorization::invariants_should",
             "malformed_authorization::no_token_echo",
+            "missing_coworker_id::invariants_should",
+            "unknown_profile::invariants_should",
             "unknown_profile::no_token_echo",
+            "unknown_profile_sweep::invariants_should",
         ],
     ),
-    ("switch_clears_other_default", &["valid_switch::invariants"]),
-    ("default_shows_home_company", &["valid_switch::invariants"]),
+    (
+        "switch_clears_other_default",
+        &[
+            "valid_switch::invariants",
+        ],
+    ),
+    (
+        "default_shows_home_company",
+        &[
+            "valid_switch::invariants",
+        ],
+    ),
     (
         "refusal_says_successful",
         &[
@@ -811,7 +849,9 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "distinct_foreign_refusal",
-        &["indistinguishable_refusals::same_answer_as_unknown"],
+        &[
+            "indistinguishable_refusals::same_answer_as_unknown",
+        ],
     ),
     (
         "validation_before_auth",
