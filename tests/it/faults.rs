@@ -641,11 +641,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "foreign_token_isolation::status_is_200",
         ],
     ),
-    (
-        "list_500",
-        &[
-        ],
-    ),
+    ("list_500", &[]),
     (
         "foreign_id_spelling_accepted",
         &[
@@ -656,15 +652,11 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "int32_overflow_500",
-        &[
-            "coworker_id_probes::not_own::not_5xx",
-        ],
+        &["coworker_id_probes::not_own::not_5xx"],
     ),
     (
         "empty_id_picks_first",
-        &[
-            "coworker_id_probes::not_own::not_2xx",
-        ],
+        &["coworker_id_probes::not_own::not_2xx"],
     ),
     (
         "repeated_id_unchecked",
@@ -685,9 +677,7 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "get_switches",
-        &[
-            "method_probes::verify_safe::default_unchanged",
-        ],
+        &["method_probes::verify_safe::default_unchanged"],
     ),
     (
         "delete_list_clears_default",
@@ -723,9 +713,7 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "scheme_case_sensitive",
-        &[
-            "credential_probes::status_is_200",
-        ],
+        &["credential_probes::status_is_200"],
     ),
     (
         "racy_switch",
@@ -735,11 +723,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "concurrent_switches::verify_mixed::default_is_one_requested",
         ],
     ),
-    (
-        "extra_profile_field",
-        &[
-        ],
-    ),
+    ("extra_profile_field", &[]),
     (
         "echo_token_in_errors",
         &[
@@ -766,18 +750,8 @@ const TABLE: &[(&str, &[&str])] = &[
             "unknown_profile_sweep::invariants_should",
         ],
     ),
-    (
-        "switch_clears_other_default",
-        &[
-            "valid_switch::invariants",
-        ],
-    ),
-    (
-        "default_shows_home_company",
-        &[
-            "valid_switch::invariants",
-        ],
-    ),
+    ("switch_clears_other_default", &["valid_switch::invariants"]),
+    ("default_shows_home_company", &["valid_switch::invariants"]),
     (
         "refusal_says_successful",
         &[
@@ -849,9 +823,7 @@ const TABLE: &[(&str, &[&str])] = &[
     ),
     (
         "distinct_foreign_refusal",
-        &[
-            "indistinguishable_refusals::same_answer_as_unknown",
-        ],
+        &["indistinguishable_refusals::same_answer_as_unknown"],
     ),
     (
         "validation_before_auth",
