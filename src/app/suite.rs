@@ -147,8 +147,32 @@ fn run_info(
 }
 
 /// A selection that runs no trial is bad input, not a green run (as nextest's `--no-tests=fail`):
-/// a misspelt filter would otherwise pass with `0 passed`.
+/// a misspelt filter would otherwise pass with `0 passed`. So is a `--skip` that matches no trial:
+/// a misspelt one would silently run what it meant to leave out.
 fn something_runs(plan: &Plan, args: &libtest_mimic::Arguments) -> Result<(), LoadError> {
+    for skip in &args.skip {
+        let matches = |name: &str| {
+            if args.exact {
+                name == skip
+            } else {
+                name.contains(skip.as_str())
+            }
+        };
+        if !plan.trials.iter().any(|t| matches(&t.name)) {
+            let mut message =
+                format!("`--skip {skip}` matches no trial; `--list` shows every trial name");
+            let names = plan.trials.iter().flat_map(|t| {
+                [
+                    t.name.as_str(),
+                    t.name.split("::").next().unwrap_or_default(),
+                ]
+            });
+            if let Some(best) = crate::suggest::closest(skip.trim_end_matches(':'), names) {
+                message.push_str(&format!("; did you mean `{best}`?"));
+            }
+            return Err(LoadError::new("the trial filter", message));
+        }
+    }
     if plan.trials.iter().any(|t| t.selected) {
         return Ok(());
     }

@@ -146,6 +146,12 @@ fn bad_input_exits_2_and_sends_nothing() {
         ),
         ("filter_typo", vec![], vec![], vec!["valid_swtich"]),
         (
+            "skip_typo",
+            vec![],
+            vec![],
+            vec!["--skip", "credntial_probes"],
+        ),
+        (
             "unwritable_snapshots",
             vec![],
             vec![],
