@@ -344,6 +344,40 @@ pub fn parse() -> Cli {
         .mut_arg("test_threads", |a| {
             a.help("Cases and requests in flight at once (default 8)")
         })
+        // Said for this harness, and free of the inherited typos ("Usefull", "run on serially").
+        .mut_arg("color", |a| {
+            let text = "When to colour the console: auto (on a terminal, unless NO_COLOR is set), \
+                        always or never";
+            a.help(text).long_help(text).hide_possible_values(true)
+        })
+        .mut_arg("format", |a| {
+            let text = "How trials are printed: pretty (one line each), terse (one character \
+                        each) or json (libtest's JSON events, with each trial's level, failure \
+                        kind and message)";
+            a.help(text).long_help(text).hide_possible_values(true)
+        })
+        .mut_arg("skip", |a| {
+            let text = "Leave out the trials whose names contain FILTER (repeatable; exact \
+                        names with --exact); a FILTER that matches no trial is refused";
+            a.help(text).long_help(text)
+        })
+        .mut_arg("quiet", |a| {
+            let text = "One character per trial (the same as --format terse)";
+            a.help(text).long_help(text)
+        })
+        .mut_arg("exact", |a| {
+            let text = "Match FILTER and --skip against whole trial names, not parts of them";
+            a.help(text).long_help(text)
+        })
+        .mut_arg("filter", |a| {
+            let text = "Run only the trials whose names contain FILTER (a case id selects the \
+                        whole case); a FILTER that matches no trial is refused";
+            a.help(text).long_help(text)
+        })
+        .mut_arg("logfile", |a| {
+            let text = "Write the console output to PATH instead of stdout";
+            a.help(text).long_help(text)
+        })
         .mut_arg("bench", |a| a.hide(true))
         .mut_arg("test", |a| a.hide(true))
         .mut_arg("nocapture", |a| a.hide(true))

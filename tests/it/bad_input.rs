@@ -305,6 +305,13 @@ fn messages_point_the_right_way() {
     for hidden in ["--bench", "--nocapture", "--show-output", "-Z ", "--test "] {
         assert!(!help.stdout.contains(hidden), "{hidden} is listed");
     }
+    // libtest-mimic's own texts are replaced: no inherited typos, no implementation details.
+    for inherited in ["Usefull", "run on serially", "`format` is `None`"] {
+        assert!(
+            !help.stdout.contains(inherited),
+            "help still says {inherited:?}"
+        );
+    }
 }
 
 #[test]
