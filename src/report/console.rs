@@ -326,7 +326,11 @@ fn verdict_line(sink: &Text, s: &crate::judge::Summary) -> String {
         not_judged
     });
     if s.known_deviations > 0 {
-        line.push_str(&format!("; {} known deviations", s.known_deviations));
+        line.push_str(&format!(
+            "; {} known deviation{}",
+            s.known_deviations,
+            if s.known_deviations == 1 { "" } else { "s" }
+        ));
     }
     line
 }
