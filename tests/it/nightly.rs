@@ -270,6 +270,11 @@ fn a_listed_failure_is_ignored_with_its_reason() {
         "known_deviation"
     );
     assert_eq!(m["summary"]["known_deviations"], 1);
+    assert!(
+        run.stdout.contains("; 1 known deviation") && !run.stdout.contains("1 known deviations"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
