@@ -105,8 +105,8 @@ pub struct RunReport {
     pub exchanges: Vec<Arc<ExchangeRecord>>,
     /// The cases that ran, in plan order of completion.
     pub cases: Vec<CaseRecord>,
-    /// The fewest requests in flight at once that the target's throttling of concurrent
-    /// requests brought the run down to, if it did.
+    /// The fewest requests in flight at once that the target's throttling
+    /// brought the run down to, if it did.
     pub slowed_to: Option<usize>,
     pub elapsed: Duration,
 }

@@ -212,7 +212,7 @@ impl HttpClient {
     }
 
     /// The fewest requests in flight at once the target's throttling brought the client down
-    /// to, if it ever throttled concurrent requests.
+    /// to, if it ever throttled requests.
     pub fn slowed_to(&self) -> Option<usize> {
         self.window.lock().narrowest
     }

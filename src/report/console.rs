@@ -202,7 +202,7 @@ pub fn print(
     }
     if let Some(n) = report.slowed_to {
         output.err(&format!(
-            "note: the target throttled concurrent requests (409/429 with Retry-After); the run slowed down to {n} request{} in flight at a time, and came back up as answers allowed",
+            "note: the target throttled requests (409/429 with Retry-After); the run slowed down to {n} request{} in flight at a time, and came back up as answers allowed",
             if n == 1 { "" } else { "s" }
         ));
     }
