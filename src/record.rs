@@ -45,10 +45,20 @@ impl ExchangeRecord {
 pub enum Observed {
     /// The rule was judged on a response (or could not be: `Verdict::Broken`).
     Judged(Verdict),
-    /// Not judged: an earlier step of the case failed, or the run stopped.
+    /// Not judged because an earlier step of the case failed (which fails the run).
     NotRun(String),
+    /// Not judged: the run stopped (interrupted, or its deadline passed) before or while this
+    /// trial's requests were sent.
+    Stopped(String),
     /// Not run: a fixture the case needs is missing.
     MissingFixture(String),
+}
+
+impl Observed {
+    /// Whether it found the rule broken, or could not judge it.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Observed::Judged(v) if v.is_failure())
+    }
 }
 
 /// One trial that the run reached.
@@ -93,6 +103,9 @@ pub struct RunReport {
     pub results: Vec<Option<TrialRecord>>,
     /// Set when the target could not be used; no case ran.
     pub unusable: Option<String>,
+    /// Set when discovery found that the account cannot run a selected core case: nothing was
+    /// written, only discovery's reads were judged.
+    pub incomplete: Option<String>,
     /// Set when the run stopped early: interrupted, or past its deadline.
     pub stopped: Option<String>,
     /// Whether the stop was an interruption (exit code 130) rather than the deadline.

@@ -9,7 +9,8 @@ use tokio::sync::watch;
 
 use super::signals::{self, Signals};
 use super::{load_contract, runtime, target};
-use crate::cli::Config;
+use crate::case::{Fixture, Var};
+use crate::cli::{Config, TargetConfig};
 use crate::deviation::Ledger;
 use crate::error::LoadError;
 use crate::exit;
@@ -31,6 +32,9 @@ pub fn suite(config: &Config, output: &Output) -> ExitCode {
         return ExitCode::from(exit::OK);
     }
     if let Err(e) = something_runs(&plan, &config.libtest) {
+        return output.load_error(&e);
+    }
+    if let Err(e) = core_cases_configured(&plan, config) {
         return output.load_error(&e);
     }
     let started_at = crate::manifest::now_rfc3339();
@@ -173,15 +177,15 @@ fn something_runs(plan: &Plan, args: &libtest_mimic::Arguments) -> Result<(), Lo
             return Err(LoadError::new("the trial filter", message));
         }
     }
-    if plan.trials.iter().any(|t| t.selected) {
+    if plan.trials.iter().any(|t| t.counts) {
         return Ok(());
     }
     let shown = plan.trials.iter().filter(|t| !t.filtered_out).count();
     let filter = args.filter.as_deref().unwrap_or_default();
     let mut message = if shown > 0 {
         format!(
-            "the selection runs no trial: the {shown} it matches are SHOULD rules, ignored by default; \
-             add --include-ignored to run them"
+            "the selection counts no trial: the {shown} it matches are SHOULD rules, advice by default; \
+             add --include-ignored to count them"
         )
     } else {
         format!(
@@ -206,6 +210,74 @@ fn something_runs(plan: &Plan, args: &libtest_mimic::Arguments) -> Result<(), Lo
         }
     }
     Err(LoadError::new("the trial filter", message))
+}
+
+/// The fixtures the configuration alone shows are missing (a credential not given and not
+/// signed in for), with how to give each: known before anything is sent. The embedded
+/// server has every fixture.
+fn missing_fixtures(config: &Config) -> std::collections::BTreeMap<Fixture, String> {
+    let mut missing = std::collections::BTreeMap::new();
+    let TargetConfig::Remote(r) = &config.target else {
+        return missing;
+    };
+    let foreign = r.foreign_token.is_some() || r.sign_in.iter().any(|s| s.role == "foreign");
+    if !foreign {
+        missing.insert(
+            Fixture::ForeignToken,
+            "give --foreign-token (NEXUDUS_FOREIGN_TOKEN), or --foreign-username and --foreign-password".to_string(),
+        );
+        if config.foreign_profile_id.is_none() {
+            for var in [Var::ForeignProfileId, Var::ForeignProfileIds] {
+                missing.insert(
+                    Fixture::Profile(var),
+                    "give --foreign-token (or --foreign-username and --foreign-password), or --foreign-profile-id".to_string(),
+                );
+            }
+        }
+    }
+    if r.expired_token.is_none() {
+        missing.insert(
+            Fixture::ExpiredToken,
+            "give --expired-token (NEXUDUS_EXPIRED_TOKEN)".to_string(),
+        );
+    }
+    missing
+}
+
+/// A selected core case that needs a credential the configuration lacks is refused before
+/// anything is sent: the run could give no conformance verdict. Bad input (exit 2), as a filter
+/// that selects nothing is: the command line, not the target, is what must change.
+fn core_cases_configured(plan: &Plan, config: &Config) -> Result<(), LoadError> {
+    let missing = missing_fixtures(config);
+    let mut lines = Vec::new();
+    let mut skips = Vec::new();
+    for ci in plan.counted_core_cases() {
+        let case = &plan.cases[ci];
+        let needs: Vec<String> = case
+            .fixtures
+            .iter()
+            .filter_map(|f| missing.get(f).map(|how| format!("{f}: {how}")))
+            .collect();
+        if let Some(first) = needs.first() {
+            // One line per case: the fixtures of one credential say the same thing.
+            lines.push(format!("`{}` needs {first}", case.id));
+            skips.push(format!("--skip {}::", case.id));
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    Err(LoadError::new(
+        "the configuration",
+        format!(
+            "the selected core case{} cannot be judged with these credentials, so the run would give no \
+             conformance verdict; nothing was sent: {}; or leave {} out with `{}`",
+            if lines.len() == 1 { "" } else { "s" },
+            lines.join("; "),
+            if lines.len() == 1 { "it" } else { "them" },
+            skips.join(" ")
+        ),
+    ))
 }
 
 /// Load and plan: everything that needs no network. Errors are bad input.

@@ -5,18 +5,21 @@
 //! change them.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 
 use crate::case::Level;
-use crate::check::{Finding, Verdict};
+use crate::check::{Finding, Verdict as Verdict_};
 use crate::deviation::Ledger;
 use crate::exit;
 use crate::plan::{Plan, TrialKind, TrialSpec};
 use crate::record::{CaseRecord, ExchangeRecord, Observed, RunReport};
 use crate::snapshot::{self, Comparison, SnapshotStore};
+
+mod outcome;
+
+pub use outcome::{Advice, Failure, NotJudged, Reason, Status, Summary, TrialOutcome, Verdict};
 
 /// What happens to a snapshot that is new or drifted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,93 +55,6 @@ pub struct Policy {
     pub deny_skipped: bool,
 }
 
-/// Why a trial failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Failure {
-    /// The target broke the contract.
-    Violation(Finding),
-    /// The harness could not judge.
-    Broken(String),
-    /// Not judged: an earlier step failed, or the run stopped.
-    NotRun(String),
-    /// Not judged: the target could not be used at all.
-    Unusable(String),
-}
-
-/// Why a trial was listed but not judged, without failing the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ignored {
-    /// A SHOULD rule, not selected (run with `--include-ignored`).
-    ShouldRule,
-    /// A fixture the case needs is missing.
-    MissingFixture(String),
-    /// A failure listed in the known-deviations ledger.
-    KnownDeviation(String),
-    /// No snapshot was stored: this run's was recorded as the baseline (where it says).
-    Baseline(String),
-}
-
-/// A trial's outcome.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Status {
-    /// The note says why, when it is not obvious.
-    Passed(Option<String>),
-    Failed(Failure),
-    Ignored(Ignored),
-    /// The filter leaves it out of the report.
-    FilteredOut,
-}
-
-/// One trial as every report shows it.
-#[derive(Debug, Clone)]
-pub struct TrialOutcome {
-    pub name: String,
-    pub kind: TrialKind,
-    pub level: Level,
-    pub status: Status,
-    /// Context shown before a failure's details (a sweep's count, what happened to a snapshot,
-    /// an expired deviation).
-    pub notes: Vec<String>,
-    /// The exchange the outcome is about.
-    pub exchange: Option<Arc<ExchangeRecord>>,
-    /// The time of the exchanges that judged it.
-    pub duration: Duration,
-}
-
-impl TrialOutcome {
-    pub fn failed(&self) -> bool {
-        matches!(self.status, Status::Failed(_))
-    }
-}
-
-/// Counts over the outcomes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub passed: usize,
-    pub failed: usize,
-    /// Ignored for any reason (SHOULD rule, missing fixture, known deviation).
-    pub ignored: usize,
-    pub filtered_out: usize,
-    pub must_passed: usize,
-    pub should_passed: usize,
-    pub must_failed: usize,
-    pub should_failed: usize,
-    /// SHOULD trials left out because SHOULD rules are not run by default.
-    pub should_ignored: usize,
-    /// Trials in the report that no response judged, at any level: a missing fixture, or not
-    /// run (a failure).
-    pub not_judged: usize,
-    /// Ignored because a fixture is missing.
-    pub missing_fixture: usize,
-    pub known_deviations: usize,
-    /// Snapshot trials whose snapshot was recorded as the baseline.
-    pub baselines: usize,
-    /// MUST trials in the report that no response judged: a missing fixture, not run.
-    pub must_not_judged: usize,
-    /// The run's wall time.
-    pub duration: Duration,
-}
-
 /// A file the judgement asks the report to write (snapshots); its text is not yet redacted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileAction {
@@ -152,15 +68,14 @@ pub struct Judgement {
     /// One per trial of the plan, in plan order.
     pub outcomes: Vec<TrialOutcome>,
     pub summary: Summary,
+    pub verdict: Verdict,
     /// Every sink reports this; only a failed write of an output file can make it worse.
     pub exit_code: u8,
     pub files: Vec<FileAction>,
     /// The end-of-run restore failed: the account is not as it was found.
     pub restore_failed: bool,
-    /// Why the target cannot give a conformance verdict although it answered: a core case of
-    /// the contract (a valid switch, a foreign profile, a bad token) was selected but the account
-    /// lacks what it needs. The run then exits 3.
-    pub incomplete: Option<String>,
+    /// Whether SHOULD trials count (`--include-ignored`).
+    pub should_counted: bool,
 }
 
 /// Judges a run.
@@ -181,17 +96,18 @@ pub fn judge(plan: &Plan, report: &RunReport, policy: &Policy) -> Judgement {
                 duration: Duration::ZERO,
             };
             outcome.status = match (result, &report.unusable) {
-                _ if spec.filtered_out => Status::FilteredOut,
-                (_, Some(why)) if spec.level == Level::Must || spec.selected => {
-                    Status::Failed(Failure::Unusable(why.clone()))
-                }
-                (_, Some(_)) => Status::Ignored(Ignored::ShouldRule),
-                (None, None) => not_executed(spec),
+                _ if !spec.selected => Status::NotJudged(NotJudged::Deselected),
+                (_, Some(why)) => Status::NotJudged(NotJudged::Unusable(why.clone())),
+                // The verdict says which core case and why.
+                (None, None) if report.incomplete.is_some() => Status::NotJudged(
+                    NotJudged::NeedsFixture("not run: the account cannot run a core case".into()),
+                ),
+                (None, None) => not_executed(spec, report),
                 (Some(record), None) => {
                     outcome.exchange = record.exchange.clone();
                     outcome.duration = record.duration;
                     outcome.notes = record.notes.clone();
-                    status_of(&record.observed)
+                    status_of(&record.observed, spec.counts)
                 }
             };
             outcome
@@ -200,6 +116,15 @@ pub fn judge(plan: &Plan, report: &RunReport, policy: &Policy) -> Judgement {
     if report.unusable.is_none() {
         if let Some(snapshots) = &policy.snapshots {
             judge_snapshots(plan, report, snapshots, &mut outcomes, &mut files);
+            // Drift of a snapshot trial that does not count is advice, like any SHOULD rule.
+            for (o, spec) in outcomes.iter_mut().zip(&plan.trials) {
+                if matches!(spec.kind, TrialKind::Snapshot { .. })
+                    && !spec.counts
+                    && matches!(o.status, Status::Passed(_) | Status::Failed(_))
+                {
+                    o.status = as_advice(std::mem::replace(&mut o.status, Status::Passed(None)));
+                }
+            }
         }
         if let Some(ledger) = &policy.deviations {
             apply_deviations(plan, ledger, policy.today, &mut outcomes);
@@ -207,25 +132,43 @@ pub fn judge(plan: &Plan, report: &RunReport, policy: &Policy) -> Judgement {
     }
     if policy.deny_skipped {
         for o in outcomes.iter_mut().filter(|o| o.level == Level::Must) {
-            if let Status::Ignored(Ignored::MissingFixture(why)) = &o.status {
+            if let Status::NotJudged(NotJudged::NeedsFixture(why)) = &o.status {
                 o.status = Status::Failed(Failure::NotRun(format!(
                     "not judged ({why}), and --deny-skipped makes that a failure"
                 )));
             }
         }
     }
-    let incomplete = core_cases_missing(plan, &outcomes);
-    let summary = summarize(&outcomes, report.elapsed);
-    // A failure is a verdict (non-conformant) even when a core case could not run; without one,
-    // a run that skipped a core case is no verdict at all.
+    let mut summary = summarize(&outcomes, report.elapsed);
+    summary.should_rules_not_followed = rules_not_followed(plan, &outcomes);
+    let verdict = if let Some(why) = &report.unusable {
+        Verdict::NoVerdict(format!("target unusable: {why}"))
+    } else if report.stopped.is_some() && summary.not_judged(Reason::Interrupted) > 0 {
+        Verdict::NoVerdict(format!(
+            "{}, {} trial{} not judged",
+            report.stopped.as_deref().unwrap_or("the run stopped"),
+            summary.not_judged(Reason::Interrupted),
+            plural(summary.not_judged(Reason::Interrupted))
+        ))
+    } else if summary.failed > 0 {
+        // A failure is a verdict even when a core case could not run.
+        Verdict::DoesNotConform
+    } else if let Some(why) = report
+        .incomplete
+        .clone()
+        .or_else(|| core_cases_missing(plan, &outcomes))
+    {
+        Verdict::NoVerdict(why)
+    } else {
+        Verdict::Conforms
+    };
+    // A stop wins (the user asked for it), then an unusable target; a failure is a verdict.
     let exit_code = if report.interrupted {
         exit::INTERRUPTED
-    } else if report.unusable.is_some() {
+    } else if matches!(verdict, Verdict::NoVerdict(_)) {
         exit::TARGET_UNUSABLE
     } else if summary.failed > 0 {
         exit::FAILED
-    } else if incomplete.is_some() {
-        exit::TARGET_UNUSABLE
     } else {
         exit::OK
     };
@@ -239,61 +182,115 @@ pub fn judge(plan: &Plan, report: &RunReport, policy: &Policy) -> Judgement {
     Judgement {
         outcomes,
         summary,
+        verdict,
         exit_code,
         files,
         restore_failed,
-        incomplete,
+        should_counted: plan
+            .trials
+            .iter()
+            .any(|t| t.level == Level::Should && t.counts),
     }
 }
 
-/// The core cases the selection asked for but the account could not run, as one reason.
+/// The counted core cases the account could not run (a discovery read failed, so the run went
+/// on to judge the rest), as one reason.
 fn core_cases_missing(plan: &Plan, outcomes: &[TrialOutcome]) -> Option<String> {
     let mut missing: Vec<String> = Vec::new();
-    for o in outcomes {
-        let (TrialKind::Rule { case, .. }, Status::Ignored(Ignored::MissingFixture(why))) =
+    for (o, spec) in outcomes.iter().zip(&plan.trials) {
+        let (TrialKind::Rule { case, .. }, Status::NotJudged(NotJudged::NeedsFixture(why))) =
             (o.kind, &o.status)
         else {
             continue;
         };
-        let Some(case) = plan.cases.get(case) else {
+        let Some(case) = plan.cases.get(case).filter(|c| c.core && spec.counts) else {
             continue;
         };
         let entry = format!("{} ({why})", case.id);
-        if case.core && !missing.contains(&entry) {
+        if !missing.contains(&entry) {
             missing.push(entry);
         }
     }
     (!missing.is_empty()).then(|| {
         format!(
             "the account cannot run the contract's core cases: {}; give the target what they need, \
-             or deselect them (--skip CASE) to judge the rest",
+             or leave them out (--skip CASE) to judge the rest",
             missing.join("; ")
         )
     })
 }
 
-/// A trial of a usable run that has no record: not selected, or — if selected — a harness bug.
-fn not_executed(spec: &TrialSpec) -> Status {
-    if spec.selected {
-        // Only possible if the plan's selection and the run disagree.
-        Status::Failed(Failure::Broken(
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// A selected trial of a usable run that has no record: its case never ran because the run
+/// stopped first — or, if the run did not stop, a harness bug.
+fn not_executed(spec: &TrialSpec, report: &RunReport) -> Status {
+    match &report.stopped {
+        Some(why) => Status::NotJudged(NotJudged::Interrupted(why.clone())),
+        None if spec.counts => Status::Failed(Failure::Broken(
             "harness error: this trial was selected but not run".into(),
-        ))
-    } else {
-        Status::Ignored(Ignored::ShouldRule)
+        )),
+        None => Status::NotJudged(NotJudged::ShouldNotCounted(Advice::Unknown(
+            "harness error: this trial was selected but not run".into(),
+        ))),
     }
 }
 
-fn status_of(observed: &Observed) -> Status {
-    match observed {
-        Observed::Judged(Verdict::Pass(note)) => Status::Passed(note.clone()),
-        Observed::Judged(Verdict::Violation(finding)) => {
+/// An observation as a status; a trial that does not count becomes advice.
+fn status_of(observed: &Observed, counts: bool) -> Status {
+    let status = match observed {
+        Observed::Judged(Verdict_::Pass(note)) => Status::Passed(note.clone()),
+        Observed::Judged(Verdict_::Violation(finding)) => {
             Status::Failed(Failure::Violation(finding.clone()))
         }
-        Observed::Judged(Verdict::Broken(why)) => Status::Failed(Failure::Broken(why.clone())),
+        Observed::Judged(Verdict_::Broken(why)) => Status::Failed(Failure::Broken(why.clone())),
         Observed::NotRun(why) => Status::Failed(Failure::NotRun(why.clone())),
-        Observed::MissingFixture(why) => Status::Ignored(Ignored::MissingFixture(why.clone())),
+        Observed::Stopped(why) => return Status::NotJudged(NotJudged::Interrupted(why.clone())),
+        Observed::MissingFixture(why) => {
+            return Status::NotJudged(NotJudged::NeedsFixture(why.clone()));
+        }
+    };
+    if counts { status } else { as_advice(status) }
+}
+
+/// A status of a trial that does not count: advice.
+fn as_advice(status: Status) -> Status {
+    Status::NotJudged(NotJudged::ShouldNotCounted(match status {
+        Status::Passed(note) => Advice::Followed(note),
+        Status::Failed(Failure::Violation(f)) => Advice::NotFollowed(f),
+        Status::Failed(Failure::Broken(why) | Failure::NotRun(why)) => Advice::Unknown(why),
+        Status::NotJudged(other) => return Status::NotJudged(other),
+    }))
+}
+
+/// The rules behind the SHOULD trials not followed, with how many trials found each.
+fn rules_not_followed(plan: &Plan, outcomes: &[TrialOutcome]) -> Vec<(String, usize)> {
+    let mut rules = std::collections::BTreeMap::<String, usize>::new();
+    for o in outcomes
+        .iter()
+        .filter(|o| o.status.not_followed().is_some())
+    {
+        let ids: Vec<String> = match o.kind {
+            TrialKind::Rule { case, step, rule } => plan
+                .cases
+                .get(case)
+                .and_then(|c| c.steps.get(step))
+                .and_then(|s| s.rules.get(rule))
+                .map(|r| vec![r.id.clone()])
+                .unwrap_or_default(),
+            TrialKind::Snapshot { .. } => vec!["snapshot".into()],
+            _ => crate::record::breached_rules(&o.notes)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        };
+        for id in ids {
+            *rules.entry(id).or_default() += 1;
+        }
     }
+    rules.into_iter().collect()
 }
 
 fn summarize(outcomes: &[TrialOutcome], duration: Duration) -> Summary {
@@ -310,40 +307,30 @@ fn summarize(outcomes: &[TrialOutcome], duration: Duration) -> Summary {
                     Level::Should => s.should_passed += 1,
                 }
             }
-            Status::Failed(failure) => {
+            Status::Failed(_) => {
                 s.failed += 1;
-                if matches!(failure, Failure::NotRun(_) | Failure::Unusable(_)) {
-                    s.not_judged += 1;
-                }
                 match o.level {
                     Level::Must => s.must_failed += 1,
                     Level::Should => s.should_failed += 1,
                 }
-                if o.level == Level::Must
-                    && matches!(failure, Failure::NotRun(_) | Failure::Unusable(_))
-                {
-                    s.must_not_judged += 1;
-                }
             }
-            Status::Ignored(why) => {
-                s.ignored += 1;
+            Status::NotJudged(why) => {
+                *s.not_judged.entry(why.reason()).or_default() += 1;
                 match why {
-                    Ignored::MissingFixture(_) => {
-                        s.missing_fixture += 1;
-                        s.not_judged += 1;
-                        if o.level == Level::Must {
-                            s.must_not_judged += 1;
-                        }
+                    NotJudged::ShouldNotCounted(Advice::Followed(_)) => s.advice_followed += 1,
+                    NotJudged::ShouldNotCounted(Advice::NotFollowed(_)) => {
+                        s.advice_not_followed.push(o.name.clone());
                     }
-                    Ignored::KnownDeviation(_) => s.known_deviations += 1,
-                    Ignored::Baseline(_) => {
-                        s.baselines += 1;
-                        s.not_judged += 1;
+                    NotJudged::NeedsFixture(_)
+                    | NotJudged::Interrupted(_)
+                    | NotJudged::Unusable(_)
+                        if o.level == Level::Must =>
+                    {
+                        s.must_not_judged += 1;
                     }
-                    Ignored::ShouldRule => s.should_ignored += 1,
+                    _ => {}
                 }
             }
-            Status::FilteredOut => s.filtered_out += 1,
         }
     }
     s
@@ -363,13 +350,13 @@ fn judge_snapshots(
             continue;
         };
         let outcome = &mut outcomes[ti];
-        if outcome.status == Status::FilteredOut {
+        if outcome.status.is_deselected() {
             continue;
         }
         outcome.duration = record.duration;
         let case = &plan.cases[record.case];
         if let Some(why) = &record.stopped {
-            outcome.status = Status::Failed(Failure::NotRun(why.clone()));
+            outcome.status = Status::NotJudged(NotJudged::Interrupted(why.clone()));
             continue;
         }
         let text = case_text(plan, record, report);
@@ -384,9 +371,9 @@ fn judge_snapshots(
                 continue;
             }
             Comparison::New if policy.baseline => {
-                outcome.status = Status::Ignored(Ignored::Baseline(format!(
-                    "baseline recorded in {}: no snapshot of target `{}` was stored; later runs \
-                     compare with it",
+                outcome.status = Status::NotJudged(NotJudged::Baseline(format!(
+                    "written to {}: no snapshot of target `{}` was stored; later runs compare \
+                     with it",
                     stored.display(),
                     store.label
                 )));
@@ -487,8 +474,11 @@ fn apply_deviations(plan: &Plan, ledger: &Ledger, today: NaiveDate, outcomes: &m
         };
         let expired = deviation.expired(today);
         match &outcome.status {
-            Status::Failed(_) if !expired => {
-                outcome.status = Status::Ignored(Ignored::KnownDeviation(deviation.describe()));
+            Status::Failed(_)
+            | Status::NotJudged(NotJudged::ShouldNotCounted(Advice::NotFollowed(_)))
+                if !expired =>
+            {
+                outcome.status = Status::NotJudged(NotJudged::KnownDeviation(deviation.describe()));
             }
             Status::Failed(Failure::Violation(_)) => outcome.notes.insert(
                 0,

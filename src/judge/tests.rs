@@ -1,4 +1,5 @@
 use super::*;
+use crate::check::Verdict as V;
 use crate::plan::{Selection, TrialSpec};
 use crate::record::TrialRecord;
 
@@ -13,7 +14,8 @@ fn plan(trials: &[(&str, Level, TrialKind, Selection)]) -> Plan {
                 name: (*name).to_string(),
                 level: *level,
                 kind: *kind,
-                selected: *selection == Selection::Run,
+                selected: *selection != Selection::FilteredOut,
+                counts: *selection == Selection::Run,
                 filtered_out: *selection == Selection::FilteredOut,
             })
             .collect(),
@@ -40,7 +42,7 @@ fn policy() -> Policy {
 }
 
 fn violation() -> Observed {
-    Observed::Judged(Verdict::Violation(Finding {
+    Observed::Judged(V::Violation(Finding {
         expected: "status 200".into(),
         actual: "status 500".into(),
         details: Vec::new(),
@@ -65,37 +67,42 @@ fn every_observation_maps_to_one_status_and_the_exit_code_follows() {
         ("a::fixture", Level::Must, rule(4), Selection::Run),
         ("a::should", Level::Should, rule(5), Selection::Ignored),
         ("a::filtered", Level::Must, rule(6), Selection::FilteredOut),
+        ("a::advice", Level::Should, rule(7), Selection::Ignored),
+        ("a::stopped", Level::Must, rule(8), Selection::Run),
     ]);
     let report = RunReport {
         results: vec![
-            Some(TrialRecord::bare(Observed::Judged(Verdict::Pass(None)))),
+            Some(TrialRecord::bare(Observed::Judged(V::Pass(None)))),
             Some(TrialRecord::bare(violation())),
-            Some(TrialRecord::bare(Observed::Judged(Verdict::Broken(
+            Some(TrialRecord::bare(Observed::Judged(V::Broken(
                 "reset".into(),
             )))),
             Some(TrialRecord::bare(Observed::NotRun("step 1 failed".into()))),
             Some(TrialRecord::bare(Observed::MissingFixture(
                 "needs x".into(),
             ))),
+            Some(TrialRecord::bare(Observed::Judged(V::Pass(None)))),
             None,
-            None,
+            Some(TrialRecord::bare(violation())),
+            Some(TrialRecord::bare(Observed::Stopped("interrupted".into()))),
         ],
         elapsed: Duration::from_secs(14),
         ..RunReport::default()
     };
     let j = judge(&p, &report, &policy());
+    let finding = Finding {
+        expected: "status 200".into(),
+        actual: "status 500".into(),
+        details: Vec::new(),
+        diff: None,
+    };
     assert_eq!(
         statuses(&j),
         vec![
             ("a::pass", &Status::Passed(None)),
             (
                 "a::fail",
-                &Status::Failed(Failure::Violation(Finding {
-                    expected: "status 200".into(),
-                    actual: "status 500".into(),
-                    details: Vec::new(),
-                    diff: None,
-                }))
+                &Status::Failed(Failure::Violation(finding.clone()))
             ),
             (
                 "a::broken",
@@ -107,38 +114,113 @@ fn every_observation_maps_to_one_status_and_the_exit_code_follows() {
             ),
             (
                 "a::fixture",
-                &Status::Ignored(Ignored::MissingFixture("needs x".into()))
+                &Status::NotJudged(NotJudged::NeedsFixture("needs x".into()))
             ),
-            ("a::should", &Status::Ignored(Ignored::ShouldRule)),
-            ("a::filtered", &Status::FilteredOut),
+            (
+                "a::should",
+                &Status::NotJudged(NotJudged::ShouldNotCounted(Advice::Followed(None)))
+            ),
+            ("a::filtered", &Status::NotJudged(NotJudged::Deselected)),
+            (
+                "a::advice",
+                &Status::NotJudged(NotJudged::ShouldNotCounted(Advice::NotFollowed(finding)))
+            ),
+            (
+                "a::stopped",
+                &Status::NotJudged(NotJudged::Interrupted("interrupted".into()))
+            ),
         ]
     );
+    let s = &j.summary;
     assert_eq!(
-        j.summary,
-        Summary {
-            passed: 1,
-            failed: 3,
-            ignored: 2,
-            filtered_out: 1,
-            must_passed: 1,
-            should_passed: 0,
-            must_failed: 3,
-            should_failed: 0,
-            should_ignored: 1,
-            // The missing fixture and the step that was not run.
-            not_judged: 2,
-            missing_fixture: 1,
-            known_deviations: 0,
-            baselines: 0,
-            must_not_judged: 2,
-            duration: Duration::from_secs(14),
-        }
+        (
+            s.passed,
+            s.failed,
+            s.must_passed,
+            s.must_failed,
+            s.should_failed
+        ),
+        (1, 3, 1, 3, 0)
     );
+    assert_eq!(s.not_judged_total(), 5);
+    assert_eq!(s.ignored(), 4);
+    assert_eq!(s.filtered_out(), 1);
+    assert_eq!(s.not_judged(Reason::ShouldNotCounted), 2);
+    // The missing fixture and the stop: not chosen by the user.
+    assert_eq!(s.must_not_judged, 2);
+    assert_eq!(
+        (s.advice_followed, s.advice_not_followed.clone()),
+        (1, vec!["a::advice".to_string()])
+    );
+    assert_eq!(
+        s.not_judged_words(),
+        "5 (2 SHOULD not counted, 1 needs a fixture, 1 interrupted, 1 deselected)"
+    );
+    assert_eq!(j.verdict, Verdict::DoesNotConform);
     assert_eq!(j.exit_code, exit::FAILED);
 }
 
 #[test]
-fn an_unusable_target_fails_must_and_selected_trials_and_exits_3() {
+fn a_should_rule_not_followed_is_advice_unless_counted() {
+    let trials = |selection| {
+        plan(&[
+            ("a::must", Level::Must, rule(0), Selection::Run),
+            ("a::should", Level::Should, rule(1), selection),
+        ])
+    };
+    let report = RunReport {
+        results: vec![
+            Some(TrialRecord::bare(Observed::Judged(V::Pass(None)))),
+            Some(TrialRecord::bare(violation())),
+        ],
+        ..RunReport::default()
+    };
+    let advice = judge(&trials(Selection::Ignored), &report, &policy());
+    assert_eq!(advice.exit_code, exit::OK);
+    assert_eq!(advice.verdict, Verdict::Conforms);
+    assert_eq!(advice.summary.advice_not_followed, vec!["a::should"]);
+    let counted = judge(&trials(Selection::Run), &report, &policy());
+    assert_eq!(counted.exit_code, exit::FAILED);
+    assert_eq!(counted.summary.should_failed, 1);
+}
+
+#[test]
+fn an_interrupted_run_fails_nothing_it_did_not_judge_and_exits_130() {
+    let p = plan(&[
+        ("a::judged", Level::Must, rule(0), Selection::Run),
+        ("a::cut", Level::Must, rule(1), Selection::Run),
+        ("b::never", Level::Must, rule(2), Selection::Run),
+    ]);
+    let report = RunReport {
+        results: vec![
+            Some(TrialRecord::bare(Observed::Judged(V::Pass(None)))),
+            Some(TrialRecord::bare(Observed::Stopped(
+                "the run was interrupted".into(),
+            ))),
+            None,
+        ],
+        stopped: Some("the run was interrupted".into()),
+        interrupted: true,
+        ..RunReport::default()
+    };
+    let j = judge(&p, &report, &policy());
+    assert!(!j.outcomes.iter().any(TrialOutcome::failed));
+    assert_eq!(j.summary.not_judged(Reason::Interrupted), 2);
+    assert!(matches!(j.verdict, Verdict::NoVerdict(_)));
+    assert_eq!(j.exit_code, exit::INTERRUPTED);
+    // The deadline is a stop too, but no Ctrl-C: no verdict, exit 3.
+    let deadline = RunReport {
+        interrupted: false,
+        ..report
+    };
+    assert_eq!(
+        judge(&p, &deadline, &policy()).exit_code,
+        exit::TARGET_UNUSABLE
+    );
+}
+
+#[test]
+fn an_unusable_target_judges_nothing_and_exits_3() {
     let p = plan(&[
         ("a::must", Level::Must, rule(0), Selection::Run),
         ("a::should", Level::Should, rule(1), Selection::Ignored),
@@ -151,14 +233,14 @@ fn an_unusable_target_fails_must_and_selected_trials_and_exits_3() {
         ..RunReport::default()
     };
     let j = judge(&p, &report, &policy());
-    let not_run = Status::Failed(Failure::Unusable("refused".into()));
+    let unusable = Status::NotJudged(NotJudged::Unusable("refused".into()));
     assert_eq!(
         statuses(&j),
         vec![
-            ("a::must", &not_run),
-            ("a::should", &Status::Ignored(Ignored::ShouldRule)),
-            ("a::chosen", &not_run),
-            ("a::filtered", &Status::FilteredOut),
+            ("a::must", &unusable),
+            ("a::should", &unusable),
+            ("a::chosen", &unusable),
+            ("a::filtered", &Status::NotJudged(NotJudged::Deselected)),
         ]
     );
     assert_eq!(j.exit_code, exit::TARGET_UNUSABLE);

@@ -15,9 +15,10 @@ pub use cost::{Cost, ProbeChecks, RunShape, bisection_worst_case};
 /// What the caller's selection rule (libtest's filter, `--skip`, `--ignored`) makes of a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selection {
-    /// It executes.
+    /// It executes, and its outcome counts.
     Run,
-    /// It is listed but not executed: a SHOULD rule without `--include-ignored`.
+    /// It executes as advice, listed as ignored: a SHOULD rule without `--include-ignored`. Its
+    /// outcome is reported (followed or not) but decides nothing.
     Ignored,
     /// The filter leaves it out of the report entirely.
     FilteredOut,
@@ -46,14 +47,31 @@ pub enum TrialKind {
     Deviations,
 }
 
+impl TrialKind {
+    /// The case it belongs to, if it is a case's.
+    pub fn case(self) -> Option<usize> {
+        match self {
+            TrialKind::Rule { case, .. }
+            | TrialKind::Snapshot { case }
+            | TrialKind::Invariants { case, .. } => Some(case),
+            TrialKind::Restore | TrialKind::RunInvariants { .. } | TrialKind::Deviations => None,
+        }
+    }
+}
+
 /// One trial, named as libtest will show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrialSpec {
     pub name: String,
     pub level: Level,
     pub kind: TrialKind,
-    /// Whether the filter selects it and it is not an ignored SHOULD trial, i.e. it will execute.
+    /// Whether it executes: the filter selects it (counted, or as advice). A SHOULD rule is
+    /// judged in every run that has its responses; the plan is the same with or without
+    /// `--include-ignored`.
     pub selected: bool,
+    /// Whether its outcome counts (decides the verdict and the exit code): not an ignored SHOULD
+    /// trial.
+    pub counts: bool,
     /// Whether the filter leaves it out of the report entirely.
     pub filtered_out: bool,
 }
@@ -66,7 +84,7 @@ pub struct Plan {
     pub invariants: Arc<Invariants>,
     /// Sorted by name.
     pub trials: Vec<TrialSpec>,
-    /// Indexes of the cases that have at least one selected trial.
+    /// Indexes of the cases that have at least one selected trial (counted or advice).
     pub run_cases: Vec<usize>,
     pub run_restore: bool,
 }
@@ -91,6 +109,22 @@ impl Plan {
             })
             .collect();
         if cases.len() < 2 { Vec::new() } else { cases }
+    }
+
+    /// The selected core cases (a valid switch, a foreign profile, a bad token) whose outcomes
+    /// count: without them the run can give no conformance verdict.
+    pub fn counted_core_cases(&self) -> Vec<usize> {
+        self.run_cases
+            .iter()
+            .copied()
+            .filter(|&ci| {
+                self.cases[ci].core
+                    && self
+                        .trials
+                        .iter()
+                        .any(|t| t.counts && t.kind.case() == Some(ci))
+            })
+            .collect()
     }
 
     /// The trial index of each (case, step, rule), for the runner to file verdicts.
@@ -177,7 +211,8 @@ pub fn build(
             name,
             level,
             kind,
-            selected: selection == Selection::Run,
+            selected: selection != Selection::FilteredOut,
+            counts: selection == Selection::Run,
             filtered_out: selection == Selection::FilteredOut,
         }
     };

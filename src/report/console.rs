@@ -16,7 +16,7 @@ use super::RunInfo;
 use super::output::Output;
 use super::text::{DIFF_HEADING, DIFF_INDENT, failure_text, ignored_word, short_message};
 use crate::case::Level;
-use crate::judge::{Failure, Ignored, Judgement, Status, TrialOutcome};
+use crate::judge::{Failure, Judgement, NotJudged, Reason, Status, TrialOutcome, Verdict};
 use crate::plan::{Cost, Plan, Selection};
 use crate::record::RunReport;
 
@@ -181,17 +181,30 @@ pub fn print(
              restored. See restore::original_default_restored above for the command that restores it by hand.",
         );
     }
-    if let Some(why) = &judgement.incomplete {
+    if let Verdict::NoVerdict(why) = &judgement.verdict
+        && !report.interrupted
+    {
         output.err(&format!(
             "error: target {} gives no conformance verdict: {why}",
             report.base_url
         ));
     }
-    if judgement.summary.must_not_judged > 0 {
+    if judgement.summary.must_not_judged > 0 && !matches!(judgement.verdict, Verdict::NoVerdict(_))
+    {
         output.err(&format!(
-            "note: {} MUST trial(s) were not judged against this target, so the trials that passed \
-             do not cover them: {}",
+            "note: {} MUST trial{} not judged against this target, so the trials that passed do \
+             not cover {}: {}",
             judgement.summary.must_not_judged,
+            if judgement.summary.must_not_judged == 1 {
+                " was"
+            } else {
+                "s were"
+            },
+            if judgement.summary.must_not_judged == 1 {
+                "it"
+            } else {
+                "them"
+            },
             not_judged_reasons(judgement)
         ));
     }
@@ -212,14 +225,18 @@ pub fn print(
     Ok(())
 }
 
-/// Why MUST trials were not judged, grouped: `needs foreign_profile_id: pass … (20); not run: … (4)`.
+/// Why MUST trials were not judged, grouped: `needs a fixture: needs foreign_profile_id: … (20)`.
 fn not_judged_reasons(judgement: &Judgement) -> String {
     let mut reasons: Vec<(String, usize)> = Vec::new();
     for o in judgement.outcomes.iter().filter(|o| o.level == Level::Must) {
         let reason = match &o.status {
-            Status::Ignored(Ignored::MissingFixture(why)) => why.clone(),
-            Status::Failed(Failure::NotRun(why)) => format!("not run: {why}"),
-            Status::Failed(Failure::Unusable(why)) => format!("target unusable: {why}"),
+            Status::NotJudged(
+                why @ (NotJudged::NeedsFixture(_)
+                | NotJudged::Interrupted(_)
+                | NotJudged::Unusable(_)),
+            ) => super::text::not_judged_message(why)
+                .trim_start_matches("not judged: ")
+                .to_string(),
             _ => continue,
         };
         match reasons.iter_mut().find(|(r, _)| *r == reason) {
@@ -240,7 +257,7 @@ pub fn render(plan: &Plan, judgement: &Judgement, format: FormatSetting, color: 
     let shown: Vec<&TrialOutcome> = judgement
         .outcomes
         .iter()
-        .filter(|o| o.status != Status::FilteredOut)
+        .filter(|o| !o.status.is_deselected())
         .collect();
     let mut text = Text {
         buf: String::new(),
@@ -281,58 +298,68 @@ impl Text {
     }
 }
 
-/// `ok`, `FAILED`, `ignored` or `ignored (reason)`, coloured as libtest does.
+/// `ok`, `FAILED` or `ignored, <reason>` (as libtest prints `#[ignore = "reason"]`), coloured
+/// as libtest does.
 fn outcome_word(sink: &Text, status: &Status) -> String {
     match status {
         Status::Passed(_) => sink.styled("ok", AnsiColor::Green),
         Status::Failed(_) => sink.styled("FAILED", AnsiColor::Red),
-        Status::FilteredOut => sink.styled("ignored", AnsiColor::Yellow),
-        // As libtest prints `#[ignore = "reason"]`: `ignored, reason`.
-        Status::Ignored(why) => sink.styled(
+        Status::NotJudged(why) => sink.styled(
             &format!("ignored, {}", ignored_word(why)),
             AnsiColor::Yellow,
         ),
     }
 }
 
-/// The line after libtest's `test result:`: the verdict by level, and what was not judged.
-fn verdict_line(sink: &Text, s: &crate::judge::Summary) -> String {
-    let failed = |n: usize| {
-        let text = format!("{n} failed");
-        if n > 0 {
-            sink.styled(&text, AnsiColor::Red)
-        } else {
-            text
-        }
-    };
-    let mut line = format!(
-        "verdict: MUST {} passed, {}; SHOULD {} passed, {}",
-        s.must_passed,
-        failed(s.must_failed),
-        s.should_passed,
-        failed(s.should_failed),
-    );
-    if s.should_ignored > 0 {
-        line.push_str(&format!(
-            ", {} not run (SHOULD rules run with --include-ignored)",
-            s.should_ignored
-        ));
-    }
-    let not_judged = format!("{} not judged", s.not_judged);
-    line.push_str("; ");
-    line.push_str(&if s.not_judged > 0 {
-        sink.styled(&not_judged, AnsiColor::Yellow)
+/// The lines after libtest's `test result:`, the same words every sink uses: the verdict (led
+/// by the MUST rules), the advice of the SHOULD rules, and what was not judged.
+pub fn verdict_lines(judgement: &Judgement) -> Vec<String> {
+    let s = &judgement.summary;
+    let mut lines = Vec::new();
+    let must = format!("MUST {} passed, {} failed", s.must_passed, s.must_failed);
+    let should = if judgement.should_counted {
+        format!(
+            "; SHOULD (counted) {} passed, {} failed",
+            s.should_passed, s.should_failed
+        )
     } else {
-        not_judged
+        String::new()
+    };
+    lines.push(match &judgement.verdict {
+        Verdict::Conforms => format!("verdict: conforms: every MUST rule judged holds ({must}{should})"),
+        Verdict::DoesNotConform if s.must_failed > 0 => format!(
+            "verdict: does not conform: {} MUST trial{} failed ({must}{should})",
+            s.must_failed,
+            plural(s.must_failed)
+        ),
+        Verdict::DoesNotConform => format!(
+            "verdict: fails when SHOULD rules count: every MUST rule judged holds, but {} counted SHOULD trial{} failed ({must}{should})",
+            s.should_failed,
+            plural(s.should_failed)
+        ),
+        Verdict::NoVerdict(why) => format!("verdict: no verdict: {why} ({must}{should})"),
     });
-    if s.known_deviations > 0 {
-        line.push_str(&format!(
-            "; {} known deviation{}",
-            s.known_deviations,
-            if s.known_deviations == 1 { "" } else { "s" }
-        ));
+    let advised = s.advice_followed + s.advice_not_followed.len();
+    if advised > 0 {
+        lines.push(if s.advice_not_followed.is_empty() {
+            format!(
+                "advice: every SHOULD rule judged is followed ({advised}; not counted, --include-ignored counts them)"
+            )
+        } else {
+            format!(
+                "advice: {} SHOULD rule{} not followed (not counted, --include-ignored counts them): {}",
+                s.should_rules_not_followed.len(),
+                plural(s.should_rules_not_followed.len()),
+                s.should_rules_not_followed
+                    .iter()
+                    .map(|(rule, n)| format!("{rule} ({n} trial{})", plural(*n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
     }
-    line
+    lines.push(format!("not judged: {}", s.not_judged_words()));
+    lines
 }
 
 /// A failure block with its unified diff coloured as `git diff` colours one (on a terminal).
@@ -423,23 +450,54 @@ fn text_lines(
             sink.line(&format!("    {}", o.name));
         }
     }
+    let advice: Vec<&&TrialOutcome> = shown
+        .iter()
+        .filter(|o| o.status.not_followed().is_some())
+        .collect();
+    if !advice.is_empty() {
+        sink.line("");
+        sink.line(
+            "SHOULD rules not followed (advice, not counted; --include-ignored counts them):",
+        );
+        sink.line("");
+        for o in &advice {
+            sink.line(&format!("---- {} ----", o.name));
+            if let Some(text) = failure_text(plan, o) {
+                let text = coloured_diff(sink, &text);
+                sink.line(&text);
+            }
+            sink.line("");
+        }
+    }
     let s = &judgement.summary;
-    let result = if s.failed > 0 {
-        sink.styled("FAILED", AnsiColor::Red)
-    } else {
+    // The word follows the exit code: stdout and the exit code never disagree.
+    let result = if judgement.exit_code == crate::exit::OK {
         sink.styled("ok", AnsiColor::Green)
+    } else {
+        sink.styled("FAILED", AnsiColor::Red)
     };
     sink.line("");
     sink.line(&format!(
         "test result: {result}. {} passed; {} failed; {} ignored; 0 measured; {} filtered out; finished in {:.2}s",
         s.passed,
         s.failed,
-        s.ignored,
-        s.filtered_out,
+        s.ignored(),
+        s.filtered_out(),
         s.duration.as_secs_f64()
     ));
-    let verdict = verdict_line(sink, s);
-    sink.line(&verdict);
+    for (i, line) in verdict_lines(judgement).into_iter().enumerate() {
+        let color = match (&judgement.verdict, i) {
+            (Verdict::Conforms, 0) => Some(AnsiColor::Green),
+            (Verdict::DoesNotConform, 0) => Some(AnsiColor::Red),
+            (Verdict::NoVerdict(_), 0) => Some(AnsiColor::Yellow),
+            _ => None,
+        };
+        let line = match color {
+            Some(c) => sink.styled(&line, c),
+            None => line,
+        };
+        sink.line(&line);
+    }
     sink.line("");
 }
 
@@ -454,7 +512,7 @@ fn json_lines(sink: &mut Text, plan: &Plan, shown: &[&TrialOutcome], judgement: 
             "event": match o.status {
                 Status::Passed(_) => "ok",
                 Status::Failed(_) => "failed",
-                Status::Ignored(_) | Status::FilteredOut => "ignored",
+                Status::NotJudged(_) => "ignored",
             },
             "level": match o.level {
                 Level::Must => "must",
@@ -468,35 +526,56 @@ fn json_lines(sink: &mut Text, plan: &Plan, shown: &[&TrialOutcome], judgement: 
                 event["failure"] = json!(match failure {
                     Failure::Violation(_) => "violation",
                     Failure::Broken(_) => "broken",
-                    Failure::NotRun(_) | Failure::Unusable(_) => "not_run",
+                    Failure::NotRun(_) => "not_run",
                 });
                 event["message"] = json!(message);
                 if let Some(text) = failure_text(plan, o) {
                     event["stdout"] = json!(text + "\n");
                 }
             }
-            Status::Ignored(_) => event["reason"] = json!(message),
+            Status::NotJudged(why) => {
+                event["reason"] = json!(message);
+                event["not_judged"] = json!(why.reason().key());
+                if let NotJudged::ShouldNotCounted(advice) = why {
+                    event["advice"] = json!(match advice {
+                        crate::judge::Advice::Followed(_) => "followed",
+                        crate::judge::Advice::NotFollowed(_) => "not_followed",
+                        crate::judge::Advice::Unknown(_) => "unknown",
+                    });
+                    if let Some(text) = failure_text(plan, o) {
+                        event["stdout"] = json!(text + "\n");
+                    }
+                }
+            }
             Status::Passed(Some(_)) => event["note"] = json!(message),
-            Status::Passed(None) | Status::FilteredOut => {}
+            Status::Passed(None) => {}
         }
         sink.line(&event.to_string());
     }
     let s = &judgement.summary;
+    let not_judged: serde_json::Map<String, serde_json::Value> = Reason::ALL
+        .iter()
+        .map(|r| (r.key().to_string(), json!(s.not_judged(*r))))
+        .collect();
     sink.line(
         &json!({
             "type": "suite",
-            "event": if s.failed > 0 { "failed" } else { "ok" },
+            "event": if judgement.exit_code == crate::exit::OK { "ok" } else { "failed" },
             "passed": s.passed,
             "failed": s.failed,
-            "ignored": s.ignored,
+            "ignored": s.ignored(),
             "measured": 0,
-            "filtered_out": s.filtered_out,
+            "filtered_out": s.filtered_out(),
+            "verdict": judgement.verdict.key(),
+            "verdict_text": verdict_lines(judgement).join("\n"),
             "must_passed": s.must_passed,
             "must_failed": s.must_failed,
             "should_passed": s.should_passed,
             "should_failed": s.should_failed,
             "must_not_judged": s.must_not_judged,
-            "not_judged": s.not_judged,
+            "not_judged": s.not_judged_total(),
+            "not_judged_by_reason": not_judged,
+            "should_not_followed": s.advice_not_followed,
             "exec_time": s.duration.as_secs_f64(),
         })
         .to_string(),

@@ -13,7 +13,7 @@ use super::RunInfo;
 use super::output::Output;
 use super::text::{body_text, failure_text, ignored_word};
 use crate::case::Level;
-use crate::judge::{Judgement, Status, TrialOutcome};
+use crate::judge::{Judgement, Reason, Status, TrialOutcome, Verdict};
 use crate::plan::{Plan, TrialKind};
 use crate::record::{ExchangeRecord, curl_for};
 
@@ -49,7 +49,6 @@ pub fn render(
 ) -> String {
     let text = |s: &str| html_escape::encode_text(&redact(s)).into_owned();
     let s = &judgement.summary;
-    let passed = s.failed == 0;
     let mut page = String::new();
     let title = format!("nexudus-conformance — {}", info.target_label);
     let _ = writeln!(
@@ -59,40 +58,55 @@ pub fn render(
          <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
         text(&title)
     );
+    let (class, badge) = match &judgement.verdict {
+        Verdict::Conforms => ("ok", "CONFORMS"),
+        Verdict::DoesNotConform => ("failed", "DOES NOT CONFORM"),
+        Verdict::NoVerdict(_) => ("none", "NO VERDICT"),
+    };
     let _ = writeln!(
         page,
-        "<header><h1>{}</h1><p class=\"result {}\">{}</p></header>",
+        "<header><h1>{}</h1><p class=\"result {class}\">{badge}</p></header>",
         text(&title),
-        if passed { "ok" } else { "failed" },
-        if passed { "PASSED" } else { "FAILED" }
     );
 
-    // The summary: the verdict by level, then the run.
-    page.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"counts\">\n");
-    page.push_str("<tr><th></th><th>passed</th><th>failed</th><th>not run</th></tr>\n");
-    let _ = writeln!(
-        page,
-        "<tr><th>MUST</th><td>{}</td><td class=\"{}\">{}</td><td>–</td></tr>",
-        s.must_passed,
-        if s.must_failed > 0 { "failed" } else { "" },
-        s.must_failed
+    // The summary: the verdict in the console's words, the counts by level, what was not judged.
+    page.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n");
+    for line in super::console::verdict_lines(judgement) {
+        let _ = writeln!(page, "<p class=\"verdict\">{}</p>", text(&line));
+    }
+    page.push_str("<table class=\"counts\">\n");
+    page.push_str("<tr><th></th><th>passed</th><th>failed</th><th>not judged</th></tr>\n");
+    let not_judged_at = |level: Level| {
+        judgement
+            .outcomes
+            .iter()
+            .filter(|o| o.level == level && matches!(o.status, Status::NotJudged(_)))
+            .count()
+    };
+    for (name, level, passed, failed) in [
+        ("MUST", Level::Must, s.must_passed, s.must_failed),
+        ("SHOULD", Level::Should, s.should_passed, s.should_failed),
+    ] {
+        let _ = writeln!(
+            page,
+            "<tr><th>{name}</th><td>{passed}</td><td class=\"{}\">{failed}</td><td>{}</td></tr>",
+            if failed > 0 { "failed" } else { "" },
+            not_judged_at(level)
+        );
+    }
+    page.push_str(
+        "</table>\n<table class=\"reasons\">\n<tr><th>not judged, by reason</th><th></th></tr>\n",
     );
+    for reason in Reason::ALL {
+        let n = s.not_judged(reason);
+        if n > 0 {
+            let _ = writeln!(page, "<tr><td>{}</td><td>{n}</td></tr>", reason.words());
+        }
+    }
     let _ = writeln!(
         page,
-        "<tr><th>SHOULD</th><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>\n</table>",
-        s.should_passed,
-        if s.should_failed > 0 { "failed" } else { "" },
-        s.should_failed,
-        s.should_ignored
-    );
-    let _ = writeln!(
-        page,
-        "<p>{} not judged (a fixture missing, a step not run, a baseline recorded); {} known \
-         deviation{}; {} filtered out.</p>",
-        s.not_judged,
-        s.known_deviations,
-        if s.known_deviations == 1 { "" } else { "s" },
-        s.filtered_out
+        "<tr><th>in all</th><th>{}</th></tr>\n</table>",
+        s.not_judged_total()
     );
     page.push_str("<table class=\"run\">\n");
     for (key, value) in [
@@ -118,17 +132,12 @@ pub fn render(
     order.sort_by_key(|(name, trials)| (!trials.iter().any(|o| o.failed()), (*name).clone()));
     page.push_str("<nav><h2>Cases</h2><ul>\n");
     for (name, trials) in &order {
-        let failed = trials.iter().filter(|o| o.failed()).count();
+        let (class, word) = case_word(trials);
         let _ = writeln!(
             page,
-            "<li><a href=\"#case-{0}\">{0}</a> <span class=\"{1}\">{2}</span></li>",
+            "<li><a href=\"#case-{0}\">{0}</a> <span class=\"{class}\">{1}</span></li>",
             text(name),
-            if failed > 0 { "failed" } else { "ok" },
-            if failed > 0 {
-                format!("{failed} failed")
-            } else {
-                "ok".into()
-            }
+            text(&word)
         );
     }
     page.push_str("</ul></nav>\n");
@@ -203,7 +212,7 @@ pub fn render(
 fn by_case<'a>(plan: &Plan, judgement: &'a Judgement) -> BTreeMap<String, Vec<&'a TrialOutcome>> {
     let mut groups: BTreeMap<String, Vec<&TrialOutcome>> = BTreeMap::new();
     for o in &judgement.outcomes {
-        if o.status == Status::FilteredOut {
+        if o.status.is_deselected() {
             continue;
         }
         let case = match o.kind {
@@ -228,8 +237,33 @@ fn outcome_word(o: &TrialOutcome) -> (&'static str, String) {
     match &o.status {
         Status::Passed(_) => ("ok", "passed".into()),
         Status::Failed(_) => ("failed", "FAILED".into()),
-        Status::Ignored(why) => ("ignored", format!("ignored, {}", ignored_word(why))),
-        Status::FilteredOut => ("ignored", "filtered out".into()),
+        Status::NotJudged(why) if o.status.not_followed().is_some() => {
+            ("advice", ignored_word(why))
+        }
+        Status::NotJudged(why) => ("ignored", ignored_word(why)),
+    }
+}
+
+/// A case's word in the index: `2 failed`, `ok` (something passed, nothing failed), or `not
+/// judged` when none of its trials was judged — never `ok`.
+fn case_word(trials: &[&TrialOutcome]) -> (&'static str, String) {
+    let failed = trials.iter().filter(|o| o.failed()).count();
+    let passed = trials
+        .iter()
+        .filter(|o| matches!(o.status, Status::Passed(_)))
+        .count();
+    let advice = trials
+        .iter()
+        .filter(|o| o.status.not_followed().is_some())
+        .count();
+    if failed > 0 {
+        ("failed", format!("{failed} failed"))
+    } else if passed == 0 {
+        ("ignored", "not judged".into())
+    } else if advice > 0 {
+        ("advice", format!("ok, {advice} SHOULD not followed"))
+    } else {
+        ("ok", "ok".into())
     }
 }
 
@@ -280,7 +314,11 @@ header{display:flex;align-items:center;gap:1rem;border-bottom:1px solid #d0d7de}
 h1{font-size:1.4rem;margin:.6rem 0}
 h2{font-size:1.15rem;margin:1.4rem 0 .4rem}
 .result{font-weight:700;padding:.15rem .6rem;border-radius:4px;color:#fff}
-.result.ok{background:#1a7f37}.result.failed{background:#cf222e}
+.result.ok{background:#1a7f37}.result.failed{background:#cf222e}.result.none{background:#9a6700}
+.verdict{margin:.2rem 0}
+span.advice,tr.advice td:nth-child(3){color:#9a6700}
+tr.advice pre{border-left:3px solid #d4a72c}
+span.ignored{color:#6e7781}
 table{border-collapse:collapse;margin:.4rem 0}
 th,td{text-align:left;padding:.2rem .7rem;border-bottom:1px solid #eaeef2;vertical-align:top}
 table.counts td{text-align:right;min-width:4rem}

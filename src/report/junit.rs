@@ -7,7 +7,7 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 use super::RunInfo;
 use super::output::Output;
 use super::text::{failure_text, short_message};
-use crate::judge::{Failure, Ignored, Judgement, Status};
+use crate::judge::{Failure, Judgement, Reason, Status};
 use crate::plan::Plan;
 
 /// The JUnit XML of a judged run (unredacted).
@@ -21,28 +21,54 @@ pub fn render(plan: &Plan, judgement: &Judgement, info: &RunInfo) -> Result<Stri
     suite.add_property(Property::new("target_kind", info.target_kind.as_str()));
     suite.add_property(Property::new("harness_version", env!("CARGO_PKG_VERSION")));
     suite.set_time(judgement.summary.duration);
+    // The run's verdict and counts, in the words every sink uses.
+    let s = &judgement.summary;
+    suite.add_property(Property::new("verdict", judgement.verdict.key()));
+    suite.add_property(Property::new(
+        "verdict_text",
+        super::console::verdict_lines(judgement).join("\n").as_str(),
+    ));
+    suite.add_property(Property::new(
+        "not_judged",
+        s.not_judged_total().to_string().as_str(),
+    ));
+    for reason in Reason::ALL {
+        let n = s.not_judged(reason);
+        if n > 0 {
+            suite.add_property(Property::new(
+                format!("not_judged.{}", reason.key()).as_str(),
+                n.to_string().as_str(),
+            ));
+        }
+    }
     for o in &judgement.outcomes {
         let status = match &o.status {
-            Status::FilteredOut => continue,
+            // Deselected trials are not in the report, as libtest and nextest leave them out.
+            _ if o.status.is_deselected() => continue,
             Status::Passed(_) => TestCaseStatus::success(),
-            Status::Ignored(why) => {
-                let mut s = TestCaseStatus::skipped();
-                let kind = match why {
-                    Ignored::KnownDeviation(_) => Some("known deviation"),
-                    Ignored::Baseline(_) => Some("baseline recorded"),
-                    Ignored::ShouldRule | Ignored::MissingFixture(_) => None,
-                };
-                if let Some(kind) = kind {
-                    s.set_type(kind);
+            // Skipped, with the reason as its type: GitLab and GitHub's JUnit reporters list
+            // skipped tests with their message and never count them as failures, so a SHOULD
+            // rule not followed is visible without failing the job.
+            Status::NotJudged(why) => {
+                let mut skipped = TestCaseStatus::skipped();
+                skipped.set_type(match why.reason() {
+                    Reason::ShouldNotCounted => match o.status.not_followed() {
+                        Some(_) => "SHOULD not followed",
+                        None => Reason::ShouldNotCounted.words(),
+                    },
+                    other => other.words(),
+                });
+                skipped.set_message(short_message(&o.status));
+                if let Some(text) = failure_text(plan, o) {
+                    skipped.set_description(text);
                 }
-                s.set_message(short_message(&o.status));
-                s
+                skipped
             }
             Status::Failed(failure) => {
                 let (kind, ty) = match failure {
                     Failure::Violation(_) => (NonSuccessKind::Failure, "violation"),
                     Failure::Broken(_) => (NonSuccessKind::Error, "broken"),
-                    Failure::NotRun(_) | Failure::Unusable(_) => (NonSuccessKind::Error, "not run"),
+                    Failure::NotRun(_) => (NonSuccessKind::Error, "not run"),
                 };
                 let mut s = TestCaseStatus::non_success(kind);
                 s.set_type(ty);

@@ -6,47 +6,65 @@ use super::RunInfo;
 use super::output::Output;
 use super::text::short_message;
 use crate::case::Level;
-use crate::judge::{Failure, Ignored, Judgement, Status};
-use crate::manifest::{FailureKind, Manifest, ManifestTarget, ManifestTrial, Outcome, Summary};
+use crate::judge::{Advice, Failure, Judgement, NotJudged, Reason, Status};
+use crate::manifest::{
+    AdviceKind, FailureKind, Manifest, ManifestTarget, ManifestTrial, Outcome, Summary,
+};
 
 /// The manifest of a judged run; `exit_code` is the code the process ends with.
 pub fn build(judgement: &Judgement, info: &RunInfo, exit_code: u8) -> Manifest {
-    let mut summary = Summary::default();
+    let s = &judgement.summary;
+    let summary = Summary {
+        verdict: judgement.verdict.key().into(),
+        verdict_text: super::console::verdict_lines(judgement).join("\n"),
+        passed: s.passed,
+        failed: s.failed,
+        not_judged: s.not_judged_total(),
+        not_judged_by_reason: Reason::ALL
+            .iter()
+            .filter(|r| s.not_judged(**r) > 0)
+            .map(|r| (r.key().to_string(), s.not_judged(*r)))
+            .collect(),
+        should_not_followed: s.advice_not_followed.clone(),
+    };
     let trials = judgement
         .outcomes
         .iter()
         .map(|o| {
-            let (outcome, failure) = match &o.status {
-                Status::FilteredOut => (Outcome::FilteredOut, None),
-                Status::Passed(_) => (Outcome::Passed, None),
-                Status::Ignored(Ignored::ShouldRule) => (Outcome::Ignored, None),
-                Status::Ignored(Ignored::MissingFixture(_)) => (Outcome::Skipped, None),
-                Status::Ignored(Ignored::KnownDeviation(_)) => (Outcome::KnownDeviation, None),
-                Status::Ignored(Ignored::Baseline(_)) => (Outcome::Baseline, None),
+            let (outcome, failure, reason, advice) = match &o.status {
+                Status::Passed(_) => (Outcome::Passed, None, None, None),
                 Status::Failed(f) => (
                     Outcome::Failed,
                     Some(match f {
                         Failure::Violation(_) => FailureKind::Violation,
                         Failure::Broken(_) => FailureKind::Broken,
-                        Failure::NotRun(_) | Failure::Unusable(_) => FailureKind::NotRun,
+                        Failure::NotRun(_) => FailureKind::NotRun,
                     }),
+                    None,
+                    None,
+                ),
+                Status::NotJudged(why) => (
+                    Outcome::NotJudged,
+                    None,
+                    Some(why.reason().key().to_string()),
+                    match why {
+                        NotJudged::ShouldNotCounted(Advice::Followed(_)) => {
+                            Some(AdviceKind::Followed)
+                        }
+                        NotJudged::ShouldNotCounted(Advice::NotFollowed(_)) => {
+                            Some(AdviceKind::NotFollowed)
+                        }
+                        NotJudged::ShouldNotCounted(Advice::Unknown(_)) => {
+                            Some(AdviceKind::Unknown)
+                        }
+                        _ => None,
+                    },
                 ),
             };
-            match outcome {
-                Outcome::Passed => summary.passed += 1,
-                Outcome::Failed => summary.failed += 1,
-                Outcome::Ignored => summary.ignored += 1,
-                Outcome::Skipped => summary.skipped += 1,
-                Outcome::KnownDeviation => summary.known_deviations += 1,
-                Outcome::Baseline => summary.baselines += 1,
-                Outcome::FilteredOut => summary.filtered_out += 1,
-            }
             let message = match &o.status {
-                Status::Failed(_)
-                | Status::Ignored(
-                    Ignored::MissingFixture(_) | Ignored::KnownDeviation(_) | Ignored::Baseline(_),
-                ) => Some(short_message(&o.status)).filter(|m| !m.is_empty()),
-                _ => None,
+                Status::Passed(_) => None,
+                _ if o.status.is_deselected() => None,
+                _ => Some(short_message(&o.status)).filter(|m| !m.is_empty()),
             };
             ManifestTrial {
                 name: o.name.clone(),
@@ -57,6 +75,8 @@ pub fn build(judgement: &Judgement, info: &RunInfo, exit_code: u8) -> Manifest {
                 },
                 outcome,
                 failure,
+                reason,
+                advice,
                 duration_ms: millis(o.duration),
                 message,
             }

@@ -2,8 +2,9 @@
 //! expected/actual, the exchange and a `curl` that repeats it) and its one-line message. Pure: the
 //! sinks redact what they write.
 
+use crate::check::Finding;
 use crate::check::media_type;
-use crate::judge::{Failure, Ignored, Status, TrialOutcome};
+use crate::judge::{Advice, Failure, NotJudged, Status, TrialOutcome};
 use crate::plan::{Plan, TrialKind};
 use crate::record::{ExchangeRecord, curl_for};
 use crate::redact::mask_json;
@@ -14,25 +15,42 @@ const BODY_EXCERPT: usize = 600;
 /// One line for a manifest, a JUnit message or a JSON event: expected vs actual, or the reason.
 pub fn short_message(status: &Status) -> String {
     match status {
-        Status::Failed(Failure::Violation(f)) => {
-            format!("expected {}, got {}", f.expected, f.actual)
-        }
+        Status::Failed(Failure::Violation(f)) => expected_got(f),
         Status::Failed(Failure::Broken(why)) => format!("could not judge: {why}"),
         Status::Failed(Failure::NotRun(why)) => format!("not run: {why}"),
-        Status::Failed(Failure::Unusable(why)) => format!("target unusable: {why}"),
-        Status::Ignored(why) => ignored_reason(why),
+        Status::NotJudged(why) => not_judged_message(why),
         Status::Passed(note) => note.clone().unwrap_or_default(),
-        Status::FilteredOut => String::new(),
     }
 }
 
-/// Why a trial is ignored, as the console and JUnit say it.
-pub fn ignored_reason(why: &Ignored) -> String {
-    match why {
-        Ignored::ShouldRule => "SHOULD rule, ignored (run with --include-ignored)".into(),
-        Ignored::MissingFixture(why) => why.clone(),
-        Ignored::KnownDeviation(why) => format!("known deviation: {why}"),
-        Ignored::Baseline(why) => why.clone(),
+fn expected_got(f: &Finding) -> String {
+    format!("expected {}, got {}", f.expected, f.actual)
+}
+
+/// `not judged: <reason>` and what it rests on, as every sink says it.
+pub fn not_judged_message(why: &NotJudged) -> String {
+    let words = why.reason().words();
+    let detail = match why {
+        NotJudged::ShouldNotCounted(advice) => return advice_words(advice),
+        NotJudged::Deselected => return format!("not judged: {words}"),
+        NotJudged::NeedsFixture(d)
+        | NotJudged::Interrupted(d)
+        | NotJudged::Baseline(d)
+        | NotJudged::KnownDeviation(d)
+        | NotJudged::Unusable(d) => d,
+    };
+    format!("not judged: {words}: {detail}")
+}
+
+/// A SHOULD rule's advice: `SHOULD rule followed`, `SHOULD rule not followed: expected …`.
+pub fn advice_words(advice: &Advice) -> String {
+    match advice {
+        Advice::Followed(_) => "SHOULD rule followed (not counted)".into(),
+        Advice::NotFollowed(f) => format!(
+            "SHOULD rule not followed (not counted): {}",
+            expected_got(f)
+        ),
+        Advice::Unknown(why) => format!("SHOULD rule, could not be judged (not counted): {why}"),
     }
 }
 
@@ -40,19 +58,35 @@ pub fn ignored_reason(why: &Ignored) -> String {
 pub const DIFF_HEADING: &str = "diff:";
 pub const DIFF_INDENT: &str = "    ";
 
-/// Why a trial was not run, short enough for its `test … ... ignored, …` line and a report's
-/// outcome column.
-pub fn ignored_word(why: &Ignored) -> String {
+/// What a `test … ... ignored, …` line says after `ignored, `: the advice, or the reason.
+pub fn ignored_word(why: &NotJudged) -> String {
     match why {
-        Ignored::ShouldRule => "SHOULD rule".into(),
-        other => ignored_reason(other),
+        NotJudged::ShouldNotCounted(Advice::Followed(_)) => "SHOULD rule followed".into(),
+        NotJudged::ShouldNotCounted(Advice::NotFollowed(f)) => {
+            format!("SHOULD rule not followed: {}", expected_got(f))
+        }
+        NotJudged::ShouldNotCounted(Advice::Unknown(_)) => {
+            "SHOULD rule, could not be judged".into()
+        }
+        // The same for every trial: the verdict line says why.
+        NotJudged::Interrupted(_) | NotJudged::Unusable(_) | NotJudged::Deselected => {
+            format!("not judged: {}", why.reason().words())
+        }
+        other => not_judged_message(other),
     }
 }
 
-/// The failure block of a failed trial (unredacted; `None` for any other outcome).
+/// The failure block of a failed trial, or of a SHOULD rule not followed (advice) (unredacted;
+/// `None` for any other outcome).
 pub fn failure_text(plan: &Plan, outcome: &TrialOutcome) -> Option<String> {
-    let Status::Failed(failure) = &outcome.status else {
-        return None;
+    let advice;
+    let failure = match &outcome.status {
+        Status::Failed(failure) => failure,
+        Status::NotJudged(NotJudged::ShouldNotCounted(Advice::NotFollowed(f))) => {
+            advice = Failure::Violation(f.clone());
+            &advice
+        }
+        _ => return None,
     };
     let mut lines = Vec::new();
     lines.push(format!("rule:      {} [{}]", outcome.name, outcome.level));
@@ -107,7 +141,6 @@ pub fn failure_text(plan: &Plan, outcome: &TrialOutcome) -> Option<String> {
         }
         Failure::Broken(why) => lines.push(format!("could not judge: {why}")),
         Failure::NotRun(why) => lines.push(format!("not run:   {why}")),
-        Failure::Unusable(why) => lines.push(format!("not run:   target unusable: {why}")),
     }
     if let Some(record) = &outcome.exchange {
         lines.extend(exchange_lines(record));

@@ -141,11 +141,21 @@ pub(super) fn conclude(
     let invariant_records: Vec<TrialRecord> = job
         .invariant_trials
         .iter()
-        .map(|&(level, _)| match session.stop_reason() {
-            Some(why) if lists.is_empty() && responses.is_empty() => {
-                TrialRecord::bare(Observed::NotRun(why))
+        .map(|&(level, _)| {
+            let judged = (!lists.is_empty() || !responses.is_empty())
+                .then(|| invariants::judge(invariants, level, &lists, &responses, &vars, &bind));
+            match (session.stop_reason(), judged) {
+                // A breach found before the stop stands; a pass on part of the case's
+                // responses is no pass.
+                (Some(why), judged) => match judged {
+                    Some(r) if r.observed.is_failure() => r,
+                    _ => TrialRecord::bare(Observed::Stopped(why)),
+                },
+                (None, Some(r)) => r,
+                (None, None) => {
+                    invariants::judge(invariants, level, &lists, &responses, &vars, &bind)
+                }
             }
-            _ => invariants::judge(invariants, level, &lists, &responses, &vars, &bind),
         })
         .collect();
     let judged: Vec<&TrialRecord> = job

@@ -23,6 +23,9 @@ pub(super) struct Discovery {
     pub user: Option<i64>,
     /// The lists read: the primary user's, then the other user's if it was read.
     pub lists: Vec<std::sync::Arc<ExchangeRecord>>,
+    /// A read failed (the other user's list did not answer as a list): what it leaves missing
+    /// is the target's fault, which the cases go on to judge, not the account's.
+    pub read_failed: bool,
 }
 
 impl Discovery {
@@ -175,6 +178,7 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
             .collect(),
         ..Discovery::default()
     };
+    let mut read_failed = false;
     let mut missing = |fixture: Fixture, why: &str| {
         d.missing.insert(fixture, why.to_string());
     };
@@ -245,10 +249,13 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
                         );
                     }
                 }
-                Err(e) => missing(
-                    Fixture::Profile(Var::ForeignProfileId),
-                    &format!("the foreign token could not list profiles: {e}"),
-                ),
+                Err(e) => {
+                    missing(
+                        Fixture::Profile(Var::ForeignProfileId),
+                        &format!("the foreign token could not list profiles: {e}"),
+                    );
+                    read_failed = true;
+                }
             }
         } else {
             missing(
@@ -283,6 +290,7 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
     if creds.expired.is_none() {
         missing(Fixture::ExpiredToken, "pass --expired-token");
     }
+    d.read_failed = read_failed;
     // Ids far above the account's own, presumed to belong to nobody: the unknown id, and the
     // sweep's ids from it up.
     let unowned = |id: &i64| !own.contains(id) && Some(*id) != foreign;

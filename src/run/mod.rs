@@ -233,8 +233,12 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
             .await
             .map_err(|reason| session.stop_reason().unwrap_or(reason))?;
         let discovery = recover(&session, found).await?;
-        begin(plan, &session, &discovery, &mut report)?;
         let index = plan.trial_index();
+        if let Some(why) = begin(plan, &session, &discovery, &mut report)? {
+            // Nothing was written: only discovery's reads are judged.
+            report.incomplete = Some(why);
+            return Ok::<_, String>(index);
+        }
         let changed_state = schedule::run(plan, &session, &discovery, &index, &mut report).await;
         restore(
             plan,
@@ -321,7 +325,7 @@ fn begin(
     session: &Session,
     discovery: &Discovery,
     report: &mut RunReport,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     report.fixtures = discovery.describe();
     report.vars = discovery.vars.clone();
     let mut vars = discovery.vars.clone();
@@ -334,6 +338,34 @@ fn begin(
         discovery.sweep_ids.clone(),
         account::Accounts::from_lists(&discovery.lists),
     );
+    // What only discovery can know is found by its reads, before any write: a core case the
+    // account cannot run leaves no conformance verdict to give.
+    let missing: Vec<String> = plan
+        .counted_core_cases()
+        .into_iter()
+        .filter(|_| !discovery.read_failed)
+        .filter_map(|ci| {
+            let case = &plan.cases[ci];
+            let needs: Vec<String> = case
+                .fixtures
+                .iter()
+                .filter_map(|f| {
+                    discovery
+                        .missing
+                        .get(f)
+                        .map(|why| format!("needs {f}: {why}"))
+                })
+                .collect();
+            (!needs.is_empty()).then(|| format!("{} ({})", case.id, needs.join("; ")))
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Ok(Some(format!(
+            "the account cannot run the contract's core cases: {}; give the account what they \
+             need, or leave them out (--skip CASE) to judge the rest",
+            missing.join("; ")
+        )));
+    }
     let original = restore::original_id(session);
     if let Some(original) = original {
         let _ = session
@@ -357,7 +389,7 @@ fn begin(
              pass --journal PATH to a writable file"
         ));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// After the cases: the end-of-run check and restore of both accounts, and the journal's

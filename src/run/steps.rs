@@ -45,7 +45,8 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
     let vars = session.vars().cloned().unwrap_or_default();
     let mut out = CaseVerdicts::new();
     let mut exchanges = vec![None; case.steps.len()];
-    let mut skip: Option<String> = None;
+    // What the remaining steps' rules become: not run after a failure, or stopped.
+    let mut skip: Option<Observed> = None;
     let mut requests = 0;
     let mut changed_lists = Vec::new();
     let mut reads: Vec<Arc<ExchangeRecord>> = Vec::new();
@@ -56,14 +57,11 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
     let mut other_reads: Vec<Arc<ExchangeRecord>> = Vec::new();
     for (si, step) in case.steps.iter().enumerate() {
         if skip.is_none() {
-            skip = session.stop_reason();
+            skip = session.stop_reason().map(Observed::Stopped);
         }
-        if let Some(reason) = &skip {
+        if let Some(observed) = &skip {
             for ri in 0..step.rules.len() {
-                out.insert(
-                    (si, ri),
-                    TrialRecord::bare(Observed::NotRun(reason.clone())),
-                );
+                out.insert((si, ri), TrialRecord::bare(observed.clone()));
             }
             continue;
         }
@@ -112,13 +110,18 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
                 checked.sent
             }
             Err(why) => {
+                // A step cut off by a stop is not judged; one that could not be sent is broken.
+                let (observed, later) = match session.stop_reason() {
+                    Some(stop) => (Observed::Stopped(stop.clone()), Observed::Stopped(stop)),
+                    None => (
+                        Observed::Judged(Verdict::Broken(why.clone())),
+                        Observed::NotRun(format!("step `{}` could not be sent: {why}", step.name)),
+                    ),
+                };
                 for ri in 0..step.rules.len() {
-                    out.insert(
-                        (si, ri),
-                        TrialRecord::bare(Observed::Judged(Verdict::Broken(why.clone()))),
-                    );
+                    out.insert((si, ri), TrialRecord::bare(observed.clone()));
                 }
-                skip = Some(format!("step `{}` could not be sent: {why}", step.name));
+                skip = Some(later);
                 continue;
             }
         };
@@ -140,8 +143,8 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
         {
             answers.insert(step.name.clone(), crate::check::answer_of(response));
         }
-        if let Some(reason) = judge_step(step, si, &records, &step_vars, &bind, &mut out) {
-            skip = Some(reason);
+        if let Some(later) = judge_step(step, si, &records, &step_vars, &bind, &mut out) {
+            skip = Some(later);
         } else if !pending.is_empty() && step.vary.is_empty() && step.reads_own_list() {
             judge_changes(step, si, &pending, &vars, &mut out);
             pending.clear();
@@ -195,8 +198,8 @@ fn variations(
     ))
 }
 
-/// Judges every response of a step by every rule; returns why later steps must not run, if a
-/// request could not be completed.
+/// Judges every response of a step by every rule; returns what later steps' rules become, if a
+/// request could not be completed (not run), or was cut off by a stop (stopped: not judged).
 fn judge_step(
     step: &Step,
     si: usize,
@@ -204,7 +207,7 @@ fn judge_step(
     vars: &Vars,
     bind: &dyn Fn(&Vars, &ExchangeRecord) -> Vars,
     out: &mut CaseVerdicts,
-) -> Option<String> {
+) -> Option<Observed> {
     let n = records.len();
     let duration: Duration = records
         .iter()
@@ -228,22 +231,32 @@ fn judge_step(
             ),
             None => transport.to_string(),
         };
+        // The run stopped: say so, not that this step failed.
+        let (observed, later) = match transport {
+            TransportError::Cancelled(stop) => (
+                Observed::Stopped(stop.clone()),
+                Observed::Stopped(stop.clone()),
+            ),
+            _ => (
+                Observed::Judged(Verdict::Broken(why)),
+                Observed::NotRun(format!(
+                    "step `{}` could not be completed: {transport}",
+                    step.name
+                )),
+            ),
+        };
         for ri in 0..step.rules.len() {
             out.insert(
                 (si, ri),
                 TrialRecord {
-                    observed: Observed::Judged(Verdict::Broken(why.clone())),
+                    observed: observed.clone(),
                     exchange: Some(record.clone()),
                     duration,
                     notes: Vec::new(),
                 },
             );
         }
-        return Some(match transport {
-            // The run stopped: say so, not that this step failed.
-            TransportError::Cancelled(why) => why.clone(),
-            _ => format!("step `{}` could not be completed: {transport}", step.name),
-        });
+        return Some(later);
     }
     for (ri, rule) in step.rules.iter().enumerate() {
         let mut failing: Vec<(&Variation, Verdict, &Arc<ExchangeRecord>)> = Vec::new();

@@ -263,7 +263,14 @@ fn messages_point_the_right_way() {
     let plain = server.base_url();
     // https:// against a plain-HTTP server says which scheme to use.
     let tls = plain.replacen("http://", "https://", 1);
-    let run = harness(&args(&["--base-url", &tls, "--token", &token]));
+    let run = harness(&args(&[
+        "--base-url",
+        &tls,
+        "--token",
+        &token,
+        "--foreign-profile-id",
+        "2201",
+    ]));
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(
         run.stderr.contains(&format!(
@@ -274,7 +281,14 @@ fn messages_point_the_right_way() {
     );
     // A base URL's path prefix is part of every URL a message shows.
     let prefixed = format!("{plain}/tenant/x");
-    let run = harness(&args(&["--base-url", &prefixed, "--token", &token]));
+    let run = harness(&args(&[
+        "--base-url",
+        &prefixed,
+        "--token",
+        &token,
+        "--foreign-profile-id",
+        "2201",
+    ]));
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(
         run.stderr.contains(&format!(

@@ -96,7 +96,8 @@ fn sign_in_errors_exit_3_and_say_what_to_do() {
         ),
     ];
     for (extra, fragment) in table {
-        let mut a = args(&["--base-url", &url]);
+        // The other user's profile id stands in for a second sign-in.
+        let mut a = args(&["--base-url", &url, "--foreign-profile-id", "2201"]);
         a.extend(args(extra));
         let run = harness(&a);
         assert_eq!(run.code, 3, "{extra:?}: {}", run.all_output());
@@ -122,6 +123,8 @@ fn sign_in_errors_exit_3_and_say_what_to_do() {
         PASSWORD,
         "--totp",
         "246810",
+        "--foreign-profile-id",
+        "2201",
     ]));
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(
@@ -129,9 +132,18 @@ fn sign_in_errors_exit_3_and_say_what_to_do() {
         "{}",
         run.stderr
     );
+    // Found by discovery's reads, before any write: nothing else was sent.
     assert!(
+        run.stdout.contains(
+            "verdict: no verdict: the account cannot run the contract's core cases: bad_token"
+        ),
+        "{}",
         run.stdout
-            .contains("ignored, needs target_profile_id: the account has no second active profile"),
+    );
+    assert!(
+        run.stdout.contains(
+            "ignored, not judged: needs a fixture: not run: the account cannot run a core case"
+        ),
         "{}",
         run.stdout
     );
@@ -207,9 +219,21 @@ fn interrupting_restores_the_account() {
             Some(1101),
             "{point}: the account is restored"
         );
+        // Interrupted is not failed: no trial reads FAILED, the cut-off ones say why.
+        assert!(
+            !run.trials().iter().any(|(_, outcome)| outcome == "FAILED"),
+            "{point}: {}",
+            run.stdout
+        );
         if *point == "after the switch took effect" {
             assert!(
-                run.stdout.contains("not run:   the run was interrupted"),
+                run.stdout.contains("ignored, not judged: interrupted"),
+                "{}",
+                run.stdout
+            );
+            assert!(
+                run.stdout
+                    .contains("verdict: no verdict: the run was interrupted"),
                 "{}",
                 run.stdout
             );
@@ -380,10 +404,16 @@ fn the_deadline_stops_sending_and_still_restores() {
     let mut a = server.target_args();
     a.extend(args(&["--cases", dir.to_str().unwrap(), "--deadline", "1"]));
     let (run, took, _) = harness_measured(&a);
-    assert_eq!(run.code, 101, "{}", run.all_output());
+    // Cut off by the deadline: not judged, and no verdict (exit 3) — never a pass.
+    assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(
         run.stdout
-            .contains("not run:   the run's --deadline passed"),
+            .contains("verdict: no verdict: the run's --deadline passed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("test result: FAILED."),
         "{}",
         run.stdout
     );

@@ -211,6 +211,8 @@ fn run_against(server: &Hostile, extra: &[&str]) -> (Run, Duration, u64) {
         &server.url(),
         "--token",
         "hostile-primary-token",
+        "--foreign-profile-id",
+        "2201",
         "--timeout",
         "1",
     ]);
@@ -377,6 +379,8 @@ fn a_refused_connection_is_reported_as_unusable() {
         &format!("http://127.0.0.1:{port}"),
         "--token",
         "abcdefghijkl",
+        "--foreign-profile-id",
+        "2201",
     ]));
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(run.stderr.contains("cannot connect"), "{}", run.stderr);

@@ -16,6 +16,7 @@ mod layering;
 mod nightly;
 mod reports;
 mod secrets;
+mod sinks;
 mod snapshots;
 mod suite;
 mod variants;

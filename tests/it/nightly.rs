@@ -64,18 +64,26 @@ fn the_manifest_records_the_run_and_matches_its_schema() {
     );
     let trials = m["trials"].as_array().unwrap();
     let count = |outcome: &str| trials.iter().filter(|t| t["outcome"] == outcome).count();
-    for outcome in ["passed", "failed", "ignored", "skipped", "filtered_out"] {
+    for outcome in ["passed", "failed", "not_judged"] {
         assert_eq!(m["summary"][outcome], count(outcome), "{outcome}");
     }
-    assert!(count("filtered_out") > 0 && count("ignored") > 0 && count("passed") > 0);
+    // Every trial not judged says why, and the reasons add up.
+    let reason = |r: &str| trials.iter().filter(|t| t["reason"] == r).count();
+    for (key, n) in m["summary"]["not_judged_by_reason"].as_object().unwrap() {
+        assert_eq!(n.as_u64().unwrap() as usize, reason(key), "{key}");
+    }
+    assert_eq!(m["summary"]["verdict"], "conforms");
+    assert!(reason("deselected") > 0 && reason("should_not_counted") > 0 && count("passed") > 0);
+    let advice = trial(&m, "valid_switch::json_content_type");
     assert_eq!(
-        trial(&m, "valid_switch::json_content_type")["outcome"],
-        "ignored"
+        (&advice["outcome"], &advice["reason"], &advice["advice"]),
+        (
+            &serde_json::json!("not_judged"),
+            &serde_json::json!("should_not_counted"),
+            &serde_json::json!("followed")
+        )
     );
-    assert_eq!(
-        trial(&m, "valid_switch::json_content_type")["level"],
-        "should"
-    );
+    assert_eq!(advice["level"], "should");
 }
 
 #[test]
@@ -112,6 +120,8 @@ fn failures_and_unusable_targets_are_recorded() {
         &format!("http://127.0.0.1:{port}"),
         "--token",
         "abcdefghijkl",
+        "--foreign-profile-id",
+        "2201",
         "--manifest",
         unusable.to_str().unwrap(),
     ]));
@@ -120,14 +130,15 @@ fn failures_and_unusable_targets_are_recorded() {
     assert_eq!(m["exit_code"], 3);
     let t = trial(&m, "valid_switch::status_is_200");
     assert_eq!(
-        (t["outcome"].as_str(), t["failure"].as_str()),
-        (Some("failed"), Some("not_run"))
+        (t["outcome"].as_str(), t["reason"].as_str()),
+        (Some("not_judged"), Some("unusable"))
     );
+    assert_eq!(m["summary"]["verdict"], "no_verdict");
     assert!(
         t["message"]
             .as_str()
             .unwrap()
-            .starts_with("target unusable: ")
+            .starts_with("not judged: target unusable: ")
     );
 }
 
@@ -169,10 +180,10 @@ fn matrix_renders_manifests_and_refuses_bad_ones() {
     );
     // The summary comes first; failing rows before the folded passing ones.
     let summary = run.stdout.find("## Summary").unwrap();
-    let failing = run.stdout.find("## Failing somewhere (").unwrap();
+    let failing = run.stdout.find("## Needs attention: ").unwrap();
     let folded = run
         .stdout
-        .find("<details><summary>Passing everywhere")
+        .find("<details><summary>Passed everywhere")
         .unwrap();
     assert!(summary < failing && failing < folded, "{}", run.stdout);
     assert!(
@@ -187,7 +198,7 @@ fn matrix_renders_manifests_and_refuses_bad_ones() {
     );
     // A failing cell's tooltip carries the run's message.
     assert!(
-        page.contains("<td class=\"failed\" title=\"impl-b: failed: expected status 404"),
+        page.contains("<td class=\"failed\" title=\"impl-b: FAIL: expected status 404"),
         "{page}"
     );
     // Words, not emoji (which render as empty boxes without an emoji font): nothing but ASCII
@@ -259,19 +270,19 @@ fn a_listed_failure_is_ignored_with_its_reason() {
         ],
     );
     assert_eq!(run.code, 0, "{}", run.all_output());
-    assert!(run.stdout.contains("ignored, known deviation: answers 403, fix planned (https://tracker.example/42), until 2999-12-31"), "{}", run.stdout);
+    assert!(run.stdout.contains("ignored, not judged: known deviation: answers 403, fix planned (https://tracker.example/42), until 2999-12-31"), "{}", run.stdout);
     assert!(
         run.trials()
             .contains(&("known_deviations::none_expired".into(), "ok".into()))
     );
     let m = read_manifest(&manifest);
     assert_eq!(
-        trial(&m, "foreign_profile::status_is_404")["outcome"],
+        trial(&m, "foreign_profile::status_is_404")["reason"],
         "known_deviation"
     );
-    assert_eq!(m["summary"]["known_deviations"], 1);
+    assert_eq!(m["summary"]["not_judged_by_reason"]["known_deviation"], 1);
     assert!(
-        run.stdout.contains("; 1 known deviation") && !run.stdout.contains("1 known deviations"),
+        run.stdout.contains(" 1 known deviation,") && !run.stdout.contains("1 known deviations"),
         "{}",
         run.stdout
     );

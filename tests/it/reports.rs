@@ -33,6 +33,8 @@ fn an_unreachable_target_still_gets_its_junit_and_manifest() {
         &format!("http://127.0.0.1:{}", free_port()),
         "--token",
         "abcdefghijkl",
+        "--foreign-profile-id",
+        "2201",
         "--junit",
         junit.to_str().unwrap(),
         "--manifest",
@@ -53,20 +55,28 @@ fn an_unreachable_target_still_gets_its_junit_and_manifest() {
         })
         .unwrap()
         .status;
+    // Not judged, with the reason; the suite's properties carry the verdict.
     match status {
-        quick_junit::TestCaseStatus::NonSuccess { kind, message, .. } => {
-            assert_eq!(*kind, quick_junit::NonSuccessKind::Error);
+        quick_junit::TestCaseStatus::Skipped { message, ty, .. } => {
+            assert_eq!(ty.as_ref().unwrap().as_str(), "target unusable");
             assert!(
                 message
                     .as_ref()
                     .unwrap()
                     .as_str()
-                    .starts_with("target unusable: "),
+                    .starts_with("not judged: target unusable: "),
                 "{message:?}"
             );
         }
         other => panic!("{other:?}"),
     }
+    let properties = &report.test_suites[0].properties;
+    assert!(
+        properties
+            .iter()
+            .any(|p| p.name.as_str() == "verdict" && p.value.as_str() == "no_verdict"),
+        "{properties:?}"
+    );
     assert!(std::fs::metadata(&manifest).unwrap().len() > 0);
 }
 
@@ -199,10 +209,10 @@ fn json_events_carry_the_level_and_the_clean_text() {
         .find(|e| e["name"] == "foreign_profile::failure_envelope" && e["event"] == "ignored")
         .unwrap();
     assert_eq!(ignored["level"], "should");
-    assert_eq!(
-        ignored["reason"],
-        "SHOULD rule, ignored (run with --include-ignored)"
-    );
+    // A SHOULD rule is judged in every run, as advice: the event says what it showed.
+    assert_eq!(ignored["reason"], "SHOULD rule followed (not counted)");
+    assert_eq!(ignored["not_judged"], "should_not_counted");
+    assert_eq!(ignored["advice"], "followed");
 }
 
 #[test]
@@ -353,7 +363,8 @@ fn the_html_report_has_the_summary_then_each_case_and_needs_nothing_else() {
             env!("CARGO_PKG_VERSION")
         ),
         "<tr><th>duration</th><td>",
-        "<p class=\"result failed\">FAILED</p>",
+        "<p class=\"result failed\">DOES NOT CONFORM</p>",
+        "<p class=\"verdict\">verdict: does not conform: ",
     ] {
         assert!(page[..first_case].contains(fact), "{fact}");
     }

@@ -209,6 +209,8 @@ fn no_channel_shows_a_token() {
         "ada@example.test",
         "--password",
         PASSWORD,
+        "--foreign-profile-id",
+        "2201",
         "--cases",
         dir.to_str().unwrap(),
         "--include-ignored",
@@ -228,6 +230,8 @@ fn no_channel_shows_a_token() {
         "ada@example.test",
         "--password",
         &format!("{PASSWORD}x"),
+        "--foreign-profile-id",
+        "2201",
     ]));
     assert_eq!(wrong.code, 3, "{}", wrong.all_output());
     assert_clean("sign-in error", &wrong.all_output());
@@ -240,6 +244,8 @@ fn no_channel_shows_a_token() {
         &server.base_url(),
         "--token",
         EXPIRED,
+        "--foreign-profile-id",
+        "2201",
     ]));
     assert_eq!(unusable.code, 3, "{}", unusable.all_output());
     assert_clean("unusable stderr", &unusable.all_output());

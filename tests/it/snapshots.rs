@@ -190,14 +190,18 @@ fn a_nightly_passes_from_its_first_night() {
         baselines.contains(&(
             "valid_switch::snapshot".into(),
             format!(
-                "ignored, baseline recorded in {}: no snapshot of target `staging-eu` was \
-                 stored; later runs compare with it",
+                "ignored, not judged: baseline recorded: written to {}: no snapshot of target \
+                 `staging-eu` was stored; later runs compare with it",
                 stored.display()
             )
         )),
         "{baselines:?}"
     );
-    assert!(first.stdout.contains("; 21 not judged"), "{}", first.stdout);
+    assert!(
+        first.stdout.contains("21 baseline recorded)"),
+        "{}",
+        first.stdout
+    );
     assert_eq!(
         std::fs::read_dir(dir.join("staging-eu")).unwrap().count(),
         21

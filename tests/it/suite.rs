@@ -36,23 +36,29 @@ fn should_rules_are_ignored_by_default() {
     let run = harness(&[]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     let trials = run.trials();
+    // Judged as advice: the line says whether it was followed, in libtest's `ignored, reason`.
     assert!(trials.contains(&(
         "valid_switch::json_content_type".into(),
-        "ignored, SHOULD rule".into()
+        "ignored, SHOULD rule followed".into()
     )));
     assert!(trials.contains(&("valid_switch::status_is_200".into(), "ok".into())));
-    // The closing lines: libtest's, as libtest prints it, then the verdict by level.
-    let closing: Vec<&str> = run.stdout.lines().rev().skip(1).take(2).collect();
+    // The closing lines: libtest's, as libtest prints it, then the verdict led by the MUST
+    // rules, the advice, and what was not judged.
+    let closing: Vec<&str> = run.stdout.lines().rev().skip(1).take(4).collect();
     assert!(
-        closing[1].starts_with("test result: ok. 91 passed; 0 failed; 109 ignored; 0 measured;"),
+        closing[3].starts_with("test result: ok. 91 passed; 0 failed; 109 ignored; 0 measured;"),
         "{}",
         run.stdout
     );
     assert_eq!(
-        closing[0],
-        "verdict: MUST 91 passed, 0 failed; SHOULD 0 passed, 0 failed, 109 not run \
-         (SHOULD rules run with --include-ignored); 0 not judged"
+        closing[2],
+        "verdict: conforms: every MUST rule judged holds (MUST 91 passed, 0 failed)"
     );
+    assert_eq!(
+        closing[1],
+        "advice: every SHOULD rule judged is followed (109; not counted, --include-ignored counts them)"
+    );
+    assert_eq!(closing[0], "not judged: 109 (109 SHOULD not counted)");
 }
 
 #[test]
@@ -130,19 +136,19 @@ fn missing_fixtures_make_cases_ignored_with_the_reason() {
         &c.primary_token,
         "--include-ignored",
     ]));
-    // foreign_profile is a core case: without what it needs there is no conformance verdict.
-    assert_eq!(run.code, 3, "{}", run.all_output());
+    // foreign_profile is a core case: the configuration alone shows it cannot run, so nothing
+    // is sent — bad input, said with what to give or skip.
+    assert_eq!(run.code, 2, "{}", run.all_output());
     assert!(
-        run.stderr.contains("gives no conformance verdict: the account cannot run the contract's core cases: foreign_profile (needs foreign_profile_id"),
+        run.stderr.contains(
+            "`foreign_profile` needs foreign_profile_id: give --foreign-token (or --foreign-username \
+             and --foreign-password), or --foreign-profile-id; or leave it out with `--skip foreign_profile::`"
+        ),
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr
-            .contains("MUST trial(s) were not judged against this target"),
-        "{}",
-        run.stderr
-    );
+    assert_eq!(server.get().requests_received(), 0, "{}", run.all_output());
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
     // Deselected, the rest is judged; the other missing fixtures stay ignored with the reason.
     let skipped = harness(&args(&[
         "--base-url",
@@ -154,6 +160,13 @@ fn missing_fixtures_make_cases_ignored_with_the_reason() {
         "foreign_profile",
     ]));
     assert_eq!(skipped.code, 0, "{}", skipped.all_output());
+    assert!(
+        skipped
+            .stderr
+            .contains("MUST trials were not judged against this target"),
+        "{}",
+        skipped.stderr
+    );
     // --deny-skipped makes every unjudged MUST trial fail.
     let denied = harness(&args(&[
         "--base-url",
@@ -172,23 +185,25 @@ fn missing_fixtures_make_cases_ignored_with_the_reason() {
         "{}",
         denied.stdout
     );
-    let lines: Vec<&str> = run
+    let lines: Vec<&str> = skipped
         .stdout
         .lines()
         .filter(|l| {
-            l.contains("foreign_profile::status_is_404")
+            l.contains("foreign_token_isolation::status_is_200")
                 || l.contains("expired_token::status_is_401")
         })
         .collect();
-    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert_eq!(lines.len(), 2, "{}", skipped.stdout);
     assert!(
-        lines[0].contains("ignored, needs expired_token: pass --expired-token"),
+        lines[0].contains(
+            "ignored, not judged: needs a fixture: needs expired_token: pass --expired-token"
+        ),
         "{}",
         lines[0]
     );
     assert!(
         lines[1].contains(
-            "ignored, needs foreign_profile_id: pass --foreign-token or --foreign-profile-id"
+            "ignored, not judged: needs a fixture: needs foreign_token: pass --foreign-token"
         ),
         "{}",
         lines[1]
@@ -312,6 +327,8 @@ fn exit_codes_for_bad_input_and_unusable_targets() {
         "not a url",
         "--token",
         "abcdefghijkl",
+        "--foreign-profile-id",
+        "2201",
     ]));
     assert_eq!(run.code, 2, "{}", run.all_output());
     let run = harness(&args(&["--base-url", &server.base_url()]));
@@ -329,6 +346,8 @@ fn exit_codes_for_bad_input_and_unusable_targets() {
         &format!("http://127.0.0.1:{port}"),
         "--token",
         "abcdefghijkl",
+        "--foreign-profile-id",
+        "2201",
     ]));
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(run.stderr.contains("is unusable"), "{}", run.stderr);
@@ -338,6 +357,8 @@ fn exit_codes_for_bad_input_and_unusable_targets() {
         &server.base_url(),
         "--token",
         "abcdefghijkl-wrong",
+        "--foreign-profile-id",
+        "2201",
     ]));
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(run.stderr.contains("answered 401"), "{}", run.stderr);
@@ -544,5 +565,68 @@ fn the_plan_line_estimates_the_paced_wall_time() {
         line,
         "plan: 7 round trips, 11 requests (2 writes) + up to 6 more if the target changes the \
          account; paced at 50 requests/s: 0.2s, up to 0.3s if it does"
+    );
+}
+
+#[test]
+fn a_target_that_breaks_only_should_rules_conforms_unless_they_count() {
+    use nexudus_conformance::server::{Fault, Faults, ServerOptions};
+    let server = Server::start_with(ServerOptions {
+        faults: Faults::from([Fault::PublicCacheList]),
+        ..ServerOptions::default()
+    });
+    // By default SHOULD rules are advice: judged, reported by name, not counted.
+    let run = harness(&server.target_args());
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(
+        run.stdout
+            .contains("verdict: conforms: every MUST rule judged holds"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "advice: 1 SHOULD rule not followed (not counted, --include-ignored counts them): \
+             not_shared_cacheable ("
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.trials().contains(&(
+            "profiles_list::invariants_should".into(),
+            "ignored, SHOULD rule not followed: expected not_shared_cacheable: a response to a \
+             request with credentials that shared caches do not store: no `public`, `s-maxage` \
+             or `must-revalidate` without `no-store` or `private` (RFC 9111 §3.5), got \
+             cache-control: public, max-age=60 (`public` lets a shared cache store it)"
+                .into()
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(run.failed().is_empty(), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "SHOULD rules not followed (advice, not counted; --include-ignored counts them):"
+        ),
+        "{}",
+        run.stdout
+    );
+    // Asked to count, they fail the run.
+    let strict = harness(&server.target_args_with(&["--include-ignored"]));
+    assert_eq!(strict.code, 101, "{}", strict.all_output());
+    assert!(
+        strict
+            .failed()
+            .contains(&"profiles_list::invariants_should".to_string()),
+        "{}",
+        strict.stdout
+    );
+    assert!(
+        strict
+            .stdout
+            .contains("verdict: fails when SHOULD rules count: every MUST rule judged holds, but"),
+        "{}",
+        strict.stdout
     );
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::manifest::{Manifest, Outcome};
+use crate::manifest::{AdviceKind, Manifest, ManifestTrial, Outcome, Reason};
 
 /// One target's runs, oldest first.
 #[derive(Debug, Clone)]
@@ -113,41 +113,93 @@ pub fn trend(target: &TargetRuns) -> Vec<Streak> {
     out
 }
 
-/// A cell's word: plain text that reads the same rendered or not, and needs no emoji font.
-fn word(outcome: Option<Outcome>) -> &'static str {
-    match outcome {
-        Some(Outcome::Passed) => "pass",
-        Some(Outcome::Failed) => "FAIL",
-        Some(Outcome::Ignored) => "ignored",
-        Some(Outcome::Skipped) => "skipped",
-        Some(Outcome::KnownDeviation) => "known",
-        Some(Outcome::Baseline) => "baseline",
-        Some(Outcome::FilteredOut) | None => "–",
+/// One target's outcome of one trial, as the latest run's manifest says it.
+#[derive(Debug, Clone)]
+struct Cell {
+    outcome: Outcome,
+    reason: Option<String>,
+    advice: Option<AdviceKind>,
+    message: Option<String>,
+}
+
+impl Cell {
+    fn of(t: &ManifestTrial) -> Cell {
+        Cell {
+            outcome: t.outcome,
+            reason: t.reason.clone(),
+            advice: t.advice,
+            message: t.message.clone(),
+        }
+    }
+
+    /// The cell's word, in the console's vocabulary: plain text that reads the same rendered or
+    /// not, and needs no emoji font.
+    fn word(&self) -> &'static str {
+        match (self.outcome, self.reason.as_deref(), self.advice) {
+            (Outcome::Passed, ..) => "pass",
+            (Outcome::Failed, ..) => "FAIL",
+            (_, Some("should_not_counted"), Some(AdviceKind::Followed)) => "followed",
+            (_, Some("should_not_counted"), Some(AdviceKind::NotFollowed)) => "not followed",
+            (_, Some(key), _) => Reason::from_key(key).map_or("not judged", Reason::words),
+            _ => "not judged",
+        }
+    }
+
+    /// The CSS class of the cell.
+    fn class(&self) -> &'static str {
+        match (self.outcome, self.advice) {
+            (Outcome::Passed, _) => "passed",
+            (Outcome::Failed, _) => "failed",
+            (_, Some(AdviceKind::NotFollowed)) => "advice",
+            _ if self.reason.as_deref() == Some("known_deviation") => "known_deviation",
+            _ if self.reason.as_deref() == Some("baseline") => "baseline",
+            _ => "not_judged",
+        }
+    }
+
+    /// A reader's eye is needed: failed, a SHOULD not followed, a known deviation.
+    fn attention(&self) -> bool {
+        matches!(self.class(), "failed" | "advice" | "known_deviation")
+    }
+
+    /// Judged and passed, or a SHOULD rule followed.
+    fn good(&self) -> bool {
+        self.outcome == Outcome::Passed || self.advice == Some(AdviceKind::Followed)
     }
 }
 
-const LEGEND: &str = "pass · FAIL · known: a known deviation (listed, not failed) · ignored: a SHOULD trial not run · skipped: a fixture missing · baseline: the first snapshot recorded · –: not in that run";
+const LEGEND: &str = "pass · FAIL · followed / not followed: a SHOULD rule judged as advice (not counted) · not judged, with its reason: SHOULD not counted, needs a fixture, interrupted, target unusable, known deviation (listed, not failed), baseline recorded (the first snapshot), deselected · –: not in that run";
 
-/// A row: a trial, its level, and per target its outcome and message in the latest run.
+/// A row: a trial, its level, and per target its outcome in the latest run.
 struct Row {
     name: String,
     level: String,
-    cells: Vec<Option<(Outcome, Option<String>)>>,
+    cells: Vec<Option<Cell>>,
 }
 
 impl Row {
-    /// Whether the row needs a reader's eye: a failure or a known deviation on some target.
+    /// Whether the row needs a reader's eye: a failure, a SHOULD not followed or a known
+    /// deviation on some target.
     fn attention(&self) -> bool {
-        self.cells
-            .iter()
-            .flatten()
-            .any(|(o, _)| matches!(o, Outcome::Failed | Outcome::KnownDeviation))
+        self.cells.iter().flatten().any(Cell::attention)
+    }
+
+    /// Judged and passed (or followed) on every target that has it.
+    fn good(&self) -> bool {
+        self.cells.iter().flatten().all(Cell::good)
     }
 }
 
-/// Every trial of every latest run: those that need attention first, then the rest, each part
-/// sorted by name.
-fn rows(targets: &[TargetRuns]) -> (Vec<Row>, Vec<Row>) {
+/// The rows in three parts: needing attention, passing everywhere, and the rest (not judged
+/// somewhere, nothing failing) — each sorted by name. Nothing unjudged is filed as passing.
+struct Rows {
+    attention: Vec<Row>,
+    passing: Vec<Row>,
+    not_judged: Vec<Row>,
+}
+
+/// Every trial of every latest run, in three parts.
+fn rows(targets: &[TargetRuns]) -> Rows {
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     for target in targets {
         if let Some(latest) = target.latest() {
@@ -158,21 +210,31 @@ fn rows(targets: &[TargetRuns]) -> (Vec<Row>, Vec<Row>) {
             }
         }
     }
-    names
-        .into_iter()
-        .map(|(name, level)| {
-            let cells = targets
-                .iter()
-                .map(|target| {
-                    target
-                        .latest()
-                        .and_then(|m| m.trials.iter().find(|t| t.name == name))
-                        .map(|t| (t.outcome, t.message.clone()))
-                })
-                .collect();
-            Row { name, level, cells }
-        })
-        .partition(Row::attention)
+    let mut rows = Rows {
+        attention: Vec::new(),
+        passing: Vec::new(),
+        not_judged: Vec::new(),
+    };
+    for (name, level) in names {
+        let cells = targets
+            .iter()
+            .map(|target| {
+                target
+                    .latest()
+                    .and_then(|m| m.trials.iter().find(|t| t.name == name))
+                    .map(Cell::of)
+            })
+            .collect();
+        let row = Row { name, level, cells };
+        if row.attention() {
+            rows.attention.push(row);
+        } else if row.good() {
+            rows.passing.push(row);
+        } else {
+            rows.not_judged.push(row);
+        }
+    }
+    rows
 }
 
 fn contract_note(targets: &[TargetRuns]) -> Option<String> {
@@ -187,13 +249,25 @@ fn contract_note(targets: &[TargetRuns]) -> Option<String> {
 }
 
 /// The summary's columns, per target's latest run.
-fn summary_cells(t: &TargetRuns, m: &Manifest) -> [String; 8] {
+fn summary_cells(t: &TargetRuns, m: &Manifest) -> [String; 9] {
+    let reasons: Vec<String> = Reason::ALL
+        .iter()
+        .filter_map(|r| {
+            let n = m.summary.not_judged_by_reason.get(r.key())?;
+            Some(format!("{n} {}", r.words()))
+        })
+        .collect();
     [
         t.label.clone(),
-        if m.exit_code == 0 { "passed" } else { "FAILED" }.to_string(),
+        m.summary.verdict.replace('_', " "),
         m.summary.passed.to_string(),
         m.summary.failed.to_string(),
-        m.summary.known_deviations.to_string(),
+        m.summary.should_not_followed.len().to_string(),
+        if reasons.is_empty() {
+            "0".into()
+        } else {
+            format!("{} ({})", m.summary.not_judged, reasons.join(", "))
+        },
         format!(
             "{} ({} run{})",
             m.started_at,
@@ -205,15 +279,23 @@ fn summary_cells(t: &TargetRuns, m: &Manifest) -> [String; 8] {
     ]
 }
 
-const SUMMARY_HEADINGS: [&str; 8] = [
+const SUMMARY_HEADINGS: [&str; 9] = [
     "target",
-    "result",
+    "verdict",
     "passed",
     "failed",
-    "known deviations",
+    "SHOULD not followed",
+    "not judged",
     "latest run",
     "base URL",
     "harness / contract",
+];
+
+/// The headings of the three parts of the trial table.
+const PARTS: [&str; 3] = [
+    "Needs attention: failed, SHOULD not followed, or a known deviation somewhere",
+    "Passed everywhere",
+    "Not judged somewhere, failing nowhere",
 ];
 
 /// The matrix and trends as Markdown: the summary per target first, then the trials that fail
@@ -230,7 +312,7 @@ pub fn markdown(targets: &[TargetRuns]) -> String {
     if let Some(note) = contract_note(targets) {
         out.push_str(&format!("\n{note}\n"));
     }
-    let (attention, rest) = rows(targets);
+    let rows = rows(targets);
     let header = {
         let mut h = String::from("| trial | level |");
         for t in targets {
@@ -246,23 +328,28 @@ pub fn markdown(targets: &[TargetRuns]) -> String {
         for row in rows {
             out.push_str(&format!("| `{}` | {} |", row.name, row.level));
             for cell in &row.cells {
-                out.push_str(&format!(" {} |", word(cell.as_ref().map(|(o, _)| *o))));
+                out.push_str(&format!(" {} |", cell.as_ref().map_or("–", Cell::word)));
             }
             out.push('\n');
         }
         out
     };
-    out.push_str(&format!("\n## Failing somewhere ({})\n\n", attention.len()));
-    if attention.is_empty() {
-        out.push_str("Nothing fails on any target.\n");
+    out.push_str(&format!("\n## {} ({})\n\n", PARTS[0], rows.attention.len()));
+    if rows.attention.is_empty() {
+        out.push_str("Nothing fails on any target, and every SHOULD rule judged is followed.\n");
     } else {
-        out.push_str(&table(&attention));
+        out.push_str(&table(&rows.attention));
     }
-    out.push_str(&format!(
-        "\n<details><summary>Passing everywhere, or not run ({})</summary>\n\n{}\n</details>\n",
-        rest.len(),
-        table(&rest)
-    ));
+    for (heading, part) in [(PARTS[2], &rows.not_judged), (PARTS[1], &rows.passing)] {
+        if part.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n<details><summary>{heading} ({})</summary>\n\n{}\n</details>\n",
+            part.len(),
+            table(part)
+        ));
+    }
     out.push_str(&format!("\n{LEGEND}\n"));
     for t in targets.iter().filter(|t| t.runs.len() > 1) {
         out.push_str(&format!(
@@ -305,7 +392,7 @@ fn attribute(s: &str) -> std::borrow::Cow<'_, str> {
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1f2328}\
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #d0d7de;padding:2px 8px;text-align:center}\
 td.name{text-align:left;font-family:ui-monospace,monospace}td.failed{background:#ffd8d3;color:#82071e;font-weight:600}\
-td.passed{background:#dafbe1;color:#116329}td.known_deviation{background:#fff1c2}td.ignored,td.skipped,td.none{color:#6e7781}\
+td.passed{background:#dafbe1;color:#116329}td.known_deviation{background:#fff1c2}td.advice{background:#fff8c5;color:#7d4e00}td.not_judged,td.none{color:#6e7781}\
 td.baseline{background:#ddf4ff}summary{cursor:pointer;color:#0969da;margin:1em 0}";
 
 /// The matrix and trends as one self-contained HTML page (inline CSS, no scripts, no links
@@ -324,9 +411,10 @@ pub fn html(targets: &[TargetRuns]) -> String {
         if let Some(m) = t.latest() {
             out.push_str("<tr>");
             for (i, cell) in summary_cells(t, m).iter().enumerate() {
-                let class = match (i, m.exit_code) {
-                    (1, 0) => " class=\"passed\"",
-                    (1, _) => " class=\"failed\"",
+                let class = match (i, m.summary.verdict.as_str()) {
+                    (1, "conforms") => " class=\"passed\"",
+                    (1, "does_not_conform") => " class=\"failed\"",
+                    (1, _) => " class=\"not_judged\"",
                     _ => "",
                 };
                 out.push_str(&format!("<td{class}>{}</td>", escape(cell)));
@@ -338,7 +426,7 @@ pub fn html(targets: &[TargetRuns]) -> String {
     if let Some(note) = contract_note(targets) {
         out.push_str(&format!("<p>{}</p>\n", escape(&note)));
     }
-    let (attention, rest) = rows(targets);
+    let rows = rows(targets);
     let table = |rows: &[Row]| {
         let mut out = String::from("<table>\n<tr><th>trial</th><th>level</th>");
         for t in targets {
@@ -352,19 +440,20 @@ pub fn html(targets: &[TargetRuns]) -> String {
                 escape(&row.level)
             ));
             for (cell, target) in row.cells.iter().zip(targets) {
-                let outcome = cell.as_ref().map(|(o, _)| *o);
-                let class = outcome.map_or("none", Outcome::as_str);
+                let (class, word) = cell
+                    .as_ref()
+                    .map_or(("none", "–"), |c| (c.class(), c.word()));
                 let tip = match cell {
-                    Some((o, Some(message))) => {
-                        format!("{}: {}: {message}", target.label, o.as_str())
-                    }
-                    Some((o, None)) => format!("{}: {}", target.label, o.as_str()),
+                    Some(c) => match &c.message {
+                        Some(message) => format!("{}: {}: {message}", target.label, c.word()),
+                        None => format!("{}: {}", target.label, c.word()),
+                    },
                     None => format!("{}: not in the latest run", target.label),
                 };
                 out.push_str(&format!(
                     "<td class=\"{class}\" title=\"{}\">{}</td>",
                     attribute(&tip),
-                    word(outcome)
+                    escape(word)
                 ));
             }
             out.push_str("</tr>\n");
@@ -373,19 +462,28 @@ pub fn html(targets: &[TargetRuns]) -> String {
         out
     };
     out.push_str(&format!(
-        "<h2>Failing somewhere ({})</h2>\n",
-        attention.len()
+        "<h2>{} ({})</h2>\n",
+        escape(PARTS[0]),
+        rows.attention.len()
     ));
-    if attention.is_empty() {
-        out.push_str("<p>Nothing fails on any target.</p>\n");
+    if rows.attention.is_empty() {
+        out.push_str(
+            "<p>Nothing fails on any target, and every SHOULD rule judged is followed.</p>\n",
+        );
     } else {
-        out.push_str(&table(&attention));
+        out.push_str(&table(&rows.attention));
     }
-    out.push_str(&format!(
-        "<details><summary>Passing everywhere, or not run ({})</summary>\n{}</details>\n",
-        rest.len(),
-        table(&rest)
-    ));
+    for (heading, part) in [(PARTS[2], &rows.not_judged), (PARTS[1], &rows.passing)] {
+        if part.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "<details><summary>{} ({})</summary>\n{}</details>\n",
+            escape(heading),
+            part.len(),
+            table(part)
+        ));
+    }
     out.push_str(&format!("<p>{}</p>\n", escape(LEGEND)));
     for t in targets.iter().filter(|t| t.runs.len() > 1) {
         out.push_str(&format!(
@@ -419,125 +517,4 @@ pub fn html(targets: &[TargetRuns]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::manifest::{FailureKind, ManifestTarget, ManifestTrial, Summary};
-
-    fn manifest(label: &str, started_at: &str, outcomes: &[(&str, Outcome)]) -> Manifest {
-        let trials: Vec<ManifestTrial> = outcomes
-            .iter()
-            .map(|(name, outcome)| ManifestTrial {
-                name: (*name).into(),
-                case: name.split("::").next().unwrap_or_default().into(),
-                level: if name.contains("json") {
-                    "should".into()
-                } else {
-                    "must".into()
-                },
-                outcome: *outcome,
-                failure: (*outcome == Outcome::Failed).then_some(FailureKind::Violation),
-                duration_ms: 1,
-                message: (*outcome == Outcome::Failed)
-                    .then(|| "expected status 404, got 200 <html> & \"quotes\"".to_string()),
-            })
-            .collect();
-        let failed = trials
-            .iter()
-            .filter(|t| t.outcome == Outcome::Failed)
-            .count();
-        Manifest {
-            format: crate::manifest::FORMAT.into(),
-            harness_version: "0.1.0".into(),
-            contract_hash: "fnv1a64:0000000000000001".into(),
-            target: ManifestTarget {
-                base_url: format!("https://{label}.example"),
-                label: label.into(),
-            },
-            started_at: started_at.into(),
-            duration_ms: 10,
-            exit_code: if failed > 0 { 101 } else { 0 },
-            summary: Summary {
-                passed: trials.len() - failed,
-                failed,
-                ..Summary::default()
-            },
-            trials,
-        }
-    }
-
-    fn fixture() -> Vec<TargetRuns> {
-        use Outcome::*;
-        group(vec![
-            manifest(
-                "staging",
-                "2026-11-25T03:00:00Z",
-                &[
-                    ("valid_switch::status_is_200", Passed),
-                    ("foreign_profile::status_is_404", Failed),
-                ],
-            ),
-            manifest(
-                "staging",
-                "2026-11-27T03:00:00Z",
-                &[
-                    ("valid_switch::status_is_200", Failed),
-                    ("foreign_profile::status_is_404", Failed),
-                    ("valid_switch::json_content_type", Ignored),
-                ],
-            ),
-            manifest(
-                "staging",
-                "2026-11-26T03:00:00Z",
-                &[
-                    ("valid_switch::status_is_200", Failed),
-                    ("foreign_profile::status_is_404", Failed),
-                ],
-            ),
-            manifest(
-                "embedded",
-                "2026-11-27T03:00:00Z",
-                &[
-                    ("valid_switch::status_is_200", Passed),
-                    ("foreign_profile::status_is_404", KnownDeviation),
-                    ("valid_switch::json_content_type", Passed),
-                ],
-            ),
-        ])
-    }
-
-    #[test]
-    fn trends_find_where_failing_streaks_start() {
-        let targets = fixture();
-        assert_eq!(
-            targets.iter().map(|t| t.label.as_str()).collect::<Vec<_>>(),
-            ["embedded", "staging"]
-        );
-        let streaks = trend(&targets[1]);
-        assert_eq!(
-            streaks,
-            vec![
-                Streak {
-                    trial: "valid_switch::status_is_200".into(),
-                    since: "2026-11-26T03:00:00Z".into(),
-                    runs: 2,
-                    always: false
-                },
-                Streak {
-                    trial: "foreign_profile::status_is_404".into(),
-                    since: "2026-11-25T03:00:00Z".into(),
-                    runs: 3,
-                    always: true
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn matrix_renders() {
-        let targets = fixture();
-        insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
-            insta::assert_snapshot!("matrix_markdown", markdown(&targets));
-            insta::assert_snapshot!("matrix_html", html(&targets));
-        });
-    }
-}
+mod tests;
