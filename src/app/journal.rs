@@ -109,6 +109,113 @@ impl Journal for FileJournal {
             let _ = self.write(&file);
         }
     }
+
+    fn try_lock(&self, user: i64) -> Result<Option<String>, String> {
+        let path = self.lock_path(user);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let holder = Lock {
+            target: self.target.clone(),
+            user,
+            pid: std::process::id(),
+            started_at: crate::manifest::now_rfc3339(),
+        };
+        // Twice at most: a dead holder's lock is removed, then taken.
+        for _ in 0..2 {
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path);
+            match created {
+                Ok(mut file) => {
+                    use std::io::Write;
+                    let text = serde_json::to_string(&holder).map_err(|e| e.to_string())?;
+                    file.write_all(text.as_bytes())
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    return Ok(None);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let held: Option<Lock> = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| serde_json::from_str(&t).ok());
+                    match held {
+                        Some(other) if other.pid != holder.pid && alive(other.pid) => {
+                            return Ok(Some(format!(
+                                "process {} since {}; its lock is {}",
+                                other.pid,
+                                other.started_at,
+                                path.display()
+                            )));
+                        }
+                        // Ours from before, a dead holder's, or half written: take it over.
+                        _ => {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
+        Err(format!("{}: cannot take the lock", path.display()))
+    }
+
+    fn unlock(&self, user: i64) {
+        let path = self.lock_path(user);
+        let ours = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Lock>(&t).ok())
+            .is_some_and(|l| l.pid == std::process::id());
+        if ours {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// The lock of one target and user, beside the journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Lock {
+    target: String,
+    user: i64,
+    pid: u32,
+    started_at: String,
+}
+
+impl FileJournal {
+    /// `journal.json.lock-<hash of the target>-<user>`.
+    fn lock_path(&self, user: i64) -> PathBuf {
+        let hash = self.target.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(|| "journal".into(), |n| n.to_string_lossy().into_owned());
+        self.path
+            .with_file_name(format!("{name}.lock-{hash:016x}-{user}"))
+    }
+}
+
+/// Whether a process with this id runs (one we may not signal counts as running).
+fn alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return false;
+        };
+        !matches!(
+            rustix::process::test_kill_process(pid),
+            Err(e) if e == rustix::io::Errno::SRCH
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub fn suite(config: &Config, output: &Output) -> ExitCode {
         Err(e) => return output.load_error(&e),
     };
     if config.libtest.list {
-        report::list(&plan, output);
+        report::list(&plan, &config.libtest, output);
         return ExitCode::from(exit::OK);
     }
     if let Err(e) = something_runs(&plan, &config.libtest) {
@@ -121,14 +121,25 @@ fn write_files(
         ));
         code = worse(code, exit::OUTPUT_FAILED);
     }
-    if let Some(path) = &config.manifest
-        && let Err(e) = report::write_manifest(path, judgement, info, judgement.exit_code, output)
-    {
-        output.err(&format!(
-            "error: cannot write --manifest {}: {e}",
-            path.display()
-        ));
-        code = worse(code, exit::OUTPUT_FAILED);
+    if let Some(path) = &config.manifest {
+        match report::write_manifest(path, judgement, info, judgement.exit_code, output) {
+            Err(e) => {
+                output.err(&format!(
+                    "error: cannot write --manifest {}: {e}",
+                    path.display()
+                ));
+                code = worse(code, exit::OUTPUT_FAILED);
+            }
+            Ok(()) => {
+                if let Some(taken) = &config.manifest_taken {
+                    output.err(&format!(
+                        "manifest: {} ({} holds an earlier run's; --force overwrites it)",
+                        path.display(),
+                        taken.display()
+                    ));
+                }
+            }
+        }
     }
     code
 }
@@ -348,7 +359,16 @@ async fn run_target(
         (http.pace, http.write_pace),
         &config.libtest,
     );
-    target.observer = Arc::new(Progress::new(config.progress, output.clone(), preamble));
+    let planned = report::Planned {
+        requests: cost.needed().requests,
+        paced: cost.needed().paced_time(http.pace, http.write_pace),
+    };
+    target.observer = Arc::new(Progress::new(
+        config.progress,
+        output.clone(),
+        preamble,
+        planned,
+    ));
     // Only a deployment outlives a run; the embedded server starts afresh every time.
     if matches!(config.target, crate::cli::TargetConfig::Remote(_))
         && let Some(path) = config
@@ -356,6 +376,7 @@ async fn run_target(
             .clone()
             .or_else(super::journal::FileJournal::default_path)
     {
+        target.lock_wait = config.lock_wait;
         target.journal = Some(Arc::new(super::journal::FileJournal::new(
             path,
             &target.base_url,

@@ -217,6 +217,7 @@ async fn credentials(
         expired: remote.expired_token.clone(),
         foreign_profile_id: config.foreign_profile_id,
         unknown_profile_id: config.unknown_profile_id,
+        primary_given_as: Some(remote.token_given_as.clone()),
     };
     if remote.sign_in.is_empty() {
         return Ok(credentials);

@@ -162,6 +162,23 @@ impl fmt::Display for Fixture {
 }
 
 impl Fixture {
+    /// What the account or the command line must have for it, or `None` for what every run
+    /// finds by itself.
+    pub fn needs(self) -> Option<&'static str> {
+        Some(match self {
+            Fixture::Profile(Var::OriginalProfileId) => "exactly one default profile",
+            Fixture::Profile(Var::TargetProfileId) => "a second active profile",
+            Fixture::Profile(Var::ThirdProfileId) => "a third active profile",
+            Fixture::Profile(Var::InactiveProfileId) => "an inactive profile",
+            Fixture::Profile(Var::ForeignProfileId | Var::ForeignProfileIds) => {
+                "another user's profile (--foreign-token or --foreign-profile-id)"
+            }
+            Fixture::ForeignToken => "another user's token (--foreign-token)",
+            Fixture::ExpiredToken => "an expired token of the primary user (--expired-token)",
+            Fixture::Profile(_) => return None,
+        })
+    }
+
     /// The fixture a credential needs beyond the primary token, if any.
     pub fn of_credential(credential: Credential) -> Option<Fixture> {
         match credential {

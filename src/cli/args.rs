@@ -166,6 +166,9 @@ pub struct TargetArgs {
     /// Customer bearer token of the primary user (the account the suite switches).
     #[arg(long, env = "NEXUDUS_TOKEN", hide_env_values = true, value_parser = parse_secret, value_name = "TOKEN")]
     pub token: Option<SecretString>,
+    /// Whether --token came from NEXUDUS_TOKEN (set after parsing).
+    #[arg(skip)]
+    pub token_from_env: bool,
     /// Bearer token of a second user, for the cross-account cases.
     #[arg(long, env = "NEXUDUS_FOREIGN_TOKEN", hide_env_values = true, value_parser = parse_secret, value_name = "TOKEN")]
     pub foreign_token: Option<SecretString>,
@@ -175,6 +178,10 @@ pub struct TargetArgs {
     /// An expired token of the primary user, for `expired_token`.
     #[arg(long, env = "NEXUDUS_EXPIRED_TOKEN", hide_env_values = true, value_parser = parse_secret, value_name = "TOKEN")]
     pub expired_token: Option<SecretString>,
+    /// Trust the CA certificates in FILE (PEM) too, for a target behind a private CA (as curl's
+    /// and Hurl's --cacert).
+    #[arg(long, env = "NEXUDUS_CACERT", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
     /// A profile id that exists for nobody (default: 999999937, or the next free id).
     #[arg(long, value_name = "ID")]
     pub unknown_profile_id: Option<i64>,
@@ -256,6 +263,10 @@ pub struct GateArgs {
     /// its restore is put right by the next one against the same target and user.
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+    /// Seconds to wait while another run on this machine tests the same target and user (the
+    /// journal's lock), before giving up with exit 3.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    pub wait_for_lock: f64,
     /// A MUST trial the target could not be judged on (a fixture it lacks) fails the run instead
     /// of being ignored.
     #[arg(long)]
@@ -289,15 +300,19 @@ pub struct NightlyArgs {
     pub no_snapshots: bool,
     /// What to do with drifted snapshots: write `.snap.new` to accept with `snapshots accept LABEL`
     /// (new), accept them (always), or nothing (no). auto: no when CI is set, else new. A case
-    /// with no stored snapshot has its first one recorded as the baseline, except with no.
+    /// with no stored snapshot has this run's recorded as its baseline in every mode but `no`.
     #[arg(long, value_enum, default_value_t = UpdateMode::Auto, value_name = "MODE")]
     pub update_snapshots: UpdateMode,
     /// Snapshot drift fails the run (MUST) instead of being a SHOULD trial.
     #[arg(long)]
     pub deny_drift: bool,
-    /// Write the run manifest (JSON, schemas/manifest.schema.json) here.
+    /// Write the run manifest (JSON, schemas/manifest.schema.json) here. If the file exists, the
+    /// next free numbered name is used (`staging.2.json`), unless --force.
     #[arg(long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
+    /// Overwrite an existing --manifest file instead of writing the next numbered one.
+    #[arg(long, requires = "manifest")]
+    pub force: bool,
     /// Known failures of this target (JSON): ignored with their reason until they expire; a listed
     /// trial that passes, or an expired entry, fails the run.
     #[arg(long, value_name = "PATH")]
@@ -318,14 +333,111 @@ fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s.to_string()))
 }
 
+/// The options under headings by what a user does with them.
+const HEADINGS: &[(&str, &[&str])] = &[
+    (
+        "Target",
+        &[
+            "base_url",
+            "spawn",
+            "ready_timeout",
+            "spawn_log",
+            "schemas",
+            "cases",
+        ],
+    ),
+    (
+        "Credentials and fixtures",
+        &[
+            "token",
+            "foreign_token",
+            "foreign_profile_id",
+            "expired_token",
+            "unknown_profile_id",
+            "username",
+            "password",
+            "totp",
+            "foreign_username",
+            "foreign_password",
+            "token_url",
+            "client_id",
+            "cacert",
+        ],
+    ),
+    (
+        "Selection",
+        &[
+            "include_ignored",
+            "ignored",
+            "skip",
+            "exact",
+            "list",
+            "deny_skipped",
+            "sweep_size",
+            "check_each_probe",
+        ],
+    ),
+    (
+        "Output",
+        &[
+            "format",
+            "quiet",
+            "color",
+            "logfile",
+            "progress",
+            "junit",
+            "report_html",
+        ],
+    ),
+    (
+        "Politeness and limits",
+        &[
+            "max_rps",
+            "throttle_retries",
+            "test_threads",
+            "timeout",
+            "max_body",
+            "deadline",
+            "journal",
+            "wait_for_lock",
+        ],
+    ),
+    (
+        "Nightly",
+        &[
+            "manifest",
+            "force",
+            "target_label",
+            "snapshot_dir",
+            "no_snapshots",
+            "update_snapshots",
+            "deny_drift",
+            "known_deviations",
+        ],
+    ),
+];
+
+fn grouped(mut command: clap::Command) -> clap::Command {
+    for (heading, ids) in HEADINGS {
+        for id in *ids {
+            if command.get_arguments().any(|a| a.get_id() == *id) {
+                command = command.mut_arg(*id, |a| a.help_heading(*heading));
+            }
+        }
+    }
+    command
+}
+
 /// Parses the process's arguments; a usage error exits 2 with clap's message.
 pub fn parse() -> Cli {
     // libtest-mimic's `Arguments` brings its own help template and hides `--version`; restore ours.
     let command = Cli::command()
         .help_template("{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}")
         .after_help(
-            "Exit codes: 0 all selected trials passed, 101 a trial failed, 2 bad input (nothing sent), \
-             3 target unusable, 4 an output file could not be written, 130 interrupted.",
+            "Exit codes: 0 conforms (every MUST rule judged holds; SHOULD rules count only with \
+             --include-ignored), 101 a counted trial failed, 2 bad input (nothing sent), 3 no \
+             verdict (the target unusable, a core case the account cannot run, --deadline), 4 an \
+             output file could not be written, 130 interrupted (nothing it cut off is failed).",
         )
         .disable_version_flag(false)
         // A later flag wins over an earlier one (CI templates append to a base command line).
@@ -333,10 +445,13 @@ pub fn parse() -> Cli {
         // libtest's flags, said for this harness; those that do nothing here are accepted (CI
         // templates pass them) but not listed.
         .mut_arg("include_ignored", |a| {
-            a.help("Also run the SHOULD trials, which are ignored by default")
+            let text = "Count the SHOULD trials too: by default they are judged as advice \
+                        (listed as ignored, with whether they were followed) and decide nothing";
+            a.help(text).long_help(text).visible_alias("strict")
         })
         .mut_arg("ignored", |a| {
-            a.help("Run only the SHOULD trials (those ignored by default)")
+            let text = "Run only the SHOULD trials, and count them";
+            a.help(text).long_help(text)
         })
         .mut_arg("list", |a| {
             a.help("List the trials the filter selects, sending nothing")
@@ -383,9 +498,13 @@ pub fn parse() -> Cli {
         .mut_arg("nocapture", |a| a.hide(true))
         .mut_arg("show_output", |a| a.hide(true))
         .mut_arg("unstable_flags", |a| a.hide(true));
-    let matches = command.get_matches();
+    let matches = grouped(command).get_matches();
     match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
+        Ok(mut cli) => {
+            cli.target.token_from_env =
+                matches.value_source("token") == Some(clap::parser::ValueSource::EnvVariable);
+            cli
+        }
         Err(e) => e.exit(),
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::args::{Cli, ContractArgs, ProgressArg, UpdateMode};
+use super::paths::{check_dir_writable, check_writable, numbered_if_taken};
 use crate::error::LoadError;
 use crate::http::{HttpOptions, is_loopback, parse_base_url};
 use crate::judge::SnapshotWrite;
@@ -43,6 +44,8 @@ pub enum TargetConfig {
 pub struct RemoteTarget {
     pub base_url: String,
     pub token: Option<SecretString>,
+    /// How the token was given: `--token`, or `the NEXUDUS_TOKEN environment variable`.
+    pub token_given_as: String,
     pub foreign_token: Option<SecretString>,
     pub expired_token: Option<SecretString>,
     /// Sign-ins to do when a token is not given: the primary user's, then the foreign user's.
@@ -78,6 +81,8 @@ pub struct Config {
     pub unknown_profile_id: Option<i64>,
     timeout: Duration,
     max_body: usize,
+    /// `--cacert`: PEM certificates trusted besides the system's.
+    cacert: Option<Vec<u8>>,
     max_rps: Option<f64>,
     throttle_retries: u32,
     pub deadline: Option<Duration>,
@@ -94,11 +99,15 @@ pub struct Config {
     /// `--report-html DIR`.
     pub report_html: Option<PathBuf>,
     pub manifest: Option<PathBuf>,
+    /// The `--manifest` path that was taken by an earlier run, when another name was chosen.
+    pub manifest_taken: Option<PathBuf>,
     pub progress: ProgressMode,
     /// `--deny-skipped`.
     pub deny_skipped: bool,
     /// `--journal`.
     pub journal: Option<PathBuf>,
+    /// `--wait-for-lock`.
+    pub lock_wait: Duration,
     pub libtest: libtest_mimic::Arguments,
 }
 
@@ -137,43 +146,6 @@ pub fn is_remote(url: &str) -> bool {
         .unwrap_or(true)
 }
 
-/// Checks that `path` can be written, without truncating or leaving a file that was not there.
-fn check_writable(flag: &str, path: &Path) -> Result<(), LoadError> {
-    let bad =
-        |e: std::io::Error| LoadError::new(flag, format!("cannot write {}: {e}", path.display()));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(bad)?;
-    }
-    if path.exists() {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(bad)?;
-    } else {
-        std::fs::File::create(path).map_err(bad)?;
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
-}
-
-/// Checks that files can be created in `dir` (or, if it does not exist yet, in the nearest
-/// existing folder above it, where it would be created), creating nothing that stays.
-fn check_dir_writable(flag: &str, dir: &Path) -> Result<(), LoadError> {
-    let existing = dir
-        .ancestors()
-        .find(|d| d.exists())
-        .unwrap_or(Path::new("."));
-    let bad =
-        |why: String| LoadError::new(flag, format!("cannot write into {}: {why}", dir.display()));
-    if !existing.is_dir() {
-        return Err(bad(format!("{} is not a folder", existing.display())));
-    }
-    let probe = existing.join(format!(".nexudus-conformance-check-{}", std::process::id()));
-    std::fs::File::create(&probe).map_err(|e| bad(e.to_string()))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
-}
-
 impl Config {
     /// Checks the flags that clap cannot; an error is bad input (exit 2).
     ///
@@ -198,6 +170,12 @@ impl Config {
         }
         positive("--timeout", t.timeout)?;
         positive("--ready-timeout", cli.gate.ready_timeout)?;
+        if !(cli.gate.wait_for_lock >= 0.0 && cli.gate.wait_for_lock.is_finite()) {
+            return Err(LoadError::new(
+                "--wait-for-lock",
+                "must be a number of seconds, 0 to give up at once",
+            ));
+        }
         if let Some(d) = t.deadline {
             positive("--deadline", d)?;
         }
@@ -302,6 +280,7 @@ impl Config {
                     ),
                     ("--token-url", non_empty_str(&a.token_url).is_some()),
                     ("--client-id", non_empty_str(&a.client_id).is_some()),
+                    ("--cacert", t.cacert.is_some()),
                     ("--target-label", cli.nightly.target_label.is_some()),
                 ];
                 if let Some((flag, _)) = remote_only.iter().find(|(_, given)| *given) {
@@ -331,6 +310,17 @@ impl Config {
             check_dir_writable("--report-html", dir)?;
         }
         let n = &cli.nightly;
+        let cacert = match &t.cacert {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    LoadError::new("--cacert", format!("cannot read {}: {e}", path.display()))
+                })?;
+                crate::http::check_certificates(&pem)
+                    .map_err(|e| LoadError::new("--cacert", format!("{}: {e}", path.display())))?;
+                Some(pem)
+            }
+            None => None,
+        };
         let target_label = match (&n.target_label, base_url) {
             (Some(label), _) => snapshot::sanitize_label(label),
             (None, Some(url)) => snapshot::label_for(url),
@@ -372,6 +362,7 @@ impl Config {
             unknown_profile_id: t.unknown_profile_id,
             timeout: Duration::from_secs_f64(t.timeout.clamp(0.001, 86_400.0)),
             max_body: t.max_body,
+            cacert,
             max_rps: t.max_rps,
             throttle_retries: t.throttle_retries,
             deadline: t.deadline.map(Duration::from_secs_f64),
@@ -387,10 +378,18 @@ impl Config {
             known_deviations: n.known_deviations.clone(),
             junit: cli.gate.junit.clone(),
             report_html: cli.gate.report_html.clone(),
-            manifest: n.manifest.clone(),
+            manifest: n
+                .manifest
+                .as_deref()
+                .map(|path| numbered_if_taken(path, n.force)),
+            manifest_taken: n
+                .manifest
+                .clone()
+                .filter(|path| numbered_if_taken(path, n.force) != *path),
             progress,
             deny_skipped: cli.gate.deny_skipped,
             journal: cli.gate.journal.clone(),
+            lock_wait: Duration::from_secs_f64(cli.gate.wait_for_lock.clamp(0.0, 86_400.0)),
             libtest: cli.libtest.clone(),
         })
     }
@@ -407,6 +406,7 @@ impl Config {
             pace,
             write_pace,
             throttle_retries: self.throttle_retries,
+            cacert: self.cacert.clone(),
             ..HttpOptions::default()
         }
     }
@@ -461,6 +461,13 @@ fn remote(cli: &Cli, url: &str) -> RemoteTarget {
     RemoteTarget {
         base_url: url.to_string(),
         token: non_empty(&t.token),
+        token_given_as: if t.token_from_env {
+            "the NEXUDUS_TOKEN environment variable".into()
+        } else if non_empty(&t.token).is_none() && !sign_in.is_empty() {
+            "a new sign-in (check --username and --password)".into()
+        } else {
+            "--token".into()
+        },
         foreign_token: non_empty(&t.foreign_token),
         expired_token: non_empty(&t.expired_token),
         sign_in,
@@ -570,19 +577,5 @@ mod tests {
                 (got, want) => assert_eq!(got, want, "{flags:?}"),
             }
         }
-    }
-
-    #[test]
-    fn checking_an_output_path_neither_truncates_nor_leaves_a_file() {
-        let dir = std::env::temp_dir().join(format!("nxc-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let existing = dir.join("existing.xml");
-        std::fs::write(&existing, "kept").unwrap();
-        check_writable("--junit", &existing).unwrap();
-        assert_eq!(std::fs::read_to_string(&existing).unwrap(), "kept");
-        let fresh = dir.join("fresh.xml");
-        check_writable("--junit", &fresh).unwrap();
-        assert!(!fresh.exists());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

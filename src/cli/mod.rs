@@ -3,6 +3,7 @@
 
 mod args;
 mod config;
+mod paths;
 
 pub use args::{Cli, Command, ContractArgs, MatrixArgs, ServeArgs, SnapshotsCommand, parse};
 pub use config::{

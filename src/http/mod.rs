@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
+mod hint;
 mod pace;
 
+use hint::{scheme_mismatch, with_hint};
 use pace::{Pacer, Window};
 
 /// How requests are sent.
@@ -29,6 +31,8 @@ pub struct HttpOptions {
     pub throttle_retries: u32,
     /// The longest `Retry-After` honoured; longer waits are cut to this.
     pub max_retry_after: Duration,
+    /// PEM certificates of CAs trusted besides the system's (`--cacert`).
+    pub cacert: Option<Vec<u8>>,
 }
 
 impl Default for HttpOptions {
@@ -40,6 +44,7 @@ impl Default for HttpOptions {
             write_pace: None,
             throttle_retries: 3,
             max_retry_after: Duration::from_secs(30),
+            cacert: None,
         }
     }
 }
@@ -198,6 +203,11 @@ impl HttpClient {
             .user_agent(concat!("nexudus-conformance/", env!("CARGO_PKG_VERSION")));
         if is_loopback(&url) {
             builder = builder.no_proxy();
+        }
+        if let Some(pem) = &options.cacert {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| BadBaseUrl(format!("--cacert: {}", error_chain(&e))))?;
+            builder = builder.tls_certs_merge(certificates);
         }
         let client = builder.build().map_err(|e| {
             BadBaseUrl(format!("cannot start the HTTP client: {}", error_chain(&e)))
@@ -372,27 +382,24 @@ impl HttpClient {
         } else if let Some(hint) = scheme_mismatch(&self.base, &chain) {
             TransportError::Connect(hint)
         } else if e.is_connect() {
-            TransportError::Connect(chain)
+            TransportError::Connect(with_hint(&self.base, chain))
         } else {
             TransportError::Other(chain)
         }
     }
 }
 
-/// What to do when the target speaks the other protocol than its URL's scheme says: rustls
-/// reading a plain-HTTP answer as TLS, or hyper reading a TLS answer as HTTP.
-fn scheme_mismatch(base: &str, chain: &str) -> Option<String> {
-    let (scheme, rest) = base.split_once("://")?;
-    let tls_read_plain = chain.contains("InvalidContentType") || chain.contains("corrupt message");
-    let plain_read_tls = chain.contains("invalid HTTP version") || chain.contains("invalid HTTP");
-    match scheme {
-        "https" if tls_read_plain => Some(format!(
-            "the server answered plain HTTP, not TLS: use http://{rest} instead of {base}"
-        )),
-        "http" if plain_read_tls => Some(format!(
-            "the server answered with TLS, not plain HTTP: use https://{rest} instead of {base}"
-        )),
-        _ => None,
+/// Checks that `pem` holds at least one certificate (`--cacert`).
+///
+/// # Errors
+/// A lowercase message: unreadable PEM, or none in it.
+pub fn check_certificates(pem: &[u8]) -> Result<usize, String> {
+    match reqwest::Certificate::from_pem_bundle(pem) {
+        Ok(certificates) if certificates.is_empty() => {
+            Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into())
+        }
+        Ok(certificates) => Ok(certificates.len()),
+        Err(e) => Err(format!("not PEM certificates: {}", error_chain(&e))),
     }
 }
 
@@ -477,22 +484,6 @@ pub fn is_write(method: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_other_protocol_than_the_scheme_says_is_named() {
-        assert_eq!(
-            scheme_mismatch(
-                "https://h:1/p",
-                "error sending request: received corrupt message of type InvalidContentType"
-            ),
-            Some("the server answered plain HTTP, not TLS: use http://h:1/p instead of https://h:1/p".into())
-        );
-        assert_eq!(
-            scheme_mismatch("http://h:1", "client error: invalid HTTP version parsed"),
-            Some("the server answered with TLS, not plain HTTP: use https://h:1 instead of http://h:1".into())
-        );
-        assert_eq!(scheme_mismatch("http://h:1", "connection refused"), None);
-    }
 
     #[test]
     fn only_unsafe_methods_are_paced_as_writes() {

@@ -6,7 +6,6 @@
 //! `test result:` line — are byte for byte libtest's.
 
 use std::io::Write;
-use std::time::Duration;
 
 use anstyle::{AnsiColor, Color, Style};
 use libtest_mimic::{Arguments, ColorSetting, FormatSetting, Trial};
@@ -14,10 +13,10 @@ use serde_json::json;
 
 use super::RunInfo;
 use super::output::Output;
-use super::text::{DIFF_HEADING, DIFF_INDENT, failure_text, ignored_word, short_message};
+use super::text::{DIFF_HEADING, DIFF_INDENT, failure_text, ignored_word, plural, short_message};
 use crate::case::Level;
 use crate::judge::{Failure, Judgement, NotJudged, Reason, Status, TrialOutcome, Verdict};
-use crate::plan::{Cost, Plan, Selection};
+use crate::plan::{Plan, Selection};
 use crate::record::RunReport;
 
 /// What libtest's flags make of a trial of this name and level: SHOULD trials are `#[ignore]`d.
@@ -30,85 +29,6 @@ pub fn selection(args: &Arguments, name: &str, level: Level) -> Selection {
     } else {
         Selection::Run
     }
-}
-
-/// `--list`: the trial names the way libtest prints them, without running anything.
-pub fn list(plan: &Plan, output: &Output) {
-    let lines: Vec<String> = plan
-        .trials
-        .iter()
-        .filter(|t| !t.filtered_out)
-        .map(|t| format!("{}: test", t.name))
-        .collect();
-    if !lines.is_empty() {
-        output.out(&lines.join("\n"));
-    }
-}
-
-/// The preamble's first lines (`target: URL (kind)` and what the plan costs), or `None` when
-/// the console is quiet (`-q`, `--format json`). It is printed once discovery is done, before
-/// progress. `pace` and `write_pace` are the pacer's, when it paces.
-pub fn preamble(
-    base_url: &str,
-    kind: &str,
-    cost: &Cost,
-    pace: (Option<Duration>, Option<Duration>),
-    args: &Arguments,
-) -> Option<String> {
-    (!quiet(args)).then(|| {
-        format!(
-            "target: {base_url} ({kind})\nplan: {}",
-            describe_cost(cost, pace)
-        )
-    })
-}
-
-/// `44 round trips, 172 requests (98 writes) + up to 1084 more if the target changes the
-/// account; paced at 2 requests/s: 1m37s, up to 10m27s if it does`.
-fn describe_cost(cost: &Cost, (pace, write_pace): (Option<Duration>, Option<Duration>)) -> String {
-    let needed = cost.needed();
-    let mut text = format!(
-        "{} round trip{}, {} request{} ({} write{}) + up to {} more if the target changes the account",
-        cost.round_trips,
-        plural(cost.round_trips),
-        needed.requests,
-        plural(needed.requests),
-        needed.writes,
-        plural(needed.writes),
-        cost.when_needed,
-    );
-    if let (Some(pace), Some(least), Some(most)) = (
-        pace,
-        needed.paced_time(pace, write_pace),
-        cost.paced_time(pace, write_pace),
-    ) {
-        let rate = format!("{:.3}", 1.0 / pace.as_secs_f64());
-        text.push_str(&format!(
-            "; paced at {} requests/s: {}, up to {} if it does",
-            rate.trim_end_matches('0').trim_end_matches('.'),
-            minutes(least),
-            minutes(most),
-        ));
-    }
-    text
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// `1m37s`, or `0.2s` under a minute.
-fn minutes(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs >= 60 {
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
-}
-
-fn quiet(args: &Arguments) -> bool {
-    args.quiet || matches!(args.format, Some(FormatSetting::Json))
 }
 
 /// Prints a judged run: the trials in libtest's format on stdout (or `--logfile`), the warnings
@@ -209,8 +129,17 @@ pub fn print(
         ));
     }
     if let Some(why) = &report.stopped {
+        // How far it got.
+        let s = &judgement.summary;
+        let requests = report.exchanges.len();
         output.err(&format!(
-            "stopped early: {why}; the remaining steps were not run"
+            "stopped early: {why} after {requests} request{}; {} trial{} passed and {} failed before the stop, {} {} not judged (interrupted)",
+            plural(requests),
+            s.passed,
+            plural(s.passed),
+            s.failed,
+            s.not_judged(Reason::Interrupted),
+            if s.not_judged(Reason::Interrupted) == 1 { "was" } else { "were" },
         ));
     }
     if let Some(n) = report.slowed_to {

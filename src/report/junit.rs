@@ -46,9 +46,10 @@ pub fn render(plan: &Plan, judgement: &Judgement, info: &RunInfo) -> Result<Stri
             // Deselected trials are not in the report, as libtest and nextest leave them out.
             _ if o.status.is_deselected() => continue,
             Status::Passed(_) => TestCaseStatus::success(),
-            // Skipped, with the reason as its type: GitLab and GitHub's JUnit reporters list
-            // skipped tests with their message and never count them as failures, so a SHOULD
-            // rule not followed is visible without failing the job.
+            // Skipped, with the reason as its type and message, and as the element's text: GitLab
+            // shows a skipped test's reason from that text (docs.gitlab.com/ci/testing/
+            // unit_test_reports), GitHub's JUnit reporters from the message; neither counts it
+            // as a failure, so a SHOULD rule not followed is visible without failing the job.
             Status::NotJudged(why) => {
                 let mut skipped = TestCaseStatus::skipped();
                 skipped.set_type(match why.reason() {
@@ -58,10 +59,9 @@ pub fn render(plan: &Plan, judgement: &Judgement, info: &RunInfo) -> Result<Stri
                     },
                     other => other.words(),
                 });
-                skipped.set_message(short_message(&o.status));
-                if let Some(text) = failure_text(plan, o) {
-                    skipped.set_description(text);
-                }
+                let message = short_message(&o.status);
+                skipped.set_description(failure_text(plan, o).unwrap_or_else(|| message.clone()));
+                skipped.set_message(message);
                 skipped
             }
             Status::Failed(failure) => {

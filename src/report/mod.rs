@@ -8,6 +8,7 @@ mod html;
 mod junit;
 mod manifest;
 mod output;
+mod plan_text;
 mod progress;
 mod rules;
 mod text;
@@ -17,13 +18,14 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use console::{list, preamble, print, render, selection};
+pub use console::{print, render, selection};
 pub use files::apply as apply_files;
 pub use html::{render as render_html, write as write_html};
 pub use junit::{render as render_junit, write as write_junit};
 pub use manifest::{build as build_manifest, write as write_manifest};
 pub use output::Output;
-pub use progress::{Progress, ProgressMode};
+pub use plan_text::{list, preamble};
+pub use progress::{Planned, Progress, ProgressMode};
 pub use rules::{Kills, print as print_rules};
 pub use text::{failure_text, short_message};
 

@@ -33,6 +33,15 @@ impl ProgressMode {
     }
 }
 
+/// What the plan says the run will send, for the bar's count and its ETA.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Planned {
+    /// Requests the plan sends when the target keeps the account as it should.
+    pub requests: usize,
+    /// How long pacing alone makes those take (`None`: not paced).
+    pub paced: Option<Duration>,
+}
+
 /// A [`RunObserver`] that shows progress, after the preamble (what is tested, and the fixtures
 /// discovery found) once discovery is done.
 pub struct Progress {
@@ -40,6 +49,7 @@ pub struct Progress {
     output: Output,
     /// `target: URL (kind)`, or `None` when the console is quiet.
     preamble: Option<String>,
+    planned: Planned,
     state: Mutex<State>,
 }
 
@@ -48,15 +58,31 @@ struct State {
     bar: Option<ProgressBar>,
     total: usize,
     done: usize,
+    sent: usize,
 }
 
 impl Progress {
-    pub fn new(mode: ProgressMode, output: Output, preamble: Option<String>) -> Progress {
+    pub fn new(
+        mode: ProgressMode,
+        output: Output,
+        preamble: Option<String>,
+        planned: Planned,
+    ) -> Progress {
         Progress {
             mode,
             output,
             preamble,
+            planned,
             state: Mutex::new(State::default()),
+        }
+    }
+
+    /// A line that stays: above the bar on a terminal (redacted, as everything shown), or a
+    /// line of the log.
+    fn keep(&self, state: &State, text: &str) {
+        match &state.bar {
+            Some(bar) => bar.println(self.output.redact(&format!("  {text}"))),
+            None => self.line(state, text),
         }
     }
 
@@ -75,6 +101,16 @@ fn count(n: usize, what: &str) -> String {
     }
 }
 
+/// `1m05s`, or `12s`.
+fn clock(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
 fn seconds(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
 }
@@ -89,6 +125,13 @@ impl RunObserver for Progress {
                 self.output
                     .err(&format!("fixtures: {}", fixtures.join(", ")));
             }
+        }
+        if let RunEvent::WaitingForLock { holder } = event {
+            // Said whatever the progress mode: the run is waiting, not hanging.
+            self.output.err(&format!(
+                "waiting for another run on this machine that tests the same account ({holder})"
+            ));
+            return;
         }
         if let RunEvent::Recovered { original } = event {
             // Said whatever the progress mode: the account was changed before this run began.
@@ -106,15 +149,28 @@ impl RunObserver for Progress {
             RunEvent::Started { cases, .. } => {
                 state.total = *cases;
                 if self.mode == ProgressMode::Bar {
+                    // Counted in requests, the plan's unit; the ETA is the plan's paced time
+                    // left when the run is paced, else what the rate so far predicts.
+                    let planned = self.planned.requests.max(1);
                     let bar = ProgressBar::with_draw_target(
-                        Some(*cases as u64),
+                        Some(planned as u64),
                         ProgressDrawTarget::stderr(),
                     );
-                    if let Ok(style) = ProgressStyle::with_template(
-                        "{spinner} [{elapsed}] {pos}/{len} cases {wide_msg}",
-                    ) {
-                        bar.set_style(style);
+                    let paced = self.planned.paced;
+                    let template = "{spinner} [{elapsed}] {pos}/{len} requests · {prefix} · ETA {plan_eta} {wide_msg}";
+                    if let Ok(style) = ProgressStyle::with_template(template) {
+                        bar.set_style(style.with_key(
+                            "plan_eta",
+                            move |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                                let left = match paced {
+                                    Some(total) => total.saturating_sub(s.elapsed()),
+                                    None => s.eta(),
+                                };
+                                let _ = write!(w, "{}", clock(left));
+                            },
+                        ));
                     }
+                    bar.set_prefix(format!("0/{} cases", *cases));
                     bar.enable_steady_tick(Duration::from_millis(120));
                     state.bar = Some(bar);
                 }
@@ -124,7 +180,13 @@ impl RunObserver for Progress {
                 method,
                 path,
             } => {
+                state.sent += 1;
                 if let Some(bar) = &state.bar {
+                    // Restores a faulty target makes necessary go beyond the plan.
+                    if state.sent as u64 > bar.length().unwrap_or(0) {
+                        bar.set_length(state.sent as u64);
+                    }
+                    bar.set_position(state.sent as u64);
                     bar.set_message(self.output.redact(&format!("{context}: {method} {path}")));
                 }
             }
@@ -146,33 +208,29 @@ impl RunObserver for Progress {
                 duration,
             } => {
                 state.done += 1;
-                match &state.bar {
-                    Some(bar) => bar.inc(1),
-                    None => {
-                        let verdict = if *failed == 0 {
-                            "ok".to_string()
-                        } else {
-                            format!("{failed} FAILED")
-                        };
-                        let text = format!(
-                            "{case}: {verdict} ({}, {}, {})",
-                            count(*judged, "trial"),
-                            count(*requests, "request"),
-                            seconds(*duration)
-                        );
-                        self.line(&state, &text);
-                    }
+                if let Some(bar) = &state.bar {
+                    bar.set_prefix(format!("{}/{} cases", state.done, state.total));
                 }
+                let verdict = if *failed == 0 {
+                    "ok".to_string()
+                } else {
+                    format!("{failed} FAILED")
+                };
+                let text = format!(
+                    "{case}: {verdict} ({}, {}, {})",
+                    count(*judged, "trial"),
+                    count(*requests, "request"),
+                    seconds(*duration)
+                );
+                self.keep(&state, &text);
             }
             RunEvent::CaseSkipped { case, reason } => {
                 state.done += 1;
-                match &state.bar {
-                    Some(bar) => bar.inc(1),
-                    None => {
-                        let text = format!("{case}: not run ({reason})");
-                        self.line(&state, &text);
-                    }
+                if let Some(bar) = &state.bar {
+                    bar.set_prefix(format!("{}/{} cases", state.done, state.total));
                 }
+                let text = format!("{case}: not judged, needs a fixture ({reason})");
+                self.keep(&state, &text);
             }
             RunEvent::Restoring => {
                 if let Some(bar) = &state.bar {
@@ -186,6 +244,7 @@ impl RunObserver for Progress {
             }
             RunEvent::CaseStarted { .. }
             | RunEvent::Answered { .. }
+            | RunEvent::WaitingForLock { .. }
             | RunEvent::Recovered { .. } => {}
         }
     }

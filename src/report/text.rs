@@ -54,6 +54,11 @@ pub fn advice_words(advice: &Advice) -> String {
     }
 }
 
+/// `s` after a count other than one.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 /// The line before a failure's unified diff, whose lines follow indented by [`DIFF_INDENT`].
 pub const DIFF_HEADING: &str = "diff:";
 pub const DIFF_INDENT: &str = "    ";

@@ -63,7 +63,11 @@ pub(super) fn profiles_of(record: &ExchangeRecord) -> Result<Vec<ProfileSummary>
     // The URL as requested: a base URL's path prefix included.
     let url = &record.exchange.url;
     if response.status != 200 {
-        return Err(format!("GET {url} answered {}", response.status));
+        return Err(format!(
+            "GET {url} answered {}{}",
+            response.status,
+            path_hint(url, response.status)
+        ));
     }
     let body: Value = serde_json::from_slice(&response.body)
         .map_err(|e| format!("GET {url} answered a body that is not JSON ({e})"))?;
@@ -91,6 +95,25 @@ pub(super) fn profiles_of(record: &ExchangeRecord) -> Result<Vec<ProfileSummary>
             })
         })
         .collect())
+}
+
+/// A 404 from a base URL that has a path of its own (`https://host/api`): the harness appends
+/// the API's paths to the base URL, so the path is likely doubled.
+fn path_hint(url: &str, status: u16) -> String {
+    let Some(base) = url.strip_suffix(PROFILES_PATH).filter(|_| status == 404) else {
+        return String::new();
+    };
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return String::new();
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; the base URL has the path `/{path}`, and the harness appends {PROFILES_PATH} to it: \
+         if the API is at the host's root, give --base-url {scheme}://{host}"
+    )
 }
 
 /// The names and email a profile list shows of its user (strings of 4 characters or more, so
@@ -158,9 +181,10 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, String> {
     if let Ok(r) = &record.exchange.outcome
         && r.status == 401
     {
+        let given = creds.primary_given_as.as_deref().unwrap_or("--token");
         return Err(format!(
             "GET {PROFILES_PATH} with the primary token answered 401: the token is missing, expired or invalid; \
-             get a fresh one and pass it with --token"
+             get a fresh one and give it with {given}"
         ));
     }
     let profiles =

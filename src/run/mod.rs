@@ -21,6 +21,7 @@ mod batch;
 mod case;
 mod discovery;
 mod invariants;
+mod lock;
 mod restore;
 mod schedule;
 mod send;
@@ -54,6 +55,9 @@ pub struct Credentials {
     pub expired: Option<SecretString>,
     pub foreign_profile_id: Option<i64>,
     pub unknown_profile_id: Option<i64>,
+    /// How the primary token was given, for what a 401 tells the user to renew: `--token`
+    /// (the default), `the NEXUDUS_TOKEN environment variable`, a sign-in.
+    pub primary_given_as: Option<String>,
 }
 
 impl Credentials {
@@ -65,6 +69,7 @@ impl Credentials {
             expired: Some(c.expired_token.clone().into()),
             foreign_profile_id: None,
             unknown_profile_id: None,
+            primary_given_as: None,
         }
     }
 }
@@ -106,8 +111,11 @@ pub struct Target {
     pub probe_checks: ProbeChecks,
     /// Told what the run does while it runs (progress); the report does not depend on it.
     pub observer: Arc<dyn RunObserver>,
-    /// Where the original default is recorded while the account may be switched.
+    /// Where the original default is recorded while the account may be switched; also the
+    /// lock that keeps two runs on this machine off one account at a time.
     pub journal: Option<Arc<dyn Journal>>,
+    /// How long to wait for another run on this machine to release the account.
+    pub lock_wait: Duration,
 }
 
 /// Something the runner did, as it happens. Borrowed, so that emitting one costs nothing when
@@ -150,6 +158,10 @@ pub enum RunEvent<'a> {
         case: &'a str,
         reason: &'a str,
     },
+    /// Another run on this machine holds the account; this one waits for it.
+    WaitingForLock {
+        holder: &'a str,
+    },
     /// An earlier run's record was found and its original default put back before this run.
     Recovered {
         original: i64,
@@ -178,6 +190,14 @@ pub trait Journal: Send + Sync {
     fn begin(&self, user: i64, original: i64) -> Result<(), String>;
     /// Forgets it, once the final restore is verified.
     fn end(&self, user: i64);
+    /// Takes this user's lock for the run: `Ok(None)` when taken, `Ok(Some(holder))` when a
+    /// live run holds it (a dead holder's lock is taken over).
+    ///
+    /// # Errors
+    /// When the lock cannot be written.
+    fn try_lock(&self, user: i64) -> Result<Option<String>, String>;
+    /// Releases it.
+    fn unlock(&self, user: i64);
 }
 
 /// An observer that ignores everything.
@@ -212,6 +232,7 @@ impl Target {
             probe_checks: ProbeChecks::default(),
             observer: Arc::new(Silent),
             journal: None,
+            lock_wait: Duration::ZERO,
         }
     }
 }
@@ -228,10 +249,12 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         return report;
     }
     let session = Arc::new(Session::new(target));
+    let locked = std::sync::Mutex::new(None);
     let pipeline = async {
         let found = discovery::discover(&session)
             .await
             .map_err(|reason| session.stop_reason().unwrap_or(reason))?;
+        let found = lock::account(&session, found, &locked).await?;
         let discovery = recover(&session, found).await?;
         let index = plan.trial_index();
         if let Some(why) = begin(plan, &session, &discovery, &mut report)? {
@@ -251,7 +274,11 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
         .await;
         Ok::<_, String>(index)
     };
-    match pipeline.await {
+    let outcome = pipeline.await;
+    if let (Some(j), Some(user)) = (&session.target.journal, locked.lock().ok().and_then(|l| *l)) {
+        j.unlock(user);
+    }
+    match outcome {
         Ok(index) => {
             report.exchanges = session.take_exchanges();
             report.slowed_to = session.target.client.slowed_to();

@@ -308,13 +308,36 @@ fn messages_point_the_right_way() {
     );
     // Help says what the ignored trials are, and lists no flag that does nothing here.
     let help = harness(&args(&["--help"]));
-    assert!(
+    assert!(help.stdout.contains(
+        "Count the SHOULD trials too: by default they are judged as advice (listed as ignored, \
+         with whether they were followed) and decide nothing"
+    ));
+    assert!(help.stdout.contains("[alias: --strict]"), "{}", help.stdout);
+    // Grouped by what a user does, in this order, each option under one heading.
+    let headings: Vec<usize> = [
+        "\nTarget:\n",
+        "\nCredentials and fixtures:\n",
+        "\nSelection:\n",
+        "\nOutput:\n",
+        "\nPoliteness and limits:\n",
+        "\nNightly:\n",
+    ]
+    .iter()
+    .map(|h| {
         help.stdout
-            .contains("Also run the SHOULD trials, which are ignored by default")
-    );
+            .find(h)
+            .unwrap_or_else(|| panic!("{h:?} in {}", help.stdout))
+    })
+    .collect();
+    assert!(headings.windows(2).all(|w| w[0] < w[1]), "{}", help.stdout);
+    let options = &help.stdout[help.stdout.find("\nOptions:\n").unwrap()..headings[0]];
     assert!(
-        help.stdout
-            .contains("Run only the SHOULD trials (those ignored by default)")
+        options
+            .lines()
+            .filter(|l| l.trim_start().starts_with("--"))
+            .count()
+            == 0,
+        "ungrouped: {options}"
     );
     for hidden in ["--bench", "--nocapture", "--show-output", "-Z ", "--test "] {
         assert!(!help.stdout.contains(hidden), "{hidden} is listed");
@@ -380,4 +403,160 @@ fn every_broken_file_is_reported_with_the_line_and_a_caret() {
         "{text}"
     );
     assert!(!text.contains("foreign_profile.json"), "{text}");
+}
+
+/// A TLS server on 127.0.0.1 whose certificate is signed by a CA made here; it answers every
+/// request 401. Returns its base URL and the CA's PEM.
+fn private_ca_server() -> (String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "nexudus-conformance test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let mut buf = vec![0u8; 8192];
+                    let mut seen = Vec::new();
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = tls
+                        .write_all(
+                            b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        )
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+    });
+    (format!("https://127.0.0.1:{port}"), ca.pem())
+}
+
+#[test]
+fn connection_problems_say_what_to_check() {
+    // A private CA: without --cacert the error names it; with it, the run gets through to the
+    // server (whose 401 then says which token to renew, here one from the environment).
+    let (url, ca) = private_ca_server();
+    let ca_file = std::env::temp_dir().join(format!("nxc-it-{}-ca.pem", std::process::id()));
+    std::fs::write(&ca_file, &ca).unwrap();
+    let base = ["--base-url", url.as_str(), "--foreign-profile-id", "2201"];
+    let mut untrusted = std::process::Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"));
+    untrusted
+        .args(base)
+        .env("NEXUDUS_TOKEN", "a-token-from-the-environment");
+    let out = untrusted.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("UnknownIssuer")
+            && stderr.contains("pass the CA's certificate with --cacert FILE (PEM)"),
+        "{stderr}"
+    );
+    let trusted = untrusted
+        .args(["--cacert", ca_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&trusted.stderr);
+    assert_eq!(trusted.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(
+            "answered 401: the token is missing, expired or invalid; get a fresh one and give it \
+             with the NEXUDUS_TOKEN environment variable"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("a-token-from-the-environment"), "{stderr}");
+    // --cacert that holds no certificate is bad input.
+    let not_pem = std::env::temp_dir().join(format!("nxc-it-{}-not.pem", std::process::id()));
+    std::fs::write(&not_pem, "hello").unwrap();
+    let run = harness(&args(&[
+        "--base-url",
+        &url,
+        "--token",
+        "abcdefghijkl",
+        "--cacert",
+        not_pem.to_str().unwrap(),
+    ]));
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    assert!(run.stderr.contains("--cacert"), "{}", run.stderr);
+    // A refused connection: is anything listening there?
+    let port = crate::support::free_port();
+    let run = harness(&args(&[
+        "--base-url",
+        &format!("http://127.0.0.1:{port}"),
+        "--token",
+        "abcdefghijkl",
+        "--foreign-profile-id",
+        "2201",
+    ]));
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(
+        run.stderr
+            .contains(&format!("is a server listening at 127.0.0.1:{port}?")),
+        "{}",
+        run.stderr
+    );
+    // A base URL with the API's own prefix: the path is doubled, and the 404 says so.
+    let server = Server::start();
+    let token = server.get().credentials().primary_token.clone();
+    let run = harness(&args(&[
+        "--base-url",
+        &format!("{}/api", server.base_url()),
+        "--token",
+        &token,
+        "--foreign-profile-id",
+        "2201",
+    ]));
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(
+        run.stderr.contains(&format!(
+            "/api/api/public/coworkers/profiles answered 404; the base URL has the path `/api`, \
+             and the harness appends /api/public/coworkers/profiles to it: if the API is at the \
+             host's root, give --base-url {}",
+            server.base_url()
+        )),
+        "{}",
+        run.stderr
+    );
 }

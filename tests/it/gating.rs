@@ -750,3 +750,95 @@ fn a_hard_kill_is_put_right_by_the_next_run() {
         );
     }
 }
+
+/// The lock files beside a journal.
+fn locks(journal: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Some(dir) = journal.parent() else {
+        return Vec::new();
+    };
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().contains(".lock-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn two_runs_against_one_account_take_turns() {
+    let dir = lingering_case();
+    let journal_dir = std::env::temp_dir().join(format!("nxc-it-{}-lock", std::process::id()));
+    let _ = std::fs::remove_dir_all(&journal_dir);
+    let journal = journal_dir.join("journal.json");
+    let server = slow_server(80);
+    let mut a = server.target_args();
+    a.extend(args(&[
+        "--cases",
+        dir.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+    ]));
+    let first = spawn_harness(&a);
+    wait_until("the first run holds the account's lock", || {
+        !locks(&journal).is_empty()
+    });
+    let lock = locks(&journal).remove(0);
+    let held = std::fs::read_to_string(&lock).unwrap();
+    assert!(held.contains(&format!("\"pid\":{}", first.id())), "{held}");
+    // One that will not wait is refused before it changes anything, naming the holder.
+    let mut refused_args = a.clone();
+    refused_args.extend(args(&["--wait-for-lock", "0"]));
+    let refused = harness(&refused_args);
+    assert_eq!(refused.code, 3, "{}", refused.all_output());
+    assert!(
+        refused.stderr.contains(&format!(
+            "another run on this machine is testing this account (process {} since",
+            first.id()
+        )) && refused.stderr.contains("nothing was changed"),
+        "{}",
+        refused.stderr
+    );
+    // One that waits runs after the first: both judge the account as they found it.
+    let second = spawn_harness(&a);
+    let (first, second) = (finish(first), finish(second));
+    assert_eq!(first.code, 0, "{}", first.all_output());
+    assert_eq!(second.code, 0, "{}", second.all_output());
+    assert!(
+        second
+            .stderr
+            .contains("waiting for another run on this machine that tests the same account"),
+        "{}",
+        second.stderr
+    );
+    assert!(locks(&journal).is_empty(), "{:?}", locks(&journal));
+    assert_eq!(server.get().primary_default_profile(), Some(1101));
+    // A dead holder's lock is taken over.
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    let stale = held.replace(
+        &format!("\"pid\":{}", held_pid(&held)),
+        &format!("\"pid\":{dead_pid}"),
+    );
+    std::fs::write(&lock, stale).unwrap();
+    let mut quick = server.target_args();
+    quick.extend(args(&[
+        "--journal",
+        journal.to_str().unwrap(),
+        "--wait-for-lock",
+        "0",
+        "valid_switch::",
+    ]));
+    let taken_over = harness(&quick);
+    assert_eq!(taken_over.code, 0, "{}", taken_over.all_output());
+    assert!(locks(&journal).is_empty());
+    let _ = std::fs::remove_dir_all(&journal_dir);
+}
+
+fn held_pid(lock: &str) -> u32 {
+    let v: serde_json::Value = serde_json::from_str(lock).unwrap();
+    u32::try_from(v["pid"].as_u64().unwrap()).unwrap()
+}

@@ -127,8 +127,29 @@ fn command(args: &[String]) -> Command {
         "XDG_STATE_HOME",
         std::env::temp_dir().join(format!("nxc-it-state-{}", std::process::id())),
     );
+    // Runs start outside the source tree, in a folder holding a copy of the embedded server's
+    // snapshots: what a run writes (a pending snapshot, a baseline) never touches the files
+    // build.rs embeds, so a later `cargo run --release` does not rebuild.
+    cmd.current_dir(workdir());
     cmd.args(args);
     cmd
+}
+
+/// The folder the harness runs in during tests: `snapshots/embedded` copied from the repository.
+pub fn workdir() -> &'static Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("nxc-it-cwd-{}", std::process::id()));
+        let to = dir.join("snapshots").join("embedded");
+        std::fs::create_dir_all(&to).unwrap();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("snapshots")
+            .join("embedded");
+        for entry in std::fs::read_dir(from).unwrap().flatten() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+        dir
+    })
 }
 
 /// Runs the harness binary with `args`, with no NEXUDUS_* variables from the environment.
