@@ -151,6 +151,7 @@ impl Cell {
             (Outcome::Passed, _) => "passed",
             (Outcome::Failed, _) => "failed",
             (_, Some(AdviceKind::NotFollowed)) => "advice",
+            (_, Some(AdviceKind::Followed)) => "followed",
             _ if self.reason.as_deref() == Some("known_deviation") => "known_deviation",
             _ if self.reason.as_deref() == Some("baseline") => "baseline",
             _ => "not_judged",
@@ -160,6 +161,16 @@ impl Cell {
     /// A reader's eye is needed: failed, a SHOULD not followed, a known deviation.
     fn attention(&self) -> bool {
         matches!(self.class(), "failed" | "advice" | "known_deviation")
+    }
+
+    /// How much it needs that eye: failures first, then known deviations, then advice.
+    fn severity(&self) -> u8 {
+        match self.class() {
+            "failed" => 0,
+            "known_deviation" => 1,
+            "advice" => 2,
+            _ => 3,
+        }
     }
 
     /// Judged and passed, or a SHOULD rule followed.
@@ -182,6 +193,16 @@ impl Row {
     /// deviation on some target.
     fn attention(&self) -> bool {
         self.cells.iter().flatten().any(Cell::attention)
+    }
+
+    /// The most severe of its cells.
+    fn severity(&self) -> u8 {
+        self.cells
+            .iter()
+            .flatten()
+            .map(Cell::severity)
+            .min()
+            .unwrap_or(u8::MAX)
     }
 
     /// Judged and passed (or followed) on every target that has it.
@@ -234,6 +255,8 @@ fn rows(targets: &[TargetRuns]) -> Rows {
             rows.not_judged.push(row);
         }
     }
+    // Failures first, then known deviations, then advice; by name within each.
+    rows.attention.sort_by_key(Row::severity);
     rows
 }
 
@@ -392,7 +415,7 @@ fn attribute(s: &str) -> std::borrow::Cow<'_, str> {
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1f2328}\
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #d0d7de;padding:2px 8px;text-align:center}\
 td.name{text-align:left;font-family:ui-monospace,monospace}td.failed{background:#ffd8d3;color:#82071e;font-weight:600}\
-td.passed{background:#dafbe1;color:#116329}td.known_deviation{background:#fff1c2}td.advice{background:#fff8c5;color:#7d4e00}td.not_judged,td.none{color:#6e7781}\
+td.passed{background:#dafbe1;color:#116329}td.known_deviation{background:#fff1c2}td.advice{background:#fff8c5;color:#7d4e00}td.followed{color:#116329}td.not_judged,td.none{color:#6e7781}\
 td.baseline{background:#ddf4ff}summary{cursor:pointer;color:#0969da;margin:1em 0}";
 
 /// The matrix and trends as one self-contained HTML page (inline CSS, no scripts, no links

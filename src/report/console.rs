@@ -229,14 +229,39 @@ impl Text {
 
 /// `ok`, `FAILED` or `ignored, <reason>` (as libtest prints `#[ignore = "reason"]`), coloured
 /// as libtest does.
-fn outcome_word(sink: &Text, status: &Status) -> String {
-    match status {
+fn outcome_word(sink: &Text, o: &TrialOutcome) -> String {
+    match &o.status {
         Status::Passed(_) => sink.styled("ok", AnsiColor::Green),
         Status::Failed(_) => sink.styled("FAILED", AnsiColor::Red),
+        // One line, that stands out from the followed ones: what was breached, the full text
+        // under "SHOULD rules not followed" below.
+        Status::NotJudged(_) if o.status.not_followed().is_some() => sink.styled(
+            &format!(
+                "ignored, SHOULD rule not followed: {}",
+                not_followed_brief(o)
+            ),
+            AnsiColor::Magenta,
+        ),
         Status::NotJudged(why) => sink.styled(
             &format!("ignored, {}", ignored_word(why)),
             AnsiColor::Yellow,
         ),
+    }
+}
+
+/// What a SHOULD trial not followed found, short: the invariants it found breached, or what the
+/// response had.
+fn not_followed_brief(o: &TrialOutcome) -> String {
+    let breached = crate::record::breached_rules(&o.notes);
+    if !breached.is_empty() {
+        return breached.join(", ");
+    }
+    let actual = o.status.not_followed().map_or("", |f| f.actual.as_str());
+    const SHORT: usize = 80;
+    if actual.chars().count() > SHORT {
+        format!("got {}…", actual.chars().take(SHORT).collect::<String>())
+    } else {
+        format!("got {actual}")
     }
 }
 
@@ -356,7 +381,7 @@ fn text_lines(
             let c = sink.styled(c, color);
             sink.write(&c);
         } else {
-            let word = outcome_word(sink, &o.status);
+            let word = outcome_word(sink, o);
             sink.line(&format!("test {:<width$} ... {word}", o.name));
         }
     }

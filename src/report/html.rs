@@ -175,7 +175,8 @@ pub fn render(
             if let Some(failure) = failure_text(plan, o) {
                 let _ = writeln!(
                     page,
-                    "<tr class=\"failure\"><td colspan=\"3\"><pre>{}</pre></td></tr>",
+                    "<tr class=\"{}\"><td colspan=\"3\"><pre>{}</pre></td></tr>",
+                    if o.failed() { "failure" } else { "advice-text" },
                     text(&failure)
                 );
             }
@@ -317,7 +318,7 @@ h2{font-size:1.15rem;margin:1.4rem 0 .4rem}
 .result.ok{background:#1a7f37}.result.failed{background:#cf222e}.result.none{background:#9a6700}
 .verdict{margin:.2rem 0}
 span.advice,tr.advice td:nth-child(3){color:#9a6700}
-tr.advice pre{border-left:3px solid #d4a72c}
+tr.advice-text pre{border-left:3px solid #d4a72c}
 span.ignored{color:#6e7781}
 table{border-collapse:collapse;margin:.4rem 0}
 th,td{text-align:left;padding:.2rem .7rem;border-bottom:1px solid #eaeef2;vertical-align:top}

@@ -150,7 +150,7 @@ impl RunObserver for Progress {
                 state.total = *cases;
                 if self.mode == ProgressMode::Bar {
                     // Counted in requests, the plan's unit; the ETA is the plan's paced time
-                    // left when the run is paced, else what the rate so far predicts.
+                    // left when the run is paced, or what the rate so far predicts if longer.
                     let planned = self.planned.requests.max(1);
                     let bar = ProgressBar::with_draw_target(
                         Some(planned as u64),
@@ -162,8 +162,10 @@ impl RunObserver for Progress {
                         bar.set_style(style.with_key(
                             "plan_eta",
                             move |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                                // Pacing sets a floor; the rate so far says how far above
+                                // it the target's latency puts the run.
                                 let left = match paced {
-                                    Some(total) => total.saturating_sub(s.elapsed()),
+                                    Some(total) => total.saturating_sub(s.elapsed()).max(s.eta()),
                                     None => s.eta(),
                                 };
                                 let _ = write!(w, "{}", clock(left));
