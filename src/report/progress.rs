@@ -213,10 +213,10 @@ impl RunObserver for Progress {
                 if let Some(bar) = &state.bar {
                     bar.set_prefix(format!("{}/{} cases", state.done, state.total));
                 }
-                let verdict = if *failed == 0 {
-                    "ok".to_string()
-                } else {
-                    format!("{failed} FAILED")
+                let verdict = match (*failed, *judged) {
+                    (0, 0) => "not judged".to_string(),
+                    (0, _) => "ok".to_string(),
+                    (n, _) => format!("{n} FAILED"),
                 };
                 let text = format!(
                     "{case}: {verdict} ({}, {}, {})",

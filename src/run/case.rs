@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use super::session::{self, Session};
 use super::{RunEvent, invariants, restore, steps};
 use crate::case::{Case, Level};
-use crate::check::Verdict;
 use crate::plan::{Plan, TrialKind};
 use crate::record::{CaseRecord, ExchangeRecord, Observed, RunReport, TrialRecord};
 
@@ -62,6 +61,9 @@ pub(super) struct CaseJob {
     pub(super) trial_ids: Vec<(usize, usize, usize)>,
     pub(super) snapshot_trial: Option<usize>,
     pub(super) invariant_trials: Vec<(Level, usize)>,
+    /// The trial indexes whose outcome counts (not SHOULD rules judged as advice), for what the
+    /// progress line says of the case.
+    pub(super) counted: std::collections::HashSet<usize>,
 }
 
 impl CaseJob {
@@ -158,18 +160,31 @@ pub(super) fn conclude(
             }
         })
         .collect();
-    let judged: Vec<&TrialRecord> = job
+    // As the report will say it: judged trials, and the counted ones that failed (advice and
+    // trials a stop cut off are neither).
+    let records: Vec<(&TrialRecord, usize)> = job
         .trial_ids
         .iter()
-        .filter_map(|&(si, ri, _)| case_run.verdicts.get(&(si, ri)))
-        .chain(&invariant_records)
+        .filter_map(|&(si, ri, ti)| case_run.verdicts.get(&(si, ri)).map(|r| (r, ti)))
+        .chain(
+            invariant_records
+                .iter()
+                .zip(&job.invariant_trials)
+                .map(|(r, (_, ti))| (r, *ti)),
+        )
         .collect();
     session.event(RunEvent::CaseFinished {
         case: &job.case.id,
-        judged: judged.len(),
-        failed: judged
+        judged: records
             .iter()
-            .filter(|r| !matches!(r.observed, Observed::Judged(Verdict::Pass(_))))
+            .filter(|(r, _)| matches!(r.observed, Observed::Judged(_)))
+            .count(),
+        failed: records
+            .iter()
+            .filter(|(r, ti)| {
+                job.counted.contains(ti)
+                    && (r.observed.is_failure() || matches!(r.observed, Observed::NotRun(_)))
+            })
             .count(),
         requests: case_run.requests,
         duration,

@@ -59,6 +59,13 @@ pub(super) async fn run(
                         .map(|ti| (level, *ti))
                 })
                 .collect(),
+            counted: plan
+                .trials
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.counts && t.kind.case() == Some(ci))
+                .map(|(ti, _)| ti)
+                .collect(),
             case,
         };
         if let Some(reason) = missing_fixture(&job.case, &discovery.missing) {

@@ -409,3 +409,37 @@ fn the_default_label_names_host_and_port() {
         format!("127.0.0.1_{port}")
     );
 }
+
+#[test]
+fn a_second_run_keeps_the_first_ones_manifest() {
+    let dir = std::env::temp_dir().join(format!("nxc-it-{}-numbered", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("prod-2026-11-30.json");
+    let a = args(&["--manifest", path.to_str().unwrap(), "profiles_list::"]);
+    let first = harness(&a);
+    assert_eq!(first.code, 0, "{}", first.all_output());
+    let before = std::fs::read_to_string(&path).unwrap();
+    // The same path again: the next free number, said on stderr; the first one is kept.
+    let second = harness(&a);
+    assert_eq!(second.code, 0, "{}", second.all_output());
+    let numbered = dir.join("prod-2026-11-30.2.json");
+    assert!(numbered.exists());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    assert!(
+        second.stderr.contains(&format!(
+            "manifest: {} ({} holds an earlier run's; --force overwrites it)",
+            numbered.display(),
+            path.display()
+        )),
+        "{}",
+        second.stderr
+    );
+    // --force overwrites.
+    let mut forced = a.clone();
+    forced.push("--force".into());
+    let third = harness(&forced);
+    assert_eq!(third.code, 0, "{}", third.all_output());
+    assert!(!dir.join("prod-2026-11-30.3.json").exists());
+    assert!(!third.stderr.contains("manifest: "), "{}", third.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
