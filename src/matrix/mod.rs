@@ -314,6 +314,19 @@ const SUMMARY_HEADINGS: [&str; 9] = [
     "harness / contract",
 ];
 
+/// Said when no row needs attention.
+const ALL_CLEAR: &str = "Nothing fails on any target, and every SHOULD rule judged is followed.";
+
+impl Rows {
+    /// The folded parts, in the order they are shown, leaving out empty ones.
+    fn folded(&self) -> impl Iterator<Item = (&'static str, &[Row])> {
+        [(PARTS[2], &self.not_judged), (PARTS[1], &self.passing)]
+            .into_iter()
+            .filter(|(_, part)| !part.is_empty())
+            .map(|(heading, part)| (heading, part.as_slice()))
+    }
+}
+
 /// The headings of the three parts of the trial table.
 const PARTS: [&str; 3] = [
     "Needs attention: failed, SHOULD not followed, or a known deviation somewhere",
@@ -359,14 +372,11 @@ pub fn markdown(targets: &[TargetRuns]) -> String {
     };
     out.push_str(&format!("\n## {} ({})\n\n", PARTS[0], rows.attention.len()));
     if rows.attention.is_empty() {
-        out.push_str("Nothing fails on any target, and every SHOULD rule judged is followed.\n");
+        out.push_str(&format!("{ALL_CLEAR}\n"));
     } else {
         out.push_str(&table(&rows.attention));
     }
-    for (heading, part) in [(PARTS[2], &rows.not_judged), (PARTS[1], &rows.passing)] {
-        if part.is_empty() {
-            continue;
-        }
+    for (heading, part) in rows.folded() {
         out.push_str(&format!(
             "\n<details><summary>{heading} ({})</summary>\n\n{}\n</details>\n",
             part.len(),
@@ -490,16 +500,11 @@ pub fn html(targets: &[TargetRuns]) -> String {
         rows.attention.len()
     ));
     if rows.attention.is_empty() {
-        out.push_str(
-            "<p>Nothing fails on any target, and every SHOULD rule judged is followed.</p>\n",
-        );
+        out.push_str(&format!("<p>{ALL_CLEAR}</p>\n"));
     } else {
         out.push_str(&table(&rows.attention));
     }
-    for (heading, part) in [(PARTS[2], &rows.not_judged), (PARTS[1], &rows.passing)] {
-        if part.is_empty() {
-            continue;
-        }
+    for (heading, part) in rows.folded() {
         out.push_str(&format!(
             "<details><summary>{} ({})</summary>\n{}</details>\n",
             escape(heading),

@@ -1,7 +1,7 @@
 //! Bad input: each problem exits 2 before any request is sent, with a message that names the file
 //! and the position (line:column and/or JSON pointer) and says how to fix it.
 
-use crate::support::{Server, args, case_dir, harness, plain_dir, shipped_case};
+use crate::support::{Server, args, case_dir, harness, plain_dir, remote_args, shipped_case};
 
 /// A shipped case with one text replacement, for a one-line mistake.
 fn mistake(id: &str, from: &str, to: &str) -> String {
@@ -522,14 +522,7 @@ fn connection_problems_say_what_to_check() {
     assert!(run.stderr.contains("--cacert"), "{}", run.stderr);
     // A refused connection: is anything listening there?
     let port = crate::support::free_port();
-    let run = harness(&args(&[
-        "--base-url",
-        &format!("http://127.0.0.1:{port}"),
-        "--token",
-        "abcdefghijkl",
-        "--foreign-profile-id",
-        "2201",
-    ]));
+    let run = harness(&remote_args(&format!("http://127.0.0.1:{port}"), &[]));
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(
         run.stderr

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{Run, args, harness_measured};
+use crate::support::{Run, args, harness_measured, remote_args};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
@@ -374,14 +374,7 @@ fn a_refused_connection_is_reported_as_unusable() {
         .local_addr()
         .unwrap()
         .port();
-    let (run, took, _) = harness_measured(&args(&[
-        "--base-url",
-        &format!("http://127.0.0.1:{port}"),
-        "--token",
-        "abcdefghijkl",
-        "--foreign-profile-id",
-        "2201",
-    ]));
+    let (run, took, _) = harness_measured(&remote_args(&format!("http://127.0.0.1:{port}"), &[]));
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(run.stderr.contains("cannot connect"), "{}", run.stderr);
     assert!(took < HANG_LIMIT);

@@ -4,7 +4,7 @@
 use nexudus_conformance::server::{Fault, Faults, ServerOptions};
 use serde_json::Value;
 
-use crate::support::{Server, args, harness};
+use crate::support::{Server, args, harness, remote_args};
 
 fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("nxc-it-{}-{name}", std::process::id()))
@@ -115,16 +115,10 @@ fn failures_and_unusable_targets_are_recorded() {
     }
     let unusable = temp("manifest-unusable.json");
     let port = crate::support::free_port();
-    let run = harness(&args(&[
-        "--base-url",
+    let run = harness(&remote_args(
         &format!("http://127.0.0.1:{port}"),
-        "--token",
-        "abcdefghijkl",
-        "--foreign-profile-id",
-        "2201",
-        "--manifest",
-        unusable.to_str().unwrap(),
-    ]));
+        &["--manifest", unusable.to_str().unwrap()],
+    ));
     assert_eq!(run.code, 3, "{}", run.all_output());
     let m = read_manifest(&unusable);
     assert_eq!(m["exit_code"], 3);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use nexudus_conformance::server::ServerOptions;
 
-use crate::support::{Server, args, free_port, harness, spawn_harness, wait_until};
+use crate::support::{Server, args, free_port, harness, remote_args, spawn_harness, wait_until};
 
 fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("nxc-it-{}-{name}", std::process::id()))
@@ -28,18 +28,15 @@ fn property(report: &quick_junit::Report, name: &str) -> Option<String> {
 fn an_unreachable_target_still_gets_its_junit_and_manifest() {
     let junit = temp("unreachable.xml");
     let manifest = temp("unreachable.json");
-    let run = harness(&args(&[
-        "--base-url",
+    let run = harness(&remote_args(
         &format!("http://127.0.0.1:{}", free_port()),
-        "--token",
-        "abcdefghijkl",
-        "--foreign-profile-id",
-        "2201",
-        "--junit",
-        junit.to_str().unwrap(),
-        "--manifest",
-        manifest.to_str().unwrap(),
-    ]));
+        &[
+            "--junit",
+            junit.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+    ));
     assert_eq!(run.code, 3, "{}", run.all_output());
     let report = junit_of(&junit);
     let cases = &report.test_suites[0].test_cases;

@@ -2,7 +2,7 @@
 
 use nexudus_conformance::server::{Fault, Faults, ServerOptions};
 
-use crate::support::{Server, args, case_dir, harness, normalize, shipped_case};
+use crate::support::{Server, args, case_dir, harness, normalize, remote_args, shipped_case};
 
 #[test]
 fn embedded_run_passes_every_rule_and_lists_sorted_trials() {
@@ -322,14 +322,7 @@ fn exit_codes_for_bad_input_and_unusable_targets() {
     );
     assert_eq!(server.get().requests_received(), 0);
 
-    let run = harness(&args(&[
-        "--base-url",
-        "not a url",
-        "--token",
-        "abcdefghijkl",
-        "--foreign-profile-id",
-        "2201",
-    ]));
+    let run = harness(&remote_args("not a url", &[]));
     assert_eq!(run.code, 2, "{}", run.all_output());
     let run = harness(&args(&["--base-url", &server.base_url()]));
     assert_eq!(run.code, 2, "{}", run.all_output());
@@ -341,14 +334,7 @@ fn exit_codes_for_bad_input_and_unusable_targets() {
         .local_addr()
         .unwrap()
         .port();
-    let run = harness(&args(&[
-        "--base-url",
-        &format!("http://127.0.0.1:{port}"),
-        "--token",
-        "abcdefghijkl",
-        "--foreign-profile-id",
-        "2201",
-    ]));
+    let run = harness(&remote_args(&format!("http://127.0.0.1:{port}"), &[]));
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(run.stderr.contains("is unusable"), "{}", run.stderr);
 

@@ -180,6 +180,21 @@ pub fn harness_measured(args: &[String]) -> (Run, std::time::Duration, u64) {
     (run, started.elapsed(), peak)
 }
 
+/// A `--base-url` target with a primary token and another user's profile id (enough for the core
+/// cases), then `extra`: for targets that answer nothing the tests need more of.
+pub fn remote_args(url: &str, extra: &[&str]) -> Vec<String> {
+    let mut a = args(&[
+        "--base-url",
+        url,
+        "--token",
+        "abcdefghijkl",
+        "--foreign-profile-id",
+        "2201",
+    ]);
+    a.extend(args(extra));
+    a
+}
+
 pub fn args(items: &[&str]) -> Vec<String> {
     items.iter().map(ToString::to_string).collect()
 }
