@@ -260,23 +260,45 @@ fn missing_fixtures(config: &Config) -> std::collections::BTreeMap<Fixture, Stri
 /// that selects nothing is: the command line, not the target, is what must change.
 fn core_cases_configured(plan: &Plan, config: &Config) -> Result<(), LoadError> {
     let missing = missing_fixtures(config);
+    // What a case needs that the configuration lacks: one line per case (the fixtures of one
+    // credential say the same thing).
+    let blocked = |ci: usize| {
+        let case = &plan.cases[ci];
+        case.fixtures.iter().find_map(|f| {
+            missing
+                .get(f)
+                .map(|how| format!("`{}` needs {f}: {how}", case.id))
+        })
+    };
     let mut lines = Vec::new();
     let mut skips = Vec::new();
     for ci in plan.counted_core_cases() {
-        let case = &plan.cases[ci];
-        let needs: Vec<String> = case
-            .fixtures
-            .iter()
-            .filter_map(|f| missing.get(f).map(|how| format!("{f}: {how}")))
-            .collect();
-        if let Some(first) = needs.first() {
-            // One line per case: the fixtures of one credential say the same thing.
-            lines.push(format!("`{}` needs {first}", case.id));
-            skips.push(format!("--skip {}::", case.id));
+        if let Some(line) = blocked(ci) {
+            lines.push(line);
+            skips.push(format!("--skip {}::", plan.cases[ci].id));
         }
     }
     if lines.is_empty() {
-        return Ok(());
+        // Nor is a selection whose every counted case is blocked: the run would judge only its
+        // own requests, which is no verdict either.
+        let counted: std::collections::BTreeSet<usize> = plan
+            .trials
+            .iter()
+            .filter(|t| t.counts)
+            .filter_map(|t| t.kind.case())
+            .collect();
+        let all: Vec<String> = counted.iter().filter_map(|&ci| blocked(ci)).collect();
+        if counted.is_empty() || all.len() < counted.len() {
+            return Ok(());
+        }
+        return Err(LoadError::new(
+            "the configuration",
+            format!(
+                "every selected case needs what these credentials lack, so the run would judge \
+                 none of them; nothing was sent: {}",
+                all.join("; ")
+            ),
+        ));
     }
     Err(LoadError::new(
         "the configuration",

@@ -159,6 +159,8 @@ pub fn judge(plan: &Plan, report: &RunReport, policy: &Policy) -> Judgement {
         .or_else(|| core_cases_missing(plan, &outcomes))
     {
         Verdict::NoVerdict(why)
+    } else if let Some(why) = no_case_judged(&outcomes, plan) {
+        Verdict::NoVerdict(why)
     } else {
         Verdict::Conforms
     };
@@ -191,6 +193,31 @@ pub fn judge(plan: &Plan, report: &RunReport, policy: &Policy) -> Judgement {
             .iter()
             .any(|t| t.level == Level::Should && t.counts),
     }
+}
+
+/// A green means checked: when counted trials of cases were selected but none of them was
+/// judged (each needed a fixture the target lacks), the run's own trials passing — the restore,
+/// the invariants of discovery's reads — is no conformance verdict.
+fn no_case_judged(outcomes: &[TrialOutcome], plan: &Plan) -> Option<String> {
+    let counted_case_trials = || {
+        outcomes
+            .iter()
+            .zip(&plan.trials)
+            .filter(|(o, spec)| spec.counts && o.kind.case().is_some())
+    };
+    let judged = counted_case_trials()
+        .filter(|(o, _)| matches!(o.status, Status::Passed(_) | Status::Failed(_)))
+        .count();
+    let unjudged = counted_case_trials()
+        .filter(|(o, _)| matches!(o.status, Status::NotJudged(NotJudged::NeedsFixture(_))))
+        .count();
+    (judged == 0 && unjudged > 0).then(|| {
+        format!(
+            "none of the {unjudged} counted trial{} of the selected cases could be judged: each \
+             needs a fixture the target lacks (see each trial's reason)",
+            plural(unjudged)
+        )
+    })
 }
 
 /// The counted core cases the account could not run (a discovery read failed, so the run went

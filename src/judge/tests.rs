@@ -285,3 +285,49 @@ fn a_selected_trial_without_a_record_is_a_harness_error_not_a_pass() {
     assert!(j.outcomes[0].failed());
     assert_eq!(j.exit_code, exit::FAILED);
 }
+
+#[test]
+fn a_run_that_judged_none_of_its_cases_gives_no_verdict() {
+    // The restore and the run's own invariants pass, but every counted trial of a case needed a
+    // fixture: that is not "conforms".
+    let p = plan(&[
+        ("a::x", Level::Must, rule(0), Selection::Run),
+        ("a::y", Level::Should, rule(1), Selection::Ignored),
+        (
+            "restore::original_default_restored",
+            Level::Must,
+            TrialKind::Restore,
+            Selection::Run,
+        ),
+    ]);
+    let fixture = || {
+        Some(TrialRecord::bare(Observed::MissingFixture(
+            "needs x".into(),
+        )))
+    };
+    let report = RunReport {
+        results: vec![
+            fixture(),
+            fixture(),
+            Some(TrialRecord::bare(Observed::Judged(V::Pass(None)))),
+        ],
+        ..RunReport::default()
+    };
+    let j = judge(&p, &report, &policy());
+    assert!(
+        matches!(j.verdict, Verdict::NoVerdict(_)),
+        "{:?}",
+        j.verdict
+    );
+    assert_eq!(j.exit_code, exit::TARGET_UNUSABLE);
+    // One judged trial of a case is enough for a verdict.
+    let report = RunReport {
+        results: vec![
+            Some(TrialRecord::bare(Observed::Judged(V::Pass(None)))),
+            fixture(),
+            Some(TrialRecord::bare(Observed::Judged(V::Pass(None)))),
+        ],
+        ..RunReport::default()
+    };
+    assert_eq!(judge(&p, &report, &policy()).verdict, Verdict::Conforms);
+}

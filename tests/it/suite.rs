@@ -149,6 +149,26 @@ fn missing_fixtures_make_cases_ignored_with_the_reason() {
     );
     assert_eq!(server.get().requests_received(), 0, "{}", run.all_output());
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+    // So is a selection every case of which needs what the command line lacks.
+    let run = harness(&args(&[
+        "--base-url",
+        &server.base_url(),
+        "--token",
+        &c.primary_token,
+        "--foreign-profile-id",
+        "2201",
+        "expired_token",
+    ]));
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    assert!(
+        run.stderr.contains(
+            "every selected case needs what these credentials lack, so the run would judge none \
+             of them; nothing was sent: `expired_token` needs expired_token: give --expired-token"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.get().requests_received(), 0, "{}", run.all_output());
     // Deselected, the rest is judged; the other missing fixtures stay ignored with the reason.
     let skipped = harness(&args(&[
         "--base-url",
