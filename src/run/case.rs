@@ -144,19 +144,14 @@ pub(super) fn conclude(
         .invariant_trials
         .iter()
         .map(|&(level, _)| {
-            let judged = (!lists.is_empty() || !responses.is_empty())
-                .then(|| invariants::judge(invariants, level, &lists, &responses, &vars, &bind));
-            match (session.stop_reason(), judged) {
-                // A breach found before the stop stands; a pass on part of the case's
-                // responses is no pass.
-                (Some(why), judged) => match judged {
-                    Some(r) if r.observed.is_failure() => r,
-                    _ => TrialRecord::bare(Observed::Stopped(why)),
-                },
-                (None, Some(r)) => r,
-                (None, None) => {
-                    invariants::judge(invariants, level, &lists, &responses, &vars, &bind)
+            let record = invariants::judge(invariants, level, &lists, &responses, &vars, &bind);
+            // A breach found before a stop stands; a pass on part of the case's responses, or
+            // nothing judged because of the stop, is not judged.
+            match session.stop_reason() {
+                Some(why) if !record.observed.is_failure() => {
+                    TrialRecord::bare(Observed::Stopped(why))
                 }
+                _ => record,
             }
         })
         .collect();
