@@ -261,6 +261,26 @@ pub struct Step {
 }
 
 impl Case {
+    /// Whether step `si` takes the account as the step before it last read it, instead of
+    /// reading it again: in a case that may change the account, a plain read of the primary
+    /// user's list, or a checked batch of probes (whose first act is that read), right after a
+    /// batch (whose last act is a read of both lists) or after such a plain read. Nothing is
+    /// sent between the two, so the read would answer the same. The plan counts and the runner
+    /// sends by this one rule.
+    pub fn reads_shared_with_previous(&self, si: usize) -> bool {
+        let reads = |s: &Step| s.vary.is_empty() && s.sweep.is_none() && s.reads_own_list();
+        let (Some(step), Some(before)) = (
+            self.steps.get(si),
+            si.checked_sub(1).and_then(|i| self.steps.get(i)),
+        ) else {
+            return false;
+        };
+        self.state.may_change()
+            && (step.is_batch(self.state) || reads(step))
+            && (before.is_batch(self.state) || reads(before))
+            && !(reads(step) && reads(before))
+    }
+
     /// Whether any request it sends is built from `var`'s value (its path, its query, or its
     /// probes).
     pub fn requests_use(&self, var: Var) -> bool {

@@ -18,19 +18,23 @@ impl Plan {
         let steps = |case: &Case| -> usize {
             case.steps
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(si, s)| {
                     let probes: usize = s.vary.iter().map(Generator::size).sum();
+                    // The read the step before left is this one's (its first, for a batch).
+                    let shared = usize::from(case.reads_shared_with_previous(si));
                     if s.sweep.is_some() {
                         shape.sweep_size.div_ceil(concurrency).max(1)
                     } else if s.vary.is_empty() || s.is_burst() {
                         // Sent once, or a burst sent all at once.
-                        1
+                        1 - shared
                     } else if s.is_batch(case.state) {
                         // The lists read before, then each group of probes and a read.
-                        1 + check_groups(s, shape)
-                            .iter()
-                            .map(|g| g.len().div_ceil(concurrency) + 1)
-                            .sum::<usize>()
+                        1 - shared
+                            + check_groups(s, shape)
+                                .iter()
+                                .map(|g| g.len().div_ceil(concurrency) + 1)
+                                .sum::<usize>()
                     } else {
                         probes.div_ceil(concurrency).max(1)
                     }
@@ -142,7 +146,16 @@ fn ends_with_read(case: &Case) -> bool {
 /// the switch back when needed.
 fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool) -> Cost {
     let mut cost = Cost::default();
-    for step in &case.steps {
+    for (si, step) in case.steps.iter().enumerate() {
+        // The read the step before left is this one's (its first, for a batch).
+        let shared = case.reads_shared_with_previous(si);
+        if step.is_batch(case.state) {
+            let groups = check_groups(step, shape);
+            cost.requests += (usize::from(!shared) + groups.len()) * read;
+            cost.add_when_needed(bisection_worst_case(&groups, read));
+        } else if shared {
+            continue;
+        }
         let writes = sent_writes(step, shape.sweep_size);
         cost.requests += writes.len();
         if step.vary.is_empty()
@@ -154,11 +167,6 @@ fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool) -> Cost {
             cost.requests += usize::from(shape.foreign_token);
         }
         cost.writes += writes.iter().filter(|w| **w).count();
-        if step.is_batch(case.state) {
-            let groups = check_groups(step, shape);
-            cost.requests += (1 + groups.len()) * read;
-            cost.add_when_needed(bisection_worst_case(&groups, read));
-        }
     }
     if guard && case.state.may_change() {
         // The primary user's list unless the case ends by reading it; the other user's. When

@@ -39,6 +39,9 @@ pub(super) struct Checked {
     pub requests: usize,
     /// The profile lists the checks read.
     pub reads: Vec<Arc<ExchangeRecord>>,
+    /// The step's last act, when it was a reading of the account: the next step may take it
+    /// instead of reading again.
+    pub last_reading: Option<Vec<Arc<ExchangeRecord>>>,
 }
 
 impl Checked {
@@ -49,6 +52,7 @@ impl Checked {
             sent,
             changes: Vec::new(),
             reads: Vec::new(),
+            last_reading: None,
         }
     }
 }
@@ -95,10 +99,24 @@ pub(super) async fn read(session: &Session, context: &str) -> Reading {
             SendMode::Stoppable,
         )
         .await;
-    let accounts = sorted(&primary).map(|p| (p, foreign.as_deref().and_then(sorted)));
-    Reading {
-        accounts,
-        records: std::iter::once(primary).chain(foreign).collect(),
+    Reading::of(std::iter::once(primary).chain(foreign).collect())
+}
+
+impl Reading {
+    /// What the lists read (the primary user's first, then the other user's) say.
+    pub(super) fn of(records: Vec<Arc<ExchangeRecord>>) -> Reading {
+        let primary = records
+            .iter()
+            .find(|r| r.credential == Credential::Primary)
+            .and_then(|r| sorted(r));
+        let foreign = records
+            .iter()
+            .find(|r| r.credential == Credential::Foreign)
+            .and_then(|r| sorted(r));
+        Reading {
+            accounts: primary.map(|p| (p, foreign)),
+            records,
+        }
     }
 }
 
@@ -127,8 +145,17 @@ pub(super) async fn send_checked(
         variations,
         requests: 0,
         reads: Vec::new(),
+        fresh: None,
     };
-    let Some(mut base) = step.read().await.accounts else {
+    // The step before may have just read the account: nothing was sent since.
+    let first = match on.prior.clone() {
+        Some(records) => {
+            step.fresh = Some(records.clone());
+            Reading::of(records)
+        }
+        None => step.read().await,
+    };
+    let Some(mut base) = first.accounts else {
         // Without a list to compare, a group could not be trusted: one at a time, unchecked.
         let all = (0..step.variations.len()).collect();
         step.send(all, 1).await?;
@@ -253,6 +280,8 @@ struct StepRun<'a> {
     answers: Vec<Option<Arc<ExchangeRecord>>>,
     requests: usize,
     reads: Vec<Arc<ExchangeRecord>>,
+    /// The last reading, while nothing has been sent since.
+    fresh: Option<Vec<Arc<ExchangeRecord>>>,
 }
 
 impl StepRun<'_> {
@@ -260,6 +289,7 @@ impl StepRun<'_> {
         let reading = read(&self.on.session, &self.check).await;
         self.requests += reading.records.len();
         self.reads.extend(reading.records.iter().cloned());
+        self.fresh = Some(reading.records.clone());
         reading
     }
 
@@ -271,6 +301,7 @@ impl StepRun<'_> {
         limit: usize,
     ) -> Result<Vec<Arc<ExchangeRecord>>, String> {
         let chosen: Vec<Variation> = group.iter().map(|&i| self.variations[i].clone()).collect();
+        self.fresh = None;
         let sent = send_limited(self.on, chosen, limit).await?;
         self.requests += sent.len();
         let mut requests = Vec::with_capacity(sent.len());
@@ -285,6 +316,7 @@ impl StepRun<'_> {
     /// readable).
     async fn switch_back(&mut self, default: i64) {
         self.requests += 1;
+        self.fresh = None;
         let context = format!("{} (put back after the batch)", self.on.context);
         super::restore::put_back(
             &self.on.session,
@@ -338,6 +370,7 @@ impl StepRun<'_> {
             changes,
             requests: self.requests,
             reads: self.reads,
+            last_reading: self.fresh,
         }
     }
 }

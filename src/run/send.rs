@@ -82,6 +82,9 @@ pub(super) struct StepSend {
     pub vars: Vars,
     /// `case/step`, for the exchanges.
     pub context: String,
+    /// The account as the step before last read it, when this step takes that reading
+    /// instead of reading again (`Case::reads_shared_with_previous`).
+    pub prior: Option<Vec<Arc<crate::record::ExchangeRecord>>>,
 }
 
 impl StepSend {

@@ -56,9 +56,33 @@ const BISECTIONS: &[Bisection] = &[
         ],
         false,
     ),
-    // Six of the ten spellings of another user's id, and one of the two repeated ids — whose
-    // other probe, switching back to the original default, would hide it if the two went
-    // together (probes built from the original default are checked alone).
+    // One, in the truncated token among the case's probes.
+    (
+        Fault::TokenPrefixMatch,
+        "credential_probes::",
+        &[("switch", "the bearer token truncated")],
+        false,
+    ),
+    // Every spelling of the inactive id, in a later batch of the case: the batch of the other
+    // user's and unknown ids changed nothing, so batching still costs less than reading after
+    // every probe.
+    (
+        Fault::InactiveSwitchAllowed,
+        "coworker_id_probes::",
+        &[
+            ("inactive", "leading zero `01104` of inactive_profile_id"),
+            ("inactive", "leading zeros `0001104` of inactive_profile_id"),
+            ("inactive", "plus sign `+1104` of inactive_profile_id"),
+            ("inactive", "leading space ` 1104` of inactive_profile_id"),
+            ("inactive", "trailing space `1104 ` of inactive_profile_id"),
+            (
+                "inactive",
+                "percent-encoded digits `%31%31%30%34` of inactive_profile_id",
+            ),
+        ],
+        true,
+    ),
+    // Six of the ten spellings of another user's id.
     (
         Fault::AcceptForeignProfile,
         "coworker_id_probes::",
@@ -72,22 +96,29 @@ const BISECTIONS: &[Bisection] = &[
                 "not_own",
                 "percent-encoded digits `%32%32%30%31` of foreign_profile_id",
             ),
-            (
-                "repeated",
-                "coworkerId twice: foreign_profile_id then original_profile_id",
-            ),
         ],
         false,
     ),
-    // One, in a later batch of the case.
+    // One of the two repeated ids — whose other probe, switching back to the original default,
+    // would hide it if the two went together (probes built from the original default are
+    // checked alone).
+    (
+        Fault::AcceptForeignProfile,
+        "repeated_coworker_id::",
+        &[(
+            "repeated",
+            "coworkerId twice: foreign_profile_id then original_profile_id",
+        )],
+        false,
+    ),
     (
         Fault::RepeatedIdUnchecked,
-        "coworker_id_probes::",
+        "repeated_coworker_id::",
         &[(
             "repeated",
             "coworkerId twice: original_profile_id then foreign_profile_id",
         )],
-        true,
+        false,
     ),
 ];
 
@@ -152,8 +183,8 @@ fn bisection_puts_every_change_on_the_probes_that_made_it() {
             verdicts(&each.stdout, &server.base_url()),
             "{label}"
         );
-        // With one change among the case's 50 probes, the bisection still costs less than
-        // reading after every probe.
+        // When only a later batch changes the account, batching still costs less than reading
+        // after every probe.
         if *pays_off {
             assert!(
                 batched_requests < each_requests,

@@ -17,7 +17,6 @@ const TABLE: &[(&str, &[&str])] = &[
         &[
             "coworker_id_probes::invariants",
             "coworker_id_probes::not_own::not_2xx",
-            "coworker_id_probes::verify::default_unchanged",
             "coworker_id_probes::verify_not_own::default_unchanged",
             "credential_probes::invariants",
             "credential_probes::status_is_404",
@@ -29,6 +28,8 @@ const TABLE: &[(&str, &[&str])] = &[
             "indistinguishable_refusals::foreign::status_is_404",
             "indistinguishable_refusals::invariants",
             "indistinguishable_refusals::same_answer_as_unknown",
+            "repeated_coworker_id::default_unchanged",
+            "repeated_coworker_id::invariants",
         ],
     ),
     (
@@ -264,6 +265,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "missing_token::status_mirrors_http",
             "path_spellings::invariants",
             "profiles_requires_auth::invariants",
+            "repeated_coworker_id::invariants",
             "switch_to_current::envelope_success",
             "switch_to_current::invariants",
             "unknown_profile::failure_envelope",
@@ -374,6 +376,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "profiles_requires_auth::invalid_token::status_is_401",
             "profiles_requires_auth::invariants",
             "profiles_requires_auth::no_token::status_is_401",
+            "repeated_coworker_id::invariants",
             "unknown_profile::invariants",
             "unknown_profile::status_is_404",
             "unknown_profile::status_mirrors_http",
@@ -435,6 +438,8 @@ const TABLE: &[(&str, &[&str])] = &[
             "path_spellings::invariants",
             "profiles_list::body_matches_schema",
             "profiles_list::invariants",
+            "repeated_coworker_id::default_unchanged",
+            "repeated_coworker_id::invariants",
             "run::invariants",
             "switch_to_current::invariants",
             "switch_to_current::still_default",
@@ -468,6 +473,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "path_spellings::invariants",
             "profiles_list::body_matches_schema",
             "profiles_list::invariants",
+            "repeated_coworker_id::invariants",
             "run::invariants",
             "switch_to_current::invariants",
             "unknown_profile::invariants",
@@ -506,6 +512,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "missing_token::invariants",
             "path_spellings::invariants",
             "profiles_list::invariants",
+            "repeated_coworker_id::invariants",
             "run::invariants",
             "switch_to_current::invariants",
             "unknown_profile::invariants",
@@ -568,6 +575,9 @@ const TABLE: &[(&str, &[&str])] = &[
             "profiles_list::invariants",
             "profiles_list::invariants_should",
             "profiles_list::unique_profile_ids",
+            "repeated_coworker_id::default_unchanged",
+            "repeated_coworker_id::invariants",
+            "repeated_coworker_id::invariants_should",
             "run::invariants",
             "run::invariants_should",
             "switch_to_current::invariants",
@@ -616,8 +626,8 @@ const TABLE: &[(&str, &[&str])] = &[
     (
         "repeated_id_unchecked",
         &[
-            "coworker_id_probes::invariants",
-            "coworker_id_probes::verify::default_unchanged",
+            "repeated_coworker_id::default_unchanged",
+            "repeated_coworker_id::invariants",
         ],
     ),
     (
@@ -652,6 +662,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "foreign_profile::no_foreign_data",
             "indistinguishable_refusals::invariants",
             "indistinguishable_refusals::same_answer_as_unknown",
+            "repeated_coworker_id::invariants",
         ],
     ),
     (
@@ -700,6 +711,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "malformed_authorization::invariants_should",
             "malformed_authorization::no_token_echo",
             "missing_coworker_id::invariants_should",
+            "repeated_coworker_id::invariants_should",
             "unknown_profile::invariants_should",
             "unknown_profile::no_token_echo",
             "unknown_profile_sweep::invariants_should",
@@ -734,6 +746,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "indistinguishable_refusals::invariants",
             "invalid_coworker_id::invariants",
             "path_spellings::invariants",
+            "repeated_coworker_id::invariants",
             "unknown_profile::invariants",
             "unknown_profile_sweep::invariants",
         ],
@@ -758,6 +771,7 @@ const TABLE: &[(&str, &[&str])] = &[
             "missing_token::invariants_should",
             "path_spellings::invariants_should",
             "profiles_list::invariants_should",
+            "repeated_coworker_id::invariants_should",
             "run::invariants_should",
             "switch_to_current::invariants_should",
             "unknown_profile::invariants_should",
@@ -1003,7 +1017,7 @@ fn rules_names_the_killers_of_each_rule() {
     );
     assert!(
         run.stdout
-            .contains("66 of 67 MUST rules are killed by at least one"),
+            .contains("67 of 68 MUST rules are killed by at least one"),
         "{}",
         run.stdout
     );

@@ -276,7 +276,7 @@ fn progress_shows_one_line_per_case_while_the_run_is_in_flight() {
     let lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with('[')).collect();
     assert_eq!(
         lines.len(),
-        22,
+        23,
         "one per case that has a selected trial: {}",
         run.stderr
     );
@@ -285,7 +285,7 @@ fn progress_shows_one_line_per_case_while_the_run_is_in_flight() {
         "{}",
         run.stderr
     );
-    assert!(lines.last().unwrap().starts_with("[22/22]"), "{lines:?}");
+    assert!(lines.last().unwrap().starts_with("[23/23]"), "{lines:?}");
     let quiet = harness(&server.target_args_with(&["--progress", "never"]));
     assert!(
         !quiet.stderr.lines().any(|l| l.starts_with('[')),

@@ -53,7 +53,7 @@ fn the_reference_server_matches_its_committed_snapshots() {
             .iter()
             .filter(|(n, r)| n.ends_with("::snapshot") && r == "ok")
             .count(),
-        21
+        22
     );
 }
 
@@ -184,7 +184,7 @@ fn a_nightly_passes_from_its_first_night() {
         .into_iter()
         .filter(|(n, _)| n.ends_with("::snapshot"))
         .collect();
-    assert_eq!(baselines.len(), 21);
+    assert_eq!(baselines.len(), 22);
     let stored = dir.join("staging-eu").join("valid_switch.snap");
     assert!(
         baselines.contains(&(
@@ -198,13 +198,13 @@ fn a_nightly_passes_from_its_first_night() {
         "{baselines:?}"
     );
     assert!(
-        first.stdout.contains("21 baseline recorded)"),
+        first.stdout.contains("22 baseline recorded)"),
         "{}",
         first.stdout
     );
     assert_eq!(
         std::fs::read_dir(dir.join("staging-eu")).unwrap().count(),
-        21
+        22
     );
     assert!(runs.join("staging.json").exists() && dir.join("report/index.html").exists());
     // Snapshots hold no secrets: tokens are placeholders.

@@ -25,7 +25,7 @@ fn embedded_run_passes_every_rule_and_lists_sorted_trials() {
     }
     assert!(
         run.stdout
-            .contains("test result: ok. 200 passed; 0 failed; 0 ignored"),
+            .contains("test result: ok. 204 passed; 0 failed; 0 ignored"),
         "{}",
         run.stdout
     );
@@ -46,19 +46,19 @@ fn should_rules_are_ignored_by_default() {
     // rules, the advice, and what was not judged.
     let closing: Vec<&str> = run.stdout.lines().rev().skip(1).take(4).collect();
     assert!(
-        closing[3].starts_with("test result: ok. 91 passed; 0 failed; 109 ignored; 0 measured;"),
+        closing[3].starts_with("test result: ok. 93 passed; 0 failed; 111 ignored; 0 measured;"),
         "{}",
         run.stdout
     );
     assert_eq!(
         closing[2],
-        "verdict: conforms: every MUST rule judged holds (MUST 91 passed, 0 failed)"
+        "verdict: conforms: every MUST rule judged holds (MUST 93 passed, 0 failed)"
     );
     assert_eq!(
         closing[1],
-        "advice: every SHOULD rule judged is followed (109; not counted, --include-ignored counts them)"
+        "advice: every SHOULD rule judged is followed (111; not counted, --include-ignored counts them)"
     );
-    assert_eq!(closing[0], "not judged: 109 (109 SHOULD not counted)");
+    assert_eq!(closing[0], "not judged: 111 (111 SHOULD not counted)");
 }
 
 #[test]
@@ -466,7 +466,7 @@ fn serve_prints_a_usable_base_url_and_tokens() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(run.code, 0, "{}", run.all_output());
-    assert!(run.stdout.contains("179 passed"), "{}", run.stdout);
+    assert!(run.stdout.contains("182 passed"), "{}", run.stdout);
 }
 
 /// Runs `filter` (with SHOULD rules) against `server` and returns the exit code, the requests the
@@ -508,7 +508,7 @@ fn the_plan_counts_the_requests_before_it_sends_them() {
     filters.push(String::new());
     assert_eq!(
         filters.len(),
-        23,
+        24,
         "every shipped case, then the whole suite"
     );
     for filter in &filters {

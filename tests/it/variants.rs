@@ -35,7 +35,7 @@ fn every_legitimate_variant_passes_with_should_rules_included() {
         }
         if !run
             .stdout
-            .contains("test result: ok. 179 passed; 0 failed; 0 ignored")
+            .contains("test result: ok. 182 passed; 0 failed; 0 ignored")
         {
             problems.push(format!(
                 "{name}: not every trial was judged and passed: exit {}\n{}",
@@ -172,7 +172,7 @@ fn an_account_with_exactly_two_active_profiles_judges_every_must_trial() {
     );
     assert!(
         run.stdout
-            .contains("verdict: conforms: every MUST rule judged holds (MUST 91 passed, 0 failed)"),
+            .contains("verdict: conforms: every MUST rule judged holds (MUST 93 passed, 0 failed)"),
         "{}",
         run.stdout
     );
