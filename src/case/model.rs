@@ -315,6 +315,23 @@ impl Step {
         state.may_change() && !self.vary.is_empty() && !self.is_burst()
     }
 
+    /// The groups a checked batch's probes go in, as positions in `probes` (each probe's
+    /// generator index; `None` for a request that is no probe): the probes that could undo
+    /// another's change — built from the original default's id — each alone, after the others
+    /// together; with `each` (`--check-each-probe`), every one alone, in order. The plan counts
+    /// and the runner sends by this one rule.
+    pub fn check_groups(&self, probes: &[Option<usize>], each: bool) -> Vec<Vec<usize>> {
+        if each {
+            return (0..probes.len()).map(|i| vec![i]).collect();
+        }
+        let (alone, together): (Vec<usize>, Vec<usize>) = (0..probes.len())
+            .partition(|&i| probes[i].is_none_or(|g| self.probes_use(g, Var::OriginalProfileId)));
+        std::iter::once(together)
+            .filter(|g| !g.is_empty())
+            .chain(alone.into_iter().map(|i| vec![i]))
+            .collect()
+    }
+
     /// Whether the probes of its generator `index` are built from `var`'s value: those of a
     /// generator that spells or repeats it, and those that keep the step's query (other
     /// methods, other tokens) when the query uses it.

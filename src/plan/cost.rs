@@ -210,21 +210,19 @@ fn probe_writes(step: &crate::case::Step, generator: &Generator) -> Vec<bool> {
 /// batch, the probes built from the original default's id each alone (they could undo another
 /// probe's change), the others together; checked one by one, each alone.
 fn check_groups(step: &crate::case::Step, shape: &RunShape) -> Vec<Vec<bool>> {
-    let mut together = Vec::new();
-    let mut alone = Vec::new();
-    for (index, generator) in step.vary.iter().enumerate() {
-        let writes = probe_writes(step, generator);
-        if shape.probe_checks == ProbeChecks::Each
-            || step.probes_use(index, crate::case::Var::OriginalProfileId)
-        {
-            alone.extend(writes.into_iter().map(|w| vec![w]));
-        } else {
-            together.extend(writes);
-        }
-    }
-    std::iter::once(together)
-        .filter(|g| !g.is_empty())
-        .chain(alone)
+    let (generators, writes): (Vec<Option<usize>>, Vec<bool>) = step
+        .vary
+        .iter()
+        .enumerate()
+        .flat_map(|(index, generator)| {
+            probe_writes(step, generator)
+                .into_iter()
+                .map(move |w| (Some(index), w))
+        })
+        .unzip();
+    step.check_groups(&generators, shape.probe_checks == ProbeChecks::Each)
+        .into_iter()
+        .map(|group| group.into_iter().map(|i| writes[i]).collect())
         .collect()
 }
 

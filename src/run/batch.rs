@@ -12,7 +12,6 @@ use super::discovery::{ProfileSummary, current_default, profiles_of};
 use super::send::{Sent, StepSend, Variation, send_limited};
 use super::session::{SendMode, Session};
 use crate::api::Credential;
-use crate::case::Var;
 use crate::plan::ProbeChecks;
 use crate::record::ExchangeRecord;
 
@@ -162,28 +161,26 @@ pub(super) async fn send_checked(
         return Ok(step.finish(Vec::new()));
     };
     let original = current_default(&base.0);
-    let n = step.variations.len();
-    let (mut tasks, limit) = match session.target.probe_checks {
-        ProbeChecks::Batch => {
-            // A probe built from the original default's id could switch back to it after
-            // another probe of the same batch switched away, and the batch would look clean:
-            // each such probe is checked alone, the others together.
-            let (alone, together): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| {
-                step.variations[i]
-                    .probe
-                    .as_ref()
-                    .is_none_or(|p| on.step().probes_use(p.generator, Var::OriginalProfileId))
-            });
-            let groups: Vec<Vec<usize>> = std::iter::once(together)
-                .filter(|g| !g.is_empty())
-                .chain(alone.into_iter().map(|i| vec![i]))
-                .collect();
-            (
-                groups.into_iter().rev().map(Task::Test).collect::<Vec<_>>(),
-                session.target.concurrency.max(1),
-            )
-        }
-        ProbeChecks::Each => ((0..n).rev().map(|i| Task::Test(vec![i])).collect(), 1),
+    // A probe built from the original default's id could switch back to it after another
+    // probe of the same batch switched away, and the batch would look clean: each such probe
+    // is checked alone, the others together (`Step::check_groups`, by which the plan counts).
+    let each = session.target.probe_checks == ProbeChecks::Each;
+    let generators: Vec<Option<usize>> = step
+        .variations
+        .iter()
+        .map(|v| v.probe.as_ref().map(|p| p.generator))
+        .collect();
+    let mut tasks: Vec<Task> = on
+        .step()
+        .check_groups(&generators, each)
+        .into_iter()
+        .rev()
+        .map(Task::Test)
+        .collect();
+    let limit = if each {
+        1
+    } else {
+        session.target.concurrency.max(1)
     };
     let mut changes: Vec<Change> = Vec::new();
     // The account as the last read saw it, when it is not `base`.
