@@ -268,7 +268,7 @@ impl Case {
     /// sent between the two, so the read would answer the same. The plan counts and the runner
     /// sends by this one rule.
     pub fn reads_shared_with_previous(&self, si: usize) -> bool {
-        let reads = |s: &Step| s.vary.is_empty() && s.sweep.is_none() && s.reads_own_list();
+        let reads = Step::is_plain_read;
         let (Some(step), Some(before)) = (
             self.steps.get(si),
             si.checked_sub(1).and_then(|i| self.steps.get(i)),
@@ -293,6 +293,11 @@ impl Case {
 }
 
 impl Step {
+    /// Whether it is one read of the primary user's profile list (no probes, no sweep).
+    pub fn is_plain_read(&self) -> bool {
+        self.vary.is_empty() && self.sweep.is_none() && self.reads_own_list()
+    }
+
     /// Whether it reads the primary user's profile list.
     pub fn reads_own_list(&self) -> bool {
         self.request.path.as_value().as_str().is_some_and(|path| {

@@ -75,7 +75,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             && session.target.credentials.foreign.is_some();
         // The reading the step before left, when this step takes it instead of reading again.
         let prior = fresh.take().filter(|_| case.reads_shared_with_previous(si));
-        let plain_read = step.vary.is_empty() && step.sweep.is_none() && step.reads_own_list();
+        let plain_read = step.is_plain_read();
         let mut served = false;
         let sent = match variations(session, step, &vars) {
             Ok(None) if plain_read && prior.is_some() => {
@@ -86,14 +86,13 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
                     .cloned();
                 served = true;
                 fresh = Some(records);
-                mine.map(|record| Checked::unchecked(vec![(None, record)]))
-                    .map(|mut checked| {
-                        checked.requests = 0;
-                        checked
-                    })
-                    .ok_or_else(|| {
-                        "the previous step's reading has no list of the primary user".to_string()
-                    })
+                mine.map(|record| Checked {
+                    requests: 0,
+                    ..Checked::unchecked(vec![(None, record)])
+                })
+                .ok_or_else(|| {
+                    "the previous step's reading has no list of the primary user".to_string()
+                })
             }
             Ok(None) if other => {
                 let other_context = format!("{context} (the other user's list)");
@@ -131,10 +130,9 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
                     context,
                     prior,
                 };
-                send_all(&on, variations).await.map(|checked| {
-                    fresh.clone_from(&checked.last_reading);
-                    checked
-                })
+                send_all(&on, variations)
+                    .await
+                    .inspect(|checked| fresh.clone_from(&checked.last_reading))
             }
             Err(why) => Err(why),
         };
