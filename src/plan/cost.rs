@@ -158,11 +158,7 @@ fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool) -> Cost {
         }
         let writes = sent_writes(step, shape.sweep_size);
         cost.requests += writes.len();
-        if step.vary.is_empty()
-            && step.sweep.is_none()
-            && step.reads_own_list()
-            && case.state.may_change()
-        {
+        if step.is_plain_read() && case.state.may_change() {
             // The other user's list, read beside it.
             cost.requests += usize::from(shape.foreign_token);
         }
