@@ -281,6 +281,17 @@ impl Case {
             && !(reads(step) && reads(before))
     }
 
+    /// Whether its last act is a reading of the account — a plain read of the primary user's
+    /// list (with the other user's beside it), or a checked batch (whose last act is a read of
+    /// both) — which the guard after it takes instead of reading again.
+    pub fn ends_with_reading(&self) -> bool {
+        self.state.may_change()
+            && self
+                .steps
+                .last()
+                .is_some_and(|s| s.is_plain_read() || s.is_batch(self.state))
+    }
+
     /// Whether any request it sends is built from `var`'s value (its path, its query, or its
     /// probes).
     pub fn requests_use(&self, var: Var) -> bool {

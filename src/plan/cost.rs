@@ -63,7 +63,7 @@ impl Plan {
             .filter(|ci| !together.contains(ci))
             .map(|&ci| &*self.cases[ci])
             .filter(|c| c.state.may_change())
-            .map(|c| steps(c) + usize::from(!ends_with_read(c) || shape.foreign_token))
+            .map(|c| steps(c) + usize::from(!c.ends_with_reading()))
             .sum::<usize>()
             + group;
         let others = running()
@@ -133,14 +133,6 @@ impl Plan {
     }
 }
 
-/// Whether a case's last step reads the primary user's profile list (the guard then needs no
-/// request of its own to see the default).
-fn ends_with_read(case: &Case) -> bool {
-    case.steps
-        .last()
-        .is_some_and(crate::case::Step::reads_own_list)
-}
-
 /// What one case costs: its requests (with the reads that check its batches of probes) and,
 /// when needed, their bisection; with `guard`, the read after it (unless it ends with one) and
 /// the switch back when needed.
@@ -165,10 +157,12 @@ fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool) -> Cost {
         cost.writes += writes.iter().filter(|w| **w).count();
     }
     if guard && case.state.may_change() {
-        // The primary user's list unless the case ends by reading it; the other user's. When
-        // needed, a switch back for each.
+        // Both users' lists unless the case ends by reading them. When needed, a switch back
+        // for each.
         let other = usize::from(shape.foreign_token);
-        cost.requests += usize::from(!ends_with_read(case)) + other;
+        if !case.ends_with_reading() {
+            cost.requests += 1 + other;
+        }
         cost.add_when_needed(Cost {
             requests: 1 + other,
             writes: 1 + other,

@@ -113,8 +113,29 @@ pub(super) async fn execute(session: &Arc<Session>, job: &CaseJob, guard: bool) 
         .cloned()
         .collect();
     if guard && job.case.state.may_change() {
-        let last = case_run.exchanges.last().and_then(Option::as_deref);
-        lists.extend(restore::guard(session, &job.case.id, last).await);
+        // The case's last reading, when it ended with one and the run did not stop meanwhile
+        // (a request cut off in flight may still have changed the account): the guard takes
+        // it instead of reading again (`Case::ends_with_reading`, by which the plan counts).
+        let answered = |r: &&Arc<ExchangeRecord>| {
+            r.exchange
+                .outcome
+                .as_ref()
+                .is_ok_and(|resp| resp.status == 200)
+        };
+        let reading = case_run
+            .last_reading
+            .as_deref()
+            .filter(|_| session.stop_reason().is_none());
+        let of = |credential: crate::api::Credential| {
+            reading
+                .and_then(|records| records.iter().find(|r| r.credential == credential))
+                .filter(answered)
+                .map(Arc::as_ref)
+        };
+        let last = of(crate::api::Credential::Primary)
+            .or_else(|| case_run.exchanges.last().and_then(Option::as_deref));
+        let other = of(crate::api::Credential::Foreign);
+        lists.extend(restore::guard(session, &job.case.id, last, other).await);
     }
     Executed {
         case_run,

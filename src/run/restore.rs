@@ -117,20 +117,28 @@ pub(super) async fn guard(
     session: &Session,
     case_id: &str,
     last: Option<&ExchangeRecord>,
+    other_seen: Option<&ExchangeRecord>,
 ) -> Vec<std::sync::Arc<ExchangeRecord>> {
     let Some(original) = original_id(session) else {
         return Vec::new();
     };
     let context = super::session::guard_context(case_id);
+    // The other user's list as the case last read it, or read now.
+    let other_now = async {
+        match other_seen {
+            Some(_) => None,
+            None => other_list(session, &context).await,
+        }
+    };
     let ((mine, now), other) = match observed_default(last) {
-        Some(seen) => ((None, Ok(seen)), other_list(session, &context).await),
+        Some(seen) => ((None, Ok(seen)), other_now.await),
         None => {
-            let ((record, now), other) =
-                tokio::join!(current(session, &context), other_list(session, &context));
+            let ((record, now), other) = tokio::join!(current(session, &context), other_now);
             ((Some(record), now), other)
         }
     };
-    if let Some(note) = put_back_other(session, &context, other.as_deref()).await {
+    let other_list_seen = other.as_deref().or(other_seen);
+    if let Some(note) = put_back_other(session, &context, other_list_seen).await {
         session
             .guard_log
             .lock()

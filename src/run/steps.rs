@@ -34,6 +34,9 @@ pub(super) struct CaseRun {
     pub reads: Vec<Arc<ExchangeRecord>>,
     /// The other user's lists read beside the primary user's in a case that changes the account.
     pub other_reads: Vec<Arc<ExchangeRecord>>,
+    /// The case's last act, when it was a reading of the account (a plain read of the lists, or
+    /// a batch's last check): the guard after it takes it instead of reading again.
+    pub last_reading: Option<Vec<Arc<ExchangeRecord>>>,
 }
 
 /// How many failing variations a failure lists with their own `curl`.
@@ -194,6 +197,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
         changed_lists,
         reads,
         other_reads,
+        last_reading: fresh,
     }
 }
 
