@@ -3,7 +3,10 @@
 //! 1. the full suite against the embedded server: wall time and requests/s;
 //! 2. the full suite against a server with 50 ms latency: wall time / (dependent chain × 50 ms);
 //! 3. a 10,000-request sweep: harness requests/s / a bare reqwest loop's, same concurrency, same server;
-//! 4. peak memory (VmHWM) of a full run of the release binary.
+//! 4. peak memory (VmHWM) of a full run of the release binary;
+//! 5. `--list`'s start-up;
+//! 6. seven everyday cases at 50 ms latency against a hand-written client that sends the same
+//!    requests one after another (issue 19's yardstick).
 //!
 //! Each figure is the median of several runs measured in this one process, interleaved where two
 //! things are compared, so a noisy machine affects both sides alike.
@@ -81,6 +84,93 @@ async fn suite(
     let requests = server.requests_received();
     server.stop().await;
     (wall, requests)
+}
+
+/// The seven cases a hand-written suite (Hurl's, say) also covers.
+const EVERYDAY: [&str; 7] = [
+    "profiles_list::",
+    "profiles_requires_auth::",
+    "valid_switch::",
+    "foreign_profile::",
+    "unknown_profile::",
+    "bad_token::",
+    "invalid_coworker_id::",
+];
+
+/// Runs `plan` against a fresh server with `latency`; returns the wall time and, for each request
+/// the harness sent, its method, URL and `Authorization` value (the real token for a credential
+/// that carries one).
+async fn sent_requests(
+    plan: &Plan,
+    latency: Duration,
+) -> (Duration, Vec<(&'static str, String, Option<String>)>) {
+    use nexudus_conformance::api::Credential;
+    let server = server::start(&ServerOptions {
+        latency,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("server");
+    let target = target(&server, CONCURRENCY, run::DEFAULT_SWEEP_SIZE);
+    let started = Instant::now();
+    let report = run::run(plan, target).await;
+    let wall = started.elapsed();
+    assert!(report.unusable.is_none(), "{:?}", report.unusable);
+    let c = server.credentials();
+    let requests = report
+        .exchanges
+        .iter()
+        .map(|r| {
+            let auth = match r.credential {
+                Credential::None => None,
+                Credential::Foreign => Some(format!("Bearer {}", c.foreign_token)),
+                Credential::Expired => Some(format!("Bearer {}", c.expired_token)),
+                Credential::Invalid => Some("Bearer nxc-invalid-0000".to_string()),
+                _ => Some(format!("Bearer {}", c.primary_token)),
+            };
+            (r.exchange.method, r.exchange.url.clone(), auth)
+        })
+        .collect();
+    server.stop().await;
+    (wall, requests)
+}
+
+/// The same requests sent one after another by a plain reqwest client, against a fresh server
+/// with `latency`: what a hand-written sequential suite costs for the same work.
+async fn sequential(
+    requests: &[(&'static str, String, Option<String>)],
+    latency: Duration,
+) -> Duration {
+    let server = server::start(&ServerOptions {
+        latency,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("server");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    // The recorded URLs name the first server's port.
+    let started = Instant::now();
+    for (method, url, auth) in requests {
+        let path = url
+            .splitn(4, '/')
+            .nth(3)
+            .map_or(String::new(), |p| format!("/{p}"));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = client
+            .request(method, format!("{}{path}", server.base_url()))
+            .header("content-length", "0");
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let response = request.send().await.expect("request");
+        let _ = response.bytes().await.expect("body");
+    }
+    let wall = started.elapsed();
+    server.stop().await;
+    wall
 }
 
 /// `n` switches to unknown ids with a plain reqwest client, `concurrency` at a time: the floor.
@@ -286,5 +376,26 @@ fn main() {
     println!(
         "5. --list (process start to exit):     {:8.1} ms (11 runs)",
         median(lists)
+    );
+
+    // 6. Seven everyday cases at 50 ms, against a sequential client sending the same requests.
+    let everyday = plan_for(&|name, _| EVERYDAY.iter().any(|c| name.starts_with(c)));
+    let chain = everyday.cost(&shape).round_trips;
+    let runs = 5;
+    let (mut harness_walls, mut sequential_walls, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut count = 0;
+    for _ in 0..runs {
+        let (wall, requests) = runtime.block_on(sent_requests(&everyday, latency));
+        let one_by_one = runtime.block_on(sequential(&requests, latency));
+        count = requests.len();
+        harness_walls.push(wall.as_secs_f64());
+        sequential_walls.push(one_by_one.as_secs_f64());
+        ratios.push(wall.as_secs_f64() / one_by_one.as_secs_f64());
+    }
+    println!(
+        "6. 7 everyday cases, 50 ms latency:    harness {:.3} s (chain {chain}), the same {count} requests one after another {:.3} s; ratio {:.3} (goal ≤ 0.5, {runs} runs)",
+        median(harness_walls),
+        median(sequential_walls),
+        median(ratios)
     );
 }
