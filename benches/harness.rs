@@ -382,7 +382,8 @@ fn main() {
     let everyday = plan_for(&|name, _| EVERYDAY.iter().any(|c| name.starts_with(c)));
     let chain = everyday.cost(&shape).round_trips;
     let runs = 5;
-    let (mut harness_walls, mut sequential_walls, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut harness_walls, mut sequential_walls, mut ratios) =
+        (Vec::new(), Vec::new(), Vec::new());
     let mut count = 0;
     for _ in 0..runs {
         let (wall, requests) = runtime.block_on(sent_requests(&everyday, latency));
