@@ -65,15 +65,17 @@ impl Contract {
             files,
             compiled: HashMap::new(),
         };
+        // Each file compiled once, by reference (the validator the rules use); only a file
+        // that does not compile is compiled again as a document, for the position of its error.
         for ((name, path), (_, document)) in contract.files.clone().iter().zip(&documents) {
-            if let Err(e) = contract.build_checked(document) {
-                return Err(
-                    LoadError::new(path, format!("schema does not compile: {}", e.1)).at(e.0),
-                );
+            if let Err(message) = contract.compile_ref(name) {
+                return Err(match contract.build_checked(document) {
+                    Err((at, why)) => {
+                        LoadError::new(path, format!("schema does not compile: {why}")).at(at)
+                    }
+                    Ok(_) => LoadError::new(path, message),
+                });
             }
-            contract
-                .compile_ref(name)
-                .map_err(|message| LoadError::new(path, message))?;
         }
         Ok(contract)
     }

@@ -68,11 +68,12 @@ fn quiet_on_broken_pipe() {
     }));
 }
 
-/// Loads the schemas, then the cases against them; also returns the contract's hash.
+/// Loads the schemas, then the cases against them; also returns the contract's files (for its
+/// hash, which only a run's reports need — `--list` does not pay for it).
 ///
 /// # Errors
 /// Bad input: a missing directory, a broken schema or case file.
-pub fn load_contract(args: &ContractArgs) -> Result<(Suite, String), LoadError> {
+pub fn load_contract(args: &ContractArgs) -> Result<(Suite, Vec<source::SourceFile>), LoadError> {
     let schema_files = match &args.schemas {
         Some(dir) => source::read_dir(dir)?,
         None => source::embedded_schemas(),
@@ -113,11 +114,9 @@ pub fn load_contract(args: &ContractArgs) -> Result<(Suite, String), LoadError> 
             "no case files (*.json) found; a run with no cases proves nothing — point --cases at a directory of case files",
         ));
     }
-    let hash =
-        crate::manifest::contract_hash(&schema_files.iter().chain(&case_files).collect::<Vec<_>>());
     let case_text = texts(&case_files);
     let suite = load_suite(&case_files, &mut contract).map_err(|e| e.with_sources(&case_text))?;
-    Ok((suite, hash))
+    Ok((suite, schema_files.into_iter().chain(case_files).collect()))
 }
 
 fn runtime(output: &Output) -> Result<tokio::runtime::Runtime, ExitCode> {

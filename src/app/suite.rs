@@ -23,7 +23,7 @@ use crate::snapshot::SnapshotStore;
 
 /// Runs the suite as configured; returns the process exit code.
 pub fn suite(config: &Config, output: &Output) -> ExitCode {
-    let (plan, policy, contract_hash) = match prepare(config) {
+    let (plan, files) = match prepare(config) {
         Ok(prepared) => prepared,
         Err(e) => return output.load_error(&e),
     };
@@ -31,6 +31,12 @@ pub fn suite(config: &Config, output: &Output) -> ExitCode {
         report::list(&plan, &config.libtest, output);
         return ExitCode::from(exit::OK);
     }
+    // What only a run needs: the stored snapshots, the ledger, the contract's hash.
+    let policy = match policy(config, &plan) {
+        Ok(policy) => policy,
+        Err(e) => return output.load_error(&e),
+    };
+    let contract_hash = crate::manifest::contract_hash(&files.iter().collect::<Vec<_>>());
     if let Err(e) = something_runs(&plan, &config.libtest) {
         return output.load_error(&e);
     }
@@ -313,9 +319,24 @@ fn core_cases_configured(plan: &Plan, config: &Config) -> Result<(), LoadError> 
     ))
 }
 
-/// Load and plan: everything that needs no network. Errors are bad input.
-fn prepare(config: &Config) -> Result<(Plan, Policy, String), LoadError> {
-    let (cases, contract_hash) = load_contract(&config.contract)?;
+/// Load and plan: everything `--list` needs, and no network. Errors are bad input.
+fn prepare(config: &Config) -> Result<(Plan, Vec<crate::source::SourceFile>), LoadError> {
+    let (cases, files) = load_contract(&config.contract)?;
+    let options = PlanOptions {
+        snapshots: config.snapshots.is_some(),
+        deny_drift: config.snapshots.as_ref().is_some_and(|s| s.deny_drift),
+        deviations: config.known_deviations.is_some(),
+    };
+    let args = &config.libtest;
+    let plan = plan::build(cases, options, &|name, level| {
+        report::selection(args, name, level)
+    });
+    Ok((plan, files))
+}
+
+/// What a run is judged by besides its rules: the stored snapshots and the ledger, loaded.
+/// Errors are bad input.
+fn policy(config: &Config, plan: &Plan) -> Result<Policy, LoadError> {
     let snapshots = match &config.snapshots {
         Some(s) => Some(SnapshotPolicy {
             store: SnapshotStore::load(&s.dir, &config.target_label)?,
@@ -324,15 +345,6 @@ fn prepare(config: &Config) -> Result<(Plan, Policy, String), LoadError> {
         }),
         None => None,
     };
-    let options = PlanOptions {
-        snapshots: snapshots.is_some(),
-        deny_drift: config.snapshots.as_ref().is_some_and(|s| s.deny_drift),
-        deviations: config.known_deviations.is_some(),
-    };
-    let args = &config.libtest;
-    let plan = plan::build(cases, options, &|name, level| {
-        report::selection(args, name, level)
-    });
     let deviations = match &config.known_deviations {
         Some(path) => {
             let names: Vec<&str> = plan.trials.iter().map(|t| t.name.as_str()).collect();
@@ -340,13 +352,12 @@ fn prepare(config: &Config) -> Result<(Plan, Policy, String), LoadError> {
         }
         None => None,
     };
-    let policy = Policy {
+    Ok(Policy {
         deviations,
         today: crate::deviation::today(),
         snapshots,
         deny_skipped: config.deny_skipped,
-    };
-    Ok((plan, policy, contract_hash))
+    })
 }
 
 /// Registers the signals, resolves the target, runs the plan, and stops what was started.

@@ -172,24 +172,19 @@ pub(super) fn resolve_check(
             }
             let mut named = Vec::with_capacity(patterns.len());
             for (name, pattern) in patterns {
-                // ASCII classes (`\w`, `\s`, case folding) unless the pattern needs Unicode:
-                // they compile in microseconds rather than milliseconds, and search faster.
-                let regex = regex::RegexBuilder::new(&pattern)
-                    .unicode(false)
-                    .build()
-                    .or_else(|_| regex::Regex::new(&pattern))
-                    .map_err(|e| {
+                let at = format!(
+                    "{at}/absent_patterns/{}",
+                    name.replace('~', "~0").replace('/', "~1")
+                );
+                let shown = pattern.clone();
+                named.push(NamedPattern::new(name, pattern).map_err(|e| {
                     (
+                        at,
                         format!(
-                            "{at}/absent_patterns/{}",
-                            name.replace('~', "~0").replace('/', "~1")
-                        ),
-                        format!(
-                            "`{pattern}` is not a regular expression the regex crate accepts: {e}"
+                            "`{shown}` is not a regular expression the regex crate accepts: {e}"
                         ),
                     )
-                })?;
-                named.push(NamedPattern { name, regex });
+                })?);
             }
             Check::AbsentPatterns(named)
         }

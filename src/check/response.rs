@@ -124,14 +124,19 @@ pub(super) fn absent_patterns(
     patterns: &[crate::case::NamedPattern],
 ) -> Verdict {
     let text = whole_text(response);
-    let found: Vec<String> = patterns
-        .iter()
-        .filter_map(|p| {
-            p.regex
-                .find(&text)
-                .map(|m| format!("{} ({})", p.name, excerpt(m.as_str().trim())))
-        })
-        .collect();
+    let mut found: Vec<String> = Vec::new();
+    for p in patterns {
+        match p.regex() {
+            Ok(regex) => found.extend(
+                regex
+                    .find(&text)
+                    .map(|m| format!("{} ({})", p.name, excerpt(m.as_str().trim()))),
+            ),
+            Err(why) => {
+                return Verdict::Broken(format!("pattern `{}` cannot be compiled: {why}", p.name));
+            }
+        }
+    }
     if found.is_empty() {
         Verdict::Pass(None)
     } else {
@@ -467,6 +472,16 @@ mod tests {
     }
 
     #[test]
+    fn a_pattern_is_checked_when_loaded_and_compiled_when_first_used() {
+        assert!(crate::case::NamedPattern::new("broken".into(), "(unclosed".into()).is_err());
+        let p = crate::case::NamedPattern::new("word".into(), r"\bat\s+\w".into()).unwrap();
+        assert!(p.regex().unwrap().is_match("   at Foo"));
+        // Unicode only where the pattern needs it.
+        let u = crate::case::NamedPattern::new("letters".into(), r"\p{Greek}+".into()).unwrap();
+        assert!(u.regex().unwrap().is_match("λόγος"));
+    }
+
+    #[test]
     fn internals_are_found_by_their_patterns() {
         let patterns: Vec<crate::case::NamedPattern> = [
             (
@@ -479,10 +494,7 @@ mod tests {
             ),
         ]
         .into_iter()
-        .map(|(name, p)| crate::case::NamedPattern {
-            name: name.into(),
-            regex: regex::Regex::new(p).unwrap(),
-        })
+        .map(|(name, p)| crate::case::NamedPattern::new(name.into(), p.into()).unwrap())
         .collect();
         let leak =
             "System.FormatException: bad\\n   at Nexudus.Api.Controllers.Profiles.Set(String id)";
