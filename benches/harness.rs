@@ -56,6 +56,24 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// A fresh reference server answering after `latency`.
+async fn reference_server(latency: Duration) -> RunningServer {
+    server::start(&ServerOptions {
+        latency,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("server")
+}
+
+/// A plain reqwest client: the yardstick the harness is measured against.
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
 /// Runs `plan` against a fresh server; returns (wall time, requests the server received).
 async fn suite(
     plan: &Plan,
@@ -63,12 +81,7 @@ async fn suite(
     concurrency: usize,
     sweep_size: usize,
 ) -> (Duration, u64) {
-    let server = server::start(&ServerOptions {
-        latency,
-        ..ServerOptions::default()
-    })
-    .await
-    .expect("server");
+    let server = reference_server(latency).await;
     let target = target(&server, concurrency, sweep_size);
     let started = Instant::now();
     let report = run::run(plan, target).await;
@@ -105,12 +118,7 @@ async fn sent_requests(
     latency: Duration,
 ) -> (Duration, Vec<(&'static str, String, Option<String>)>) {
     use nexudus_conformance::api::Credential;
-    let server = server::start(&ServerOptions {
-        latency,
-        ..ServerOptions::default()
-    })
-    .await
-    .expect("server");
+    let server = reference_server(latency).await;
     let target = target(&server, CONCURRENCY, run::DEFAULT_SWEEP_SIZE);
     let started = Instant::now();
     let report = run::run(plan, target).await;
@@ -141,16 +149,8 @@ async fn sequential(
     requests: &[(&'static str, String, Option<String>)],
     latency: Duration,
 ) -> Duration {
-    let server = server::start(&ServerOptions {
-        latency,
-        ..ServerOptions::default()
-    })
-    .await
-    .expect("server");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let server = reference_server(latency).await;
+    let client = plain_client();
     // The recorded URLs name the first server's port.
     let started = Instant::now();
     for (method, url, auth) in requests {
@@ -175,13 +175,8 @@ async fn sequential(
 
 /// `n` switches to unknown ids with a plain reqwest client, `concurrency` at a time: the floor.
 async fn bare_loop(n: usize, concurrency: usize) -> Duration {
-    let server = server::start(&ServerOptions::default())
-        .await
-        .expect("server");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let server = reference_server(Duration::ZERO).await;
+    let client = plain_client();
     let url = format!(
         "{}/api/public/coworkers/profiles/current",
         server.base_url()
