@@ -281,6 +281,32 @@ impl Case {
             && !(reads(step) && reads(before))
     }
 
+    /// [`Case::reads_shared_with_previous`], and for its first step: it takes the reading the run
+    /// had when the case began (`incoming`: discovery's, or the one the phase before it ended
+    /// with, nothing sent since) — a checked batch as its read before, a case that only reads
+    /// the account as its plain read of the list.
+    pub fn reads_shared(&self, si: usize, incoming: bool) -> bool {
+        self.reads_shared_with_previous(si)
+            || (si == 0
+                && incoming
+                && self.steps.first().is_some_and(|s| {
+                    s.is_batch(self.state) || (self.state == StateUse::Reads && s.is_plain_read())
+                }))
+    }
+
+    /// Whether it may leave the account changed on a correct target: it sends switches at once
+    /// (a burst), and which one the target applies last is the target's choice. Its guard then
+    /// puts the default back, and the reading it ended with is stale.
+    pub fn may_leave_changed(&self) -> bool {
+        self.state.may_change() && self.steps.iter().any(Step::is_burst)
+    }
+
+    /// Whether its first act is a reading of the account (a checked batch's read before), which
+    /// the phase before it may leave.
+    pub fn starts_by_reading(&self) -> bool {
+        self.steps.first().is_some_and(|s| s.is_batch(self.state))
+    }
+
     /// Whether its last act is a reading of the account — a plain read of the primary user's
     /// list (with the other user's beside it), or a checked batch (whose last act is a read of
     /// both) — which the guard after it takes instead of reading again.
@@ -346,6 +372,13 @@ impl Step {
             .filter(|g| !g.is_empty())
             .chain(alone.into_iter().map(|i| vec![i]))
             .collect()
+    }
+
+    /// How a checked group of probes that changed the account is split to find the probes that
+    /// did: into two halves, each sent again alone. The runner bisects and the plan bounds the
+    /// bisection's cost by this one rule.
+    pub fn halves<T>(group: &[T]) -> (&[T], &[T]) {
+        group.split_at(group.len() / 2)
     }
 
     /// Whether the probes of its generator `index` are built from `var`'s value: those of a

@@ -1,146 +1,184 @@
 //! What running a plan costs, known before anything is sent: the round trips one after another
 //! and the requests, with what putting the account back may add.
 
-use super::Plan;
-use crate::case::{Case, Generator, StateUse};
+use super::{Phase, Plan};
+use crate::case::{Case, Generator};
 use crate::http::is_write;
 
 impl Plan {
-    /// The round trips that must happen one after another when this plan runs: discovery (both
-    /// lists at once), one read phase (readers exclude writers), every step of every
-    /// state-changing case in turn (a sweep step counts `ceil(sweep_size / concurrency)`, a batch
-    /// of probes as many for each of its groups, each followed by a read, and the read before;
-    /// the cases that go together as the longest of them between two reads), a guard request after a case that does not end by reading the profile
-    /// list (or to read the other user's), and the final check. A run cannot be faster than this many round trips on a target
-    /// that leaves the account alone; the benchmark compares with it.
+    /// The round trips that must happen one after another when this plan runs
+    /// ([`Plan::cost`]'s `round_trips`). A run cannot be faster than this many round trips on a
+    /// target that leaves the account alone; the benchmark compares with it.
     pub fn dependent_chain(&self, shape: &RunShape) -> usize {
-        let concurrency = shape.concurrency.max(1);
-        let steps = |case: &Case| -> usize {
-            case.steps
-                .iter()
-                .enumerate()
-                .map(|(si, s)| {
-                    let probes: usize = s.vary.iter().map(Generator::size).sum();
-                    // The read the step before left is this one's (its first, for a batch).
-                    let shared = usize::from(case.reads_shared_with_previous(si));
-                    if s.sweep.is_some() {
-                        shape.sweep_size.div_ceil(concurrency).max(1)
-                    } else if s.vary.is_empty() || s.is_burst() {
-                        // Sent once, or a burst sent all at once.
-                        1 - shared
-                    } else if s.is_batch(case.state) {
-                        // The lists read before, then each group of probes and a read.
-                        1 - shared
-                            + check_groups(s, shape)
-                                .iter()
-                                .map(|g| g.len().div_ceil(concurrency) + 1)
-                                .sum::<usize>()
-                    } else {
-                        probes.div_ceil(concurrency).max(1)
-                    }
-                })
-                .sum()
-        };
-        let running = || self.run_cases.iter().map(|&ci| &*self.cases[ci]);
-        if !self.needs_target() {
-            return 0;
-        }
-        let together = self.together();
-        let readers = running()
-            .filter(|c| c.state == StateUse::Reads)
-            .map(steps)
-            .max()
-            .unwrap_or(0);
-        // The cases that go together: a read before, the longest of them, a read after.
-        let group = together
-            .iter()
-            .map(|&ci| steps(&self.cases[ci]))
-            .max()
-            .map_or(0, |longest| 1 + longest + 1);
-        let writers: usize = self
-            .run_cases
-            .iter()
-            .filter(|ci| !together.contains(ci))
-            .map(|&ci| &*self.cases[ci])
-            .filter(|c| c.state.may_change())
-            .map(|c| steps(c) + usize::from(!c.ends_with_reading()))
-            .sum::<usize>()
-            + group;
-        let others = running()
-            .filter(|c| c.state == StateUse::None)
-            .map(steps)
-            .max()
-            .unwrap_or(0);
-        1 + (readers + writers).max(others) + 1
+        self.cost(shape).round_trips
     }
 
-    /// What running this plan costs, known before anything is sent (`--list` stays free of IO):
-    /// the round trips one after another ([`Plan::dependent_chain`]) and the requests.
+    /// What running this plan costs, known before anything is sent (`--list` stays free of IO),
+    /// read off its [`Schedule`](super::Schedule) as the runner executes it.
     ///
-    /// Counted: discovery (the primary user's list, and the foreign user's when
-    /// `reads_foreign_list`: a foreign token is given and its profile id is not), every request
-    /// of every running case (a sweep sends `sweep_size`, a step that varies one per probe), the
-    /// reads that check a batch of probes, the guard's read after a state-changing case that
-    /// does not end by reading the list, and the final read. Sent only when the account must be
+    /// Round trips one after another: discovery (both lists at once); then the longer of the cases
+    /// sent beside everything and of the readers followed by the chain's phases; then the final
+    /// check, unless the last phase ended by reading the lists. A phase takes the reading the one
+    /// before left (discovery's, for the first, when it read every list a check reads). A case
+    /// alone counts its steps (a sweep `ceil(sweep_size / concurrency)`, a batch of probes as many
+    /// for each of its groups, each followed by a read, and the read before unless shared) and
+    /// its guard's read unless it ends by reading; the cases together count the read before
+    /// (unless shared), their requests `concurrency²` at a time, and the read after.
+    ///
+    /// Requests: discovery's lists, every request of every running case (a sweep sends
+    /// `sweep_size`, a step that varies one per probe; the plain reads of the cases together are
+    /// the reading after them), the reads that check a batch of probes, the guard's read after a
+    /// case that does not end by reading, and the final read. Sent only when the account must be
     /// put back, and counted as such: one switch-back per state-changing case, the final
-    /// restore's switch and second read, and the bisection of a batch of probes when every one
-    /// of them changes the account (see [`bisection_worst_case`]). A check reads the foreign
-    /// user's list too when there is a `foreign_token`. Not counted: sign-in, throttled answers
-    /// waited out and retried, and the restore of a run that was killed before its own.
+    /// restore's switch and second read, the cases together run again alone, and the bisection of
+    /// a batch of probes when every one of them changes the account (see
+    /// [`bisection_worst_case`]). A check reads the foreign user's list too when there is a
+    /// `foreign_token`. Not counted: sign-in, throttled answers waited out and retried, and the
+    /// restore of a run that was killed before its own.
     pub fn cost(&self, shape: &RunShape) -> Cost {
         if !self.needs_target() {
             return Cost::default();
         }
-        let mut cost = Cost {
-            round_trips: self.dependent_chain(shape),
-            // Discovery's lists and the final reads (the other user's too, when its token is
-            // given); when needed, the final switch back and reread, for each user whose token
-            // the run has.
-            requests: 1
-                + usize::from(shape.reads_foreign_list)
-                + 1
-                + usize::from(shape.foreign_token)
-                + 2
-                + 2 * usize::from(shape.foreign_token),
-            writes: 1 + usize::from(shape.foreign_token),
-            when_needed: 2 + 2 * usize::from(shape.foreign_token),
-            writes_when_needed: 1 + usize::from(shape.foreign_token),
-        };
+        let schedule = self.schedule();
         let read = 1 + usize::from(shape.foreign_token);
-        let together = self.together();
-        for &ci in &self.run_cases {
-            let case = &*self.cases[ci];
-            if together.contains(&ci) {
-                // Together: the case without its guard; and, should the account change, the
-                // case again, alone, with its guard.
-                cost.add(case_cost(case, shape, read, false));
-                cost.add_when_needed(case_cost(case, shape, read, true));
-            } else {
-                cost.add(case_cost(case, shape, read, true));
+        let mut cost = Cost {
+            // Discovery's lists; when needed, the final switch back and reread for each user
+            // whose token the run has.
+            requests: 1 + usize::from(shape.reads_foreign_list) + 2 * read,
+            writes: read,
+            when_needed: 2 * read,
+            writes_when_needed: read,
+            round_trips: 0,
+        };
+        // Whether the phase about to run may take the reading the run has.
+        let mut reading = !shape.foreign_token || shape.reads_foreign_list;
+        // Whether the phase before may have left the account changed on a correct target (its
+        // guard then put it back, and its reading is stale): the next one to take it reads
+        // again, when needed.
+        let mut stale = false;
+        let mut chain = 0;
+        for phase in &schedule.chain {
+            let takes_reading = match phase {
+                Phase::Alone(ci) => self.cases[*ci].reads_shared(0, true),
+                Phase::Together(_) => true,
+            };
+            if stale && takes_reading {
+                cost.add_when_needed(Cost {
+                    requests: read,
+                    ..Cost::default()
+                });
             }
+            stale = matches!(phase, Phase::Alone(ci) if self.cases[*ci].may_leave_changed());
+            match phase {
+                Phase::Alone(ci) => {
+                    let case = &*self.cases[*ci];
+                    chain += case_round_trips(case, shape, reading)
+                        + usize::from(!case.ends_with_reading());
+                    cost.add(case_cost(case, shape, read, true, reading));
+                }
+                Phase::Together(cases) => {
+                    let sent: usize = cases
+                        .iter()
+                        .map(|&ci| together_requests(&self.cases[ci], shape))
+                        .sum();
+                    let pool = shape.concurrency.max(1).pow(2);
+                    chain += usize::from(!reading) + sent.div_ceil(pool) + 1;
+                    cost.requests += sent + (usize::from(!reading) + 1) * read;
+                    // Should the account change: the switches back (the other user's too), and
+                    // every case again, alone, with its guard.
+                    cost.add_when_needed(Cost {
+                        requests: read,
+                        writes: read,
+                        ..Cost::default()
+                    });
+                    for &ci in cases {
+                        cost.add_when_needed(case_cost(&self.cases[ci], shape, read, true, false));
+                    }
+                }
+            }
+            // Every phase ends by reading both lists: the last step's, the guard's, or the check
+            // after the cases together.
+            reading = true;
         }
-        if !together.is_empty() {
-            // The reads before and after the group; the switches back (the other user's too)
-            // before going one at a time.
-            cost.requests += 2 * read;
+        // The readers take discovery's reading of the primary user's list.
+        let longest = |cases: &[usize], incoming: bool| {
+            cases
+                .iter()
+                .map(|&ci| case_round_trips(&self.cases[ci], shape, incoming))
+                .max()
+                .unwrap_or(0)
+        };
+        for &ci in &schedule.beside {
+            cost.add(case_cost(&self.cases[ci], shape, read, false, false));
+        }
+        for &ci in &schedule.readers {
+            cost.add(case_cost(&self.cases[ci], shape, read, false, true));
+        }
+        // The final check takes the last phase's reading.
+        let last_read = schedule.chain.is_empty();
+        if last_read {
+            cost.requests += read;
+        } else if stale {
             cost.add_when_needed(Cost {
                 requests: read,
-                writes: read,
                 ..Cost::default()
             });
         }
+        cost.round_trips = 1
+            + longest(&schedule.beside, false).max(longest(&schedule.readers, true) + chain)
+            + usize::from(last_read);
         cost
     }
 }
 
-/// What one case costs: its requests (with the reads that check its batches of probes) and,
-/// when needed, their bisection; with `guard`, the read after it (unless it ends with one) and
-/// the switch back when needed.
-fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool) -> Cost {
+/// The round trips of a case's steps, one after another (without its guard); `incoming`: the
+/// run has a reading its first step may take.
+fn case_round_trips(case: &Case, shape: &RunShape, incoming: bool) -> usize {
+    let concurrency = shape.concurrency.max(1);
+    case.steps
+        .iter()
+        .enumerate()
+        .map(|(si, s)| {
+            let probes: usize = s.vary.iter().map(Generator::size).sum();
+            // The read the step before left is this one's (its first, for a batch).
+            let shared = usize::from(case.reads_shared(si, incoming));
+            if s.sweep.is_some() {
+                shape.sweep_size.div_ceil(concurrency).max(1)
+            } else if s.vary.is_empty() || s.is_burst() {
+                // Sent once, or a burst sent all at once.
+                1 - shared
+            } else if s.is_batch(case.state) {
+                // The lists read before, then each group of probes and a read.
+                1 - shared
+                    + check_groups(s, shape)
+                        .iter()
+                        .map(|g| g.len().div_ceil(concurrency) + 1)
+                        .sum::<usize>()
+            } else {
+                probes.div_ceil(concurrency).max(1)
+            }
+        })
+        .sum()
+}
+
+/// The requests a case sends when it goes with others: every step's but the plain reads (the
+/// reading after them stands for those), and no checks of its own.
+fn together_requests(case: &Case, shape: &RunShape) -> usize {
+    case.steps
+        .iter()
+        .filter(|s| !s.is_plain_read())
+        .map(|s| sent_writes(s, shape.sweep_size).len())
+        .sum()
+}
+
+/// What one case costs alone: its requests (with the reads that check its batches of probes)
+/// and, when needed, their bisection; with `guard`, the read after it (unless it ends with one)
+/// and the switch back when needed; `incoming` as for [`case_round_trips`].
+fn case_cost(case: &Case, shape: &RunShape, read: usize, guard: bool, incoming: bool) -> Cost {
     let mut cost = Cost::default();
     for (si, step) in case.steps.iter().enumerate() {
         // The read the step before left is this one's (its first, for a batch).
-        let shared = case.reads_shared_with_previous(si);
+        let shared = case.reads_shared(si, incoming);
         if step.is_batch(case.state) {
             let groups = check_groups(step, shape);
             cost.requests += (usize::from(!shared) + groups.len()) * read;
@@ -227,7 +265,7 @@ pub fn bisection_worst_case(groups: &[Vec<bool>], read: usize) -> Cost {
         if writes.len() < 2 {
             return;
         }
-        let (a, b) = writes.split_at(writes.len() / 2);
+        let (a, b) = crate::case::Step::halves(writes);
         for half in [a, b] {
             // Switch back, read, send the half, read.
             cost.requests += 1 + read + half.len() + read;

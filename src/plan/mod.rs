@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::api::{self, DEVIATIONS_TRIAL, PROFILES_PATH, RESTORE_TRIAL};
-use crate::case::{Case, Credential, Invariants, Level, Method, StateUse, Suite, Var};
+use crate::case::{Case, Credential, Invariants, Level, Method, Suite};
 
 mod cost;
+mod schedule;
 
 pub use cost::{Cost, ProbeChecks, RunShape, bisection_worst_case};
+pub use schedule::{Phase, Schedule};
 
 /// What the caller's selection rule (libtest's filter, `--skip`, `--ignored`) makes of a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,22 +95,6 @@ impl Plan {
     /// Whether anything at all will be sent.
     pub fn needs_target(&self) -> bool {
         !self.run_cases.is_empty() || self.run_restore
-    }
-
-    /// The running cases that go together, as one checked batch: those that only refuse
-    /// (`guards`) and send nothing built from the original default's id (which could undo
-    /// another case's change and hide it) — when there are at least two of them.
-    pub fn together(&self) -> Vec<usize> {
-        let cases: Vec<usize> = self
-            .run_cases
-            .iter()
-            .copied()
-            .filter(|&ci| {
-                let case = &self.cases[ci];
-                case.state == StateUse::Guards && !case.requests_use(Var::OriginalProfileId)
-            })
-            .collect();
-        if cases.len() < 2 { Vec::new() } else { cases }
     }
 
     /// The selected core cases (a valid switch, a foreign profile, a bad token) whose outcomes
@@ -318,14 +304,21 @@ mod tests {
 
     #[test]
     fn the_dependent_chain_counts_what_must_be_sequential() {
-        // valid_switch alone: discovery, its 4 steps, the final check. It ends by reading both
-        // users' lists, so its guard takes that reading and sends nothing.
+        // valid_switch alone: discovery, its 4 steps. It ends by reading both users' lists, so
+        // its guard and the final check take that reading and send nothing.
         let one = plan(&|name, _| name.starts_with("valid_switch::"));
-        assert_eq!(one.dependent_chain(&shape(10, true)), 1 + 4 + 1);
+        assert_eq!(one.dependent_chain(&shape(10, true)), 1 + 4);
         // A sweep of 20 at 8 at a time takes 3 round trips, then its verify step (which the
-        // guard takes).
+        // guard and the final check take).
         let sweep = plan(&|name, _| name.starts_with("unknown_profile_sweep::"));
-        assert_eq!(sweep.dependent_chain(&shape(20, true)), 1 + 3 + 1 + 1);
+        assert_eq!(sweep.dependent_chain(&shape(20, true)), 1 + 3 + 1);
+        // The first step of repeated_coworker_id is a checked batch: it takes discovery's
+        // reading of both lists as its read before, unless discovery read only one.
+        let repeated = plan(&|name, _| name.starts_with("repeated_coworker_id::"));
+        assert_eq!(
+            repeated.dependent_chain(&shape(10, false)),
+            repeated.dependent_chain(&shape(10, true)) + 1
+        );
         // A reader and a case with no state: the reader is in the chain (it excludes writers).
         let read = plan(&|name, _| {
             name.starts_with("profiles_list::") || name.starts_with("profiles_requires_auth::")
@@ -337,10 +330,10 @@ mod tests {
             all.cost(&shape(10, true)).round_trips,
             all.dependent_chain(&shape(10, true))
         );
-        // Discovery, the final check, and every case that changes the account in turn: the
-        // whole suite's chain is far longer than any one case's.
+        // Discovery and every phase that may change the account in turn: the whole suite's
+        // chain is far longer than any one case's.
         assert!(
-            all.dependent_chain(&shape(10, true)) > 20,
+            all.dependent_chain(&shape(10, true)) > 15,
             "{}",
             all.dependent_chain(&shape(10, true))
         );
@@ -351,13 +344,13 @@ mod tests {
         let none = plan(&|_, _| false);
         assert_eq!(none.cost(&shape(10, true)), Cost::default());
         // valid_switch: discovery (one list, or both), PUT, GET, PUT, GET (each GET with the
-        // other user's list beside it; the guard takes the last of them), the final reads of
-        // both; the guard may switch back, the final restore may switch and reread.
+        // other user's list beside it; the guard and the final check take the last of them);
+        // the guard may switch back, the final restore may switch and reread.
         let one = plan(&|name, _| name.starts_with("valid_switch::"));
         let cost = one.cost(&shape(10, false));
         // When needed: the guard's switch back of each user, the final restore's switch and
         // reread of each.
-        assert_eq!((cost.requests, cost.when_needed), (6 + 2 + 1 + 6, 6));
+        assert_eq!((cost.requests, cost.when_needed), (1 + 6 + 6, 6));
         assert_eq!((cost.writes, cost.writes_when_needed), (2 + 4, 4));
         assert_eq!(one.cost(&shape(10, true)).requests, cost.requests + 1);
         // A sweep sends --sweep-size PUTs; its case's guard reads the list first.

@@ -101,6 +101,28 @@ pub(super) async fn read(session: &Session, context: &str) -> Reading {
     Reading::of(std::iter::once(primary).chain(foreign).collect())
 }
 
+/// `records`, when a check may take them instead of reading again: the run did not stop, the
+/// primary user's list answered 200, and so did the other user's when the run has that user's
+/// token.
+pub(super) fn usable(
+    session: &Session,
+    records: Option<Vec<Arc<ExchangeRecord>>>,
+) -> Option<Vec<Arc<ExchangeRecord>>> {
+    let records = records.filter(|_| session.stop_reason().is_none())?;
+    let answered = |credential: Credential| {
+        records.iter().any(|r| {
+            r.credential == credential
+                && r.exchange
+                    .outcome
+                    .as_ref()
+                    .is_ok_and(|resp| resp.status == 200)
+        })
+    };
+    let foreign = session.target.credentials.foreign.is_some();
+    (answered(Credential::Primary) && (!foreign || answered(Credential::Foreign)))
+        .then_some(records)
+}
+
 impl Reading {
     /// What the lists read (the primary user's first, then the other user's) say.
     pub(super) fn of(records: Vec<Arc<ExchangeRecord>>) -> Reading {
@@ -234,7 +256,7 @@ pub(super) async fn send_checked(
             }
             continue;
         }
-        let (first, second) = group.split_at(group.len() / 2);
+        let (first, second) = crate::case::Step::halves(&group);
         let (first, second) = (first.to_vec(), second.to_vec());
         tasks.push(Task::Close {
             group,

@@ -86,6 +86,9 @@ pub(super) struct Executed {
     /// The session's exchange count when the case began (its exchanges come after).
     pub(super) since: usize,
     pub(super) duration: Duration,
+    /// The reading the case (with its guard) ended with, when nothing was sent after it: the
+    /// next phase may take it.
+    pub(super) reading: Option<Vec<Arc<ExchangeRecord>>>,
 }
 
 /// A case's results.
@@ -96,13 +99,34 @@ pub(super) struct CaseDone {
     pub(super) invariant_records: Vec<TrialRecord>,
 }
 
-/// Runs a case's steps; with `guard`, a case that may change the account is followed by the
-/// restore guard (the cases that go together are checked as a group instead).
-pub(super) async fn execute(session: &Arc<Session>, job: &CaseJob, guard: bool) -> Executed {
-    let started = Instant::now();
-    let since = session.exchange_count();
-    session.event(RunEvent::CaseStarted { case: &job.case.id });
-    let case_run = steps::run_case(session, &job.case).await;
+/// When a case began: the time, and the session's exchange count (its exchanges come after).
+pub(super) struct Begun {
+    at: Instant,
+    since: usize,
+}
+
+impl Begun {
+    /// Says the case started.
+    pub(super) fn now(session: &Session, job: &CaseJob) -> Begun {
+        let begun = Begun {
+            at: Instant::now(),
+            since: session.exchange_count(),
+        };
+        session.event(RunEvent::CaseStarted { case: &job.case.id });
+        begun
+    }
+}
+
+/// Runs a case's steps as `sending` says; with `guard`, a case that may change the account is
+/// followed by the restore guard (the cases that go together are checked as a group instead).
+pub(super) async fn execute(
+    session: &Arc<Session>,
+    job: &CaseJob,
+    guard: bool,
+    sending: steps::Sending,
+    begun: Begun,
+) -> Executed {
+    let case_run = steps::run_case(session, &job.case, sending).await;
     let mut lists: Vec<Arc<ExchangeRecord>> = case_run
         .exchanges
         .iter()
@@ -112,6 +136,7 @@ pub(super) async fn execute(session: &Arc<Session>, job: &CaseJob, guard: bool) 
         .chain(&case_run.other_reads)
         .cloned()
         .collect();
+    let mut reading = None;
     if guard && job.case.state.may_change() {
         // The case's last reading, when it ended with one and the run did not stop meanwhile
         // (a request cut off in flight may still have changed the account): the guard takes
@@ -122,12 +147,12 @@ pub(super) async fn execute(session: &Arc<Session>, job: &CaseJob, guard: bool) 
                 .as_ref()
                 .is_ok_and(|resp| resp.status == 200)
         };
-        let reading = case_run
+        let last_reading = case_run
             .last_reading
             .as_deref()
             .filter(|_| session.stop_reason().is_none());
         let of = |credential: crate::api::Credential| {
-            reading
+            last_reading
                 .and_then(|records| records.iter().find(|r| r.credential == credential))
                 .filter(answered)
                 .map(Arc::as_ref)
@@ -135,13 +160,32 @@ pub(super) async fn execute(session: &Arc<Session>, job: &CaseJob, guard: bool) 
         let last = of(crate::api::Credential::Primary)
             .or_else(|| case_run.exchanges.last().and_then(Option::as_deref));
         let other = of(crate::api::Credential::Foreign);
-        lists.extend(restore::guard(session, &job.case.id, last, other).await);
+        let guarded = restore::guard(session, &job.case.id, last, other).await;
+        // What the account is now, when the guard sent no switch: the case's reading, or the
+        // guard's own.
+        reading = guarded.left_alone.then(|| {
+            let mut now: Vec<Arc<ExchangeRecord>> = guarded.read.clone();
+            for credential in [
+                crate::api::Credential::Primary,
+                crate::api::Credential::Foreign,
+            ] {
+                if !now.iter().any(|r| r.credential == credential)
+                    && let Some(seen) = last_reading
+                        .and_then(|records| records.iter().find(|r| r.credential == credential))
+                {
+                    now.push(seen.clone());
+                }
+            }
+            now
+        });
+        lists.extend(guarded.read);
     }
     Executed {
         case_run,
         lists,
-        since,
-        duration: started.elapsed(),
+        since: begun.since,
+        duration: begun.at.elapsed(),
+        reading,
     }
 }
 
@@ -157,9 +201,17 @@ pub(super) fn conclude(
         lists,
         since,
         duration,
+        ..
     } = executed;
     let vars = session.vars().cloned().unwrap_or_default();
-    let responses = session.exchanges_of(&job.case.id, since);
+    // Its own requests, and the readings its steps took from the run (a plain read of a case
+    // run with others answered by the reading after them all): every answer a step judged.
+    let mut responses = session.exchanges_of(&job.case.id, since);
+    for record in case_run.exchanges.iter().flatten() {
+        if !responses.iter().any(|r| Arc::ptr_eq(r, record)) {
+            responses.push(record.clone());
+        }
+    }
     let bind = |vars: &crate::case::Vars, record: &ExchangeRecord| session.bind(vars, record);
     let invariant_records: Vec<TrialRecord> = job
         .invariant_trials

@@ -262,16 +262,8 @@ pub async fn run(plan: &Plan, target: Target) -> RunReport {
             report.incomplete = Some(why);
             return Ok::<_, String>(index);
         }
-        let changed_state = schedule::run(plan, &session, &discovery, &index, &mut report).await;
-        restore(
-            plan,
-            &session,
-            &discovery,
-            &index,
-            changed_state,
-            &mut report,
-        )
-        .await;
+        let ran = schedule::run(plan, &session, &discovery, &index, &mut report).await;
+        restore(plan, &session, &discovery, &index, ran, &mut report).await;
         Ok::<_, String>(index)
     };
     let outcome = pipeline.await;
@@ -426,13 +418,13 @@ async fn restore(
     session: &Session,
     discovery: &Discovery,
     index: &HashMap<TrialKind, usize>,
-    changed_state: bool,
+    ran: schedule::Ran,
     report: &mut RunReport,
 ) {
     report.stopped = session.stop_reason();
     report.interrupted = session.interrupted();
     session.event(RunEvent::Restoring);
-    let restore = restore::at_end(session, changed_state).await;
+    let restore = restore::at_end(session, ran.changed_state, ran.reading).await;
     if let (Some(j), Some(user)) = (&session.target.journal, discovery.user)
         && matches!(restore.observed, Observed::Judged(Verdict::Pass(_)))
     {

@@ -118,9 +118,12 @@ pub(super) async fn guard(
     case_id: &str,
     last: Option<&ExchangeRecord>,
     other_seen: Option<&ExchangeRecord>,
-) -> Vec<std::sync::Arc<ExchangeRecord>> {
+) -> Guarded {
     let Some(original) = original_id(session) else {
-        return Vec::new();
+        return Guarded {
+            read: Vec::new(),
+            left_alone: false,
+        };
     };
     let context = super::session::guard_context(case_id);
     // The other user's list as the case last read it, or read now.
@@ -138,7 +141,8 @@ pub(super) async fn guard(
         }
     };
     let other_list_seen = other.as_deref().or(other_seen);
-    if let Some(note) = put_back_other(session, &context, other_list_seen).await {
+    let other_moved = put_back_other(session, &context, other_list_seen).await;
+    if let Some(note) = &other_moved {
         session
             .guard_log
             .lock()
@@ -149,7 +153,10 @@ pub(super) async fn guard(
     let seen = now.clone().ok().flatten();
     let Some(switched) = put_back(session, &context, Credential::Primary, original, seen).await
     else {
-        return read;
+        return Guarded {
+            read,
+            left_alone: other_moved.is_none(),
+        };
     };
     let ok = switched.succeeded();
     let mut log = session.guard_log.lock().unwrap_or_else(|e| e.into_inner());
@@ -163,11 +170,26 @@ pub(super) async fn guard(
         }
         (_, false) => format!("after `{case_id}` switching back to {original} failed"),
     });
-    read
+    Guarded {
+        read,
+        left_alone: false,
+    }
+}
+
+/// What a guard did: the lists it read, and whether it sent no switch (the account is as the
+/// case, or the guard, last read it).
+pub(super) struct Guarded {
+    pub read: Vec<std::sync::Arc<ExchangeRecord>>,
+    pub left_alone: bool,
 }
 
 /// The end-of-run check (and, when needed, the restore) of the original default profile.
-pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialRecord {
+/// `reading`: the lists the last phase ended with, nothing sent since; taken instead of reading.
+pub(super) async fn at_end(
+    session: &Session,
+    changed_state: bool,
+    reading: Option<Vec<std::sync::Arc<ExchangeRecord>>>,
+) -> TrialRecord {
     let started = Instant::now();
     let Some(original) = original_id(session) else {
         return TrialRecord::bare(Observed::MissingFixture(
@@ -179,8 +201,19 @@ pub(super) async fn at_end(session: &Session, changed_state: bool) -> TrialRecor
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let ((mut record, mut now), other) =
-        tokio::join!(current(session, RESTORE), other_list(session, RESTORE));
+    let seen = |credential: Credential| {
+        reading
+            .as_ref()
+            .and_then(|records| records.iter().find(|r| r.credential == credential))
+            .cloned()
+    };
+    let ((mut record, mut now), other) = match (seen(Credential::Primary), reading.is_some()) {
+        (Some(record), true) => {
+            let now = profiles_of(&record).map(|p| current_default(&p));
+            ((record, now), seen(Credential::Foreign))
+        }
+        _ => tokio::join!(current(session, RESTORE), other_list(session, RESTORE)),
+    };
     // The other user's account, put back first when it moved, and checked again after.
     let mut other_failed = None;
     if let Some(note) = put_back_other(session, RESTORE, other.as_deref()).await {

@@ -1,116 +1,126 @@
-//! Scheduling the cases: each spawned at once, bounded by the concurrency; a case that changes
-//! the account holds the state lock exclusively, one that reads it holds it shared, the cases
-//! that only refuse go together under one exclusive hold (`together`); a case whose fixture is
+//! Executing the plan's [`Schedule`]: the cases sent beside everything (`concurrency` at a
+//! time), the readers together, then the chain's phases one after another, each taking the
+//! reading the one before ended with (discovery's, for the first); a case whose fixture is
 //! missing is filed as such and not run. Each case's results are filed as it finishes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use tokio::sync::{RwLock, Semaphore};
+use tokio::sync::Semaphore;
 
-use super::case::{CaseDone, CaseJob, file};
+use super::case::{CaseJob, file};
 use super::discovery::Discovery;
 use super::session::Session;
-use super::{RunEvent, together};
-use crate::case::{Case, Fixture, Level, StateUse};
+use super::together::{self, Fresh};
+use super::{RunEvent, batch};
+use crate::case::{Case, Fixture, Level};
 use crate::check::Verdict;
-use crate::plan::{Plan, TrialKind};
+use crate::plan::{Phase, Plan, TrialKind};
 use crate::record::{Observed, RunReport, TrialRecord};
 
-/// Runs every case of the plan that discovery found the fixtures for, and files their results;
-/// says whether any that ran may have changed the account.
+/// What running the cases left: whether any that ran may have changed the account, and the
+/// reading the last phase ended with, which the final check may take.
+pub(super) struct Ran {
+    pub changed_state: bool,
+    pub reading: Fresh,
+}
+
+/// Runs every case of the plan's schedule that discovery found the fixtures for, and files their
+/// results.
 pub(super) async fn run(
     plan: &Plan,
     session: &Arc<Session>,
     discovery: &Discovery,
     index: &HashMap<TrialKind, usize>,
     report: &mut RunReport,
-) -> bool {
-    let state_lock = Arc::new(RwLock::new(()));
-    let permits = Arc::new(Semaphore::new(session.target.concurrency.max(1)));
-    // Each task runs one case, or the cases that go together; with the trials it will file.
-    type Task = (
-        Vec<usize>,
-        tokio::task::JoinHandle<Vec<(CaseJob, CaseDone)>>,
-    );
-    let mut tasks: Vec<Task> = Vec::new();
-    let mut changed_state = false;
+) -> Ran {
     session.event(RunEvent::Started {
         fixtures: &report.fixtures,
         cases: plan.run_cases.len(),
     });
-    let together = plan.together();
-    let mut group: Vec<CaseJob> = Vec::new();
-    for &ci in &plan.run_cases {
-        let case = plan.cases[ci].clone();
-        let job = CaseJob {
-            ci,
-            trial_ids: selected_trials(plan, ci, index),
-            snapshot_trial: index
-                .get(&TrialKind::Snapshot { case: ci })
-                .copied()
-                .filter(|ti| plan.trials[*ti].selected),
-            invariant_trials: [Level::Must, Level::Should]
-                .into_iter()
-                .filter_map(|level| {
-                    index
-                        .get(&TrialKind::Invariants { case: ci, level })
-                        .filter(|ti| plan.trials[**ti].selected)
-                        .map(|ti| (level, *ti))
-                })
-                .collect(),
-            counted: plan
-                .trials
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.counts && t.kind.case() == Some(ci))
-                .map(|(ti, _)| ti)
-                .collect(),
-            case,
-        };
-        if let Some(reason) = missing_fixture(&job.case, &discovery.missing) {
-            for ti in job.all_trials() {
-                report.results[ti] =
-                    Some(TrialRecord::bare(Observed::MissingFixture(reason.clone())));
+    let schedule = plan.schedule();
+    let job_of = |ci: usize, report: &mut RunReport| -> Option<CaseJob> {
+        let job = job(plan, ci, index);
+        match missing_fixture(&job.case, &discovery.missing) {
+            Some(reason) => {
+                for ti in job.all_trials() {
+                    report.results[ti] =
+                        Some(TrialRecord::bare(Observed::MissingFixture(reason.clone())));
+                }
+                session.event(RunEvent::CaseSkipped {
+                    case: &job.case.id,
+                    reason: &reason,
+                });
+                None
             }
-            session.event(RunEvent::CaseSkipped {
-                case: &job.case.id,
-                reason: &reason,
-            });
-            continue;
+            None => Some(job),
         }
-        changed_state |= job.case.state.may_change();
-        if together.contains(&ci) {
-            group.push(job);
+    };
+    // Beside everything: each case a task, `concurrency` at a time.
+    let permits = Arc::new(Semaphore::new(session.target.concurrency.max(1)));
+    let mut beside = Vec::new();
+    for &ci in &schedule.beside {
+        let Some(job) = job_of(ci, report) else {
             continue;
-        }
-        let (session, state_lock, invariants) =
-            (session.clone(), state_lock.clone(), plan.invariants.clone());
-        let permits = permits.clone();
+        };
+        let (session, permits, invariants) =
+            (session.clone(), permits.clone(), plan.invariants.clone());
         let trials = job.all_trials();
         let handle = tokio::spawn(async move {
-            let _state = match job.case.state {
-                StateUse::Changes | StateUse::Guards => Lock::Write(state_lock.write_owned().await),
-                StateUse::Reads => Lock::Read(state_lock.read_owned().await),
-                StateUse::None => Lock::None,
-            };
             let _permit = permits.acquire_owned().await;
-            together::one_at_a_time(&session, vec![job], &invariants).await
+            together::one_at_a_time(&session, vec![job], &invariants, None)
+                .await
+                .0
         });
-        tasks.push((trials, handle));
+        beside.push((trials, handle));
     }
-    if !group.is_empty() {
-        let (session, state_lock, invariants) =
-            (session.clone(), state_lock.clone(), plan.invariants.clone());
-        let permits = permits.clone();
-        let trials = group.iter().flat_map(CaseJob::all_trials).collect();
-        let handle = tokio::spawn(async move {
-            let _state = state_lock.write_owned().await;
-            together::run(&session, group, &permits, &invariants).await
-        });
-        tasks.push((trials, handle));
+    // The readers, at once, before anything may change the account, from discovery's reading.
+    let readers: Vec<CaseJob> = schedule
+        .readers
+        .iter()
+        .filter_map(|&ci| job_of(ci, report))
+        .collect();
+    let done = futures_util::future::join_all(readers.into_iter().map(|job| {
+        let (session, invariants, permits) =
+            (session.clone(), plan.invariants.clone(), permits.clone());
+        let incoming = Some(discovery.lists.clone()).filter(|_| session.stop_reason().is_none());
+        async move {
+            let _permit = permits.acquire().await;
+            together::one_at_a_time(&session, vec![job], &invariants, incoming)
+                .await
+                .0
+        }
+    }))
+    .await;
+    for (job, done) in done.into_iter().flatten() {
+        file(report, &job, done);
     }
-    for (trials, handle) in tasks {
+    // The chain, from discovery's reading.
+    let mut fresh = Some(discovery.lists.clone());
+    let mut changed_state = false;
+    for phase in &schedule.chain {
+        let jobs: Vec<CaseJob> = phase
+            .cases()
+            .iter()
+            .filter_map(|&ci| job_of(ci, report))
+            .collect();
+        if jobs.is_empty() {
+            continue;
+        }
+        changed_state = true;
+        let incoming = batch::usable(session, fresh.take());
+        let (done, reading) = match phase {
+            Phase::Together(_) => together::run(session, jobs, &plan.invariants, incoming).await,
+            Phase::Alone(_) => {
+                together::one_at_a_time(session, jobs, &plan.invariants, incoming).await
+            }
+        };
+        fresh = reading;
+        for (job, done) in done {
+            file(report, &job, done);
+        }
+    }
+    for (trials, handle) in beside {
         match handle.await {
             Ok(done) => {
                 for (job, done) in done {
@@ -126,14 +136,40 @@ pub(super) async fn run(
             }
         }
     }
-    changed_state
+    Ran {
+        changed_state,
+        // Only a reading the chain ended with: with no phase, the final check reads.
+        reading: fresh.filter(|_| !schedule.chain.is_empty()),
+    }
 }
 
-/// Holds the state lock for the life of a case.
-enum Lock {
-    Write(#[expect(dead_code, reason = "held, never read")] tokio::sync::OwnedRwLockWriteGuard<()>),
-    Read(#[expect(dead_code, reason = "held, never read")] tokio::sync::OwnedRwLockReadGuard<()>),
-    None,
+/// The job of running case `ci`: the case and the trials its results go to.
+fn job(plan: &Plan, ci: usize, index: &HashMap<TrialKind, usize>) -> CaseJob {
+    CaseJob {
+        ci,
+        trial_ids: selected_trials(plan, ci, index),
+        snapshot_trial: index
+            .get(&TrialKind::Snapshot { case: ci })
+            .copied()
+            .filter(|ti| plan.trials[*ti].selected),
+        invariant_trials: [Level::Must, Level::Should]
+            .into_iter()
+            .filter_map(|level| {
+                index
+                    .get(&TrialKind::Invariants { case: ci, level })
+                    .filter(|ti| plan.trials[**ti].selected)
+                    .map(|ti| (level, *ti))
+            })
+            .collect(),
+        counted: plan
+            .trials
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.counts && t.kind.case() == Some(ci))
+            .map(|(ti, _)| ti)
+            .collect(),
+        case: plan.cases[ci].clone(),
+    }
 }
 
 /// (step, rule, trial index) of each selected trial of case `ci`.

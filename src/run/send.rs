@@ -85,6 +85,8 @@ pub(super) struct StepSend {
     /// The account as the step before last read it, when this step takes that reading
     /// instead of reading again (`Case::reads_shared_with_previous`).
     pub prior: Option<Vec<Arc<crate::record::ExchangeRecord>>>,
+    /// The slots shared by the cases sent together: each request takes one while in flight.
+    pub pool: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl StepSend {
@@ -107,6 +109,10 @@ pub(super) async fn send_limited(
         while next < variations.len() && tasks.len() < limit {
             let (on, variation, index) = (on.clone(), variations[next].clone(), next);
             tasks.spawn(async move {
+                let _slot = match &on.pool {
+                    Some(pool) => pool.acquire().await.ok(),
+                    None => None,
+                };
                 let sent = send(
                     &on.session,
                     on.step(),

@@ -42,9 +42,76 @@ pub(super) struct CaseRun {
 /// How many failing variations a failure lists with their own `curl`.
 const SHOWN_VARIATIONS: usize = 5;
 
+/// How a case's steps are sent.
+pub(super) enum Sending {
+    /// In order, each step once the one before is judged; a batch of probes checked by its own
+    /// reads. `incoming`: the reading the run has (nothing sent since), which a first step that
+    /// is a batch takes as its read before (`Case::reads_shared`).
+    InOrder {
+        incoming: Option<Vec<Arc<ExchangeRecord>>>,
+    },
+    /// Sent already, with the cases that go together ([`send_together`]): each step's answers
+    /// (`None` for a plain read), and the reading after them all, which every plain read takes.
+    Sent {
+        steps: Vec<Option<Result<Checked, String>>>,
+        reading: Vec<Arc<ExchangeRecord>>,
+    },
+}
+
+/// Sends every step of a case that goes with others, except its plain reads, all at once: each
+/// request takes a slot of `pool` (shared by the cases together), and no step checks the account
+/// itself — the reading after the cases does. Each step's answers, or why it could not be sent.
+pub(super) async fn send_together(
+    session: &Arc<Session>,
+    case: &Arc<Case>,
+    pool: &Arc<tokio::sync::Semaphore>,
+) -> Vec<Option<Result<Checked, String>>> {
+    let vars = session.vars().cloned().unwrap_or_default();
+    let sends = case.steps.iter().enumerate().map(|(si, step)| {
+        let on = StepSend {
+            session: session.clone(),
+            case: case.clone(),
+            si,
+            vars: vars.clone(),
+            context: super::session::step_context(&case.id, &step.name),
+            prior: None,
+            pool: Some(pool.clone()),
+        };
+        async move {
+            if step.is_plain_read() {
+                return None;
+            }
+            Some(match variations(&on.session, step, &on.vars) {
+                Ok(None) => {
+                    let _slot = pool.acquire().await;
+                    send(&on.session, step, &on.vars, on.context.clone(), None)
+                        .await
+                        .map(|record| Checked::unchecked(vec![(None, record)]))
+                }
+                Ok(Some(variations)) => {
+                    let all = variations.len().max(1);
+                    send_limited(&on, variations, all)
+                        .await
+                        .map(Checked::unchecked)
+                }
+                Err(why) => Err(why),
+            })
+        }
+    });
+    futures_util::future::join_all(sends).await
+}
+
 /// Runs the steps in order. A step that cannot be sent or completed makes its rules `Broken` and
 /// every later step's rules `NotRun`; a run that stops makes the remaining steps `NotRun`.
-pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRun {
+pub(super) async fn run_case(
+    session: &Arc<Session>,
+    case: &Arc<Case>,
+    sending: Sending,
+) -> CaseRun {
+    let (incoming, mut present) = match sending {
+        Sending::InOrder { incoming } => (incoming, None),
+        Sending::Sent { steps, reading } => (Some(reading.clone()), Some((steps, reading))),
+    };
     let vars = session.vars().cloned().unwrap_or_default();
     let mut out = CaseVerdicts::new();
     let mut exchanges = vec![None; case.steps.len()];
@@ -59,7 +126,7 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
     let mut answers = serde_json::Map::new();
     let mut other_reads: Vec<Arc<ExchangeRecord>> = Vec::new();
     // The last step's reading of the account, while nothing was sent after it.
-    let mut fresh: Option<Vec<Arc<ExchangeRecord>>> = None;
+    let mut fresh: Option<Vec<Arc<ExchangeRecord>>> = incoming;
     for (si, step) in case.steps.iter().enumerate() {
         if skip.is_none() {
             skip = session.stop_reason().map(Observed::Stopped);
@@ -77,67 +144,86 @@ pub(super) async fn run_case(session: &Arc<Session>, case: &Arc<Case>) -> CaseRu
             && case.state.may_change()
             && session.target.credentials.foreign.is_some();
         // The reading the step before left, when this step takes it instead of reading again.
-        let prior = fresh.take().filter(|_| case.reads_shared_with_previous(si));
         let plain_read = step.is_plain_read();
+        // Sent with other cases: a plain read takes the reading after them all, any other step
+        // its answers.
+        let (prior, ready) = match present.as_mut() {
+            Some((_, reading)) if plain_read => (Some(reading.clone()), None),
+            Some((steps, _)) => (
+                None,
+                Some(
+                    steps
+                        .get_mut(si)
+                        .and_then(Option::take)
+                        .unwrap_or_else(|| Err("the step was not sent with the others".into())),
+                ),
+            ),
+            None => (fresh.take().filter(|_| case.reads_shared(si, true)), None),
+        };
         let mut served = false;
-        let sent = match variations(session, step, &vars) {
-            Ok(None) if plain_read && prior.is_some() => {
-                let records = prior.unwrap_or_default();
-                let mine = records
-                    .iter()
-                    .find(|r| r.credential == crate::api::Credential::Primary)
-                    .cloned();
-                served = true;
-                fresh = Some(records);
-                mine.map(|record| Checked {
-                    requests: 0,
-                    ..Checked::unchecked(vec![(None, record)])
-                })
-                .ok_or_else(|| {
-                    "the previous step's reading has no list of the primary user".to_string()
-                })
-            }
-            Ok(None) if other => {
-                let other_context = format!("{context} (the other user's list)");
-                let (mine, theirs) = tokio::join!(
-                    send(session, step, &vars, context, None),
-                    session.list_profiles(
-                        &other_context,
-                        crate::api::Credential::Foreign,
-                        SendMode::Stoppable
-                    )
-                );
-                requests += 1;
-                other_reads.push(theirs.clone());
-                mine.map(|record| {
-                    if plain_read {
-                        fresh = Some(vec![record.clone(), theirs]);
-                    }
-                    Checked::unchecked(vec![(None, record)])
-                })
-            }
-            Ok(None) => send(session, step, &vars, context, None)
-                .await
-                .map(|record| {
-                    if plain_read {
-                        fresh = Some(vec![record.clone()]);
-                    }
-                    Checked::unchecked(vec![(None, record)])
-                }),
-            Ok(Some(variations)) => {
-                let on = StepSend {
-                    session: session.clone(),
-                    case: case.clone(),
-                    si,
-                    vars: vars.clone(),
-                    context,
-                    prior,
-                };
-                send_all(&on, variations)
+        let sent = if let Some(ready) = ready {
+            ready
+        } else {
+            match variations(session, step, &vars) {
+                Ok(None) if plain_read && prior.is_some() => {
+                    let records = prior.unwrap_or_default();
+                    let mine = records
+                        .iter()
+                        .find(|r| r.credential == crate::api::Credential::Primary)
+                        .cloned();
+                    served = true;
+                    fresh = Some(records);
+                    mine.map(|record| Checked {
+                        requests: 0,
+                        ..Checked::unchecked(vec![(None, record)])
+                    })
+                    .ok_or_else(|| {
+                        "the previous step's reading has no list of the primary user".to_string()
+                    })
+                }
+                Ok(None) if other => {
+                    let other_context = format!("{context} (the other user's list)");
+                    let (mine, theirs) = tokio::join!(
+                        send(session, step, &vars, context, None),
+                        session.list_profiles(
+                            &other_context,
+                            crate::api::Credential::Foreign,
+                            SendMode::Stoppable
+                        )
+                    );
+                    requests += 1;
+                    other_reads.push(theirs.clone());
+                    mine.map(|record| {
+                        if plain_read {
+                            fresh = Some(vec![record.clone(), theirs]);
+                        }
+                        Checked::unchecked(vec![(None, record)])
+                    })
+                }
+                Ok(None) => send(session, step, &vars, context, None)
                     .await
-                    .inspect(|checked| fresh.clone_from(&checked.last_reading))
+                    .map(|record| {
+                        if plain_read {
+                            fresh = Some(vec![record.clone()]);
+                        }
+                        Checked::unchecked(vec![(None, record)])
+                    }),
+                Ok(Some(variations)) => {
+                    let on = StepSend {
+                        session: session.clone(),
+                        case: case.clone(),
+                        si,
+                        vars: vars.clone(),
+                        context,
+                        prior,
+                        pool: None,
+                    };
+                    send_all(&on, variations)
+                        .await
+                        .inspect(|checked| fresh.clone_from(&checked.last_reading))
+                }
+                Err(why) => Err(why),
             }
-            Err(why) => Err(why),
         };
         let records = match sent {
             Ok(checked) => {
