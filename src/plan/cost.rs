@@ -39,7 +39,7 @@ impl Plan {
         if !self.needs_target() {
             return Cost::default();
         }
-        let schedule = self.schedule();
+        let schedule = self.schedule(shape.probe_checks);
         let read = 1 + usize::from(shape.foreign_token);
         let mut cost = Cost {
             // Discovery's lists; when needed, the final switch back and reread for each user

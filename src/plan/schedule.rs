@@ -1,7 +1,7 @@
 //! The schedule: in what order, and beside what, the running cases are sent. The plan computes
 //! it, the runner executes it, and the plan's cost is read off it — one rule, not three.
 
-use super::Plan;
+use super::{Plan, ProbeChecks};
 use crate::case::{Case, StateUse, Var};
 
 /// How the running cases of a plan are sent, after discovery and before the final check.
@@ -45,7 +45,9 @@ impl Plan {
     /// together (see [`Phase::Together`]) run first in the chain, from discovery's reading, when
     /// there are at least two of them; then every other case that may change the account, alone,
     /// ordered so that each that starts by reading follows a reading (see below).
-    pub fn schedule(&self) -> Schedule {
+    /// With `--check-each-probe` (`ProbeChecks::Each`) nothing goes together: every probe is
+    /// followed by its own read.
+    pub fn schedule(&self, probe_checks: ProbeChecks) -> Schedule {
         let running = || self.run_cases.iter().copied();
         let of = |state: StateUse| -> Vec<usize> {
             running()
@@ -55,7 +57,7 @@ impl Plan {
         let together: Vec<usize> = running()
             .filter(|&ci| goes_together(&self.cases[ci]))
             .collect();
-        let together = if together.len() < 2 {
+        let together = if together.len() < 2 || probe_checks == ProbeChecks::Each {
             Vec::new()
         } else {
             together

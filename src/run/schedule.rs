@@ -38,7 +38,7 @@ pub(super) async fn run(
         fixtures: &report.fixtures,
         cases: plan.run_cases.len(),
     });
-    let schedule = plan.schedule();
+    let schedule = plan.schedule(session.target.probe_checks);
     let job_of = |ci: usize, report: &mut RunReport| -> Option<CaseJob> {
         let job = job(plan, ci, index);
         match missing_fixture(&job.case, &discovery.missing) {
