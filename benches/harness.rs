@@ -32,9 +32,13 @@ const SWEEP: usize = 10_000;
 const SWEEP_CONCURRENCY: usize = 32;
 
 fn plan_for(select: &dyn Fn(&str, Level) -> bool) -> Plan {
+    plan_with(PlanOptions::default(), select)
+}
+
+fn plan_with(options: PlanOptions, select: &dyn Fn(&str, Level) -> bool) -> Plan {
     let mut contract = Contract::load(&embedded_schemas()).expect("schemas");
     let cases = load_cases(&embedded_cases(), &mut contract).expect("cases");
-    plan::build(cases, PlanOptions::default(), &|name, level| {
+    plan::build(cases, options, &|name, level| {
         if select(name, level) {
             Selection::Run
         } else {
@@ -241,33 +245,24 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let everything = plan_for(&|_, _| true);
+    // Every trial, SHOULD ones included, as `cargo run --release -- --include-ignored` plans it
+    // (the snapshot trials send nothing of their own).
+    let everything = plan_with(
+        PlanOptions {
+            snapshots: true,
+            ..PlanOptions::default()
+        },
+        &|_, _| true,
+    );
     println!(
         "machine: {} cores; figures are medians of the runs shown",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
-    // 1. Full suite, embedded server, no latency.
-    let runs = 11;
-    let mut walls = Vec::new();
-    let mut rates = Vec::new();
-    let mut requests = 0;
-    for _ in 0..runs {
-        let (wall, n) = runtime.block_on(suite(
-            &everything,
-            Duration::ZERO,
-            CONCURRENCY,
-            run::DEFAULT_SWEEP_SIZE,
-        ));
-        walls.push(wall.as_secs_f64() * 1000.0);
-        rates.push(n as f64 / wall.as_secs_f64());
-        requests = n;
-    }
-    println!(
-        "1. full suite, embedded server:        {:8.1} ms wall, {:8.0} requests/s ({requests} requests, {runs} runs)",
-        median(walls),
-        median(rates)
-    );
+    // `cargo bench -- 2 6` measures figures 2 and 6 only; the README quotes a run of all.
+    let figures: Vec<u32> = std::env::args().filter_map(|a| a.parse().ok()).collect();
+    let wanted = |n: u32| figures.is_empty() || figures.contains(&n);
+    let latency = Duration::from_millis(50);
     let shape = RunShape {
         sweep_size: run::DEFAULT_SWEEP_SIZE,
         concurrency: CONCURRENCY,
@@ -276,129 +271,161 @@ fn main() {
         probe_checks: ProbeChecks::Batch,
     };
     let cost = everything.cost(&shape);
-    let (pace, write_pace) = paces(DEFAULT_REMOTE_RPS);
-    let seconds = |c: &nexudus_conformance::plan::Cost| {
-        c.paced_time(pace, write_pace)
-            .unwrap_or_default()
-            .as_secs_f64()
-    };
-    println!(
-        "   planned: {} requests ({} writes) + up to {} to restore; at the polite default ({DEFAULT_REMOTE_RPS} requests/s): {:.1} s, up to {:.1} s",
-        cost.needed().requests,
-        cost.needed().writes,
-        cost.when_needed,
-        seconds(&cost.needed()),
-        seconds(&cost),
-    );
-    // The floor Nexudus's documented limits set: 120 requests and 60 writes a minute.
-    let limits_floor = (cost.needed().requests as f64 / 2.0).max(cost.needed().writes as f64);
-    println!(
-        "   polite default against the documented limits' floor ({limits_floor:.1} s): ratio {:.3} (goal ≤ 1.05)",
-        seconds(&cost.needed()) / limits_floor
-    );
-
-    // 2. Full suite, 50 ms per request.
-    let latency = Duration::from_millis(50);
-    let chain = cost.round_trips;
-    let floor = latency.as_secs_f64() * chain as f64;
-    let runs = 5;
-    let mut ratios = Vec::new();
-    let mut walls = Vec::new();
-    for _ in 0..runs {
-        let (wall, _) = runtime.block_on(suite(
-            &everything,
-            latency,
-            CONCURRENCY,
-            run::DEFAULT_SWEEP_SIZE,
-        ));
-        walls.push(wall.as_secs_f64());
-        ratios.push(wall.as_secs_f64() / floor);
+    if wanted(1) {
+        // 1. Full suite, embedded server, no latency.
+        let runs = 11;
+        let mut walls = Vec::new();
+        let mut rates = Vec::new();
+        let mut requests = 0;
+        for _ in 0..runs {
+            let (wall, n) = runtime.block_on(suite(
+                &everything,
+                Duration::ZERO,
+                CONCURRENCY,
+                run::DEFAULT_SWEEP_SIZE,
+            ));
+            walls.push(wall.as_secs_f64() * 1000.0);
+            rates.push(n as f64 / wall.as_secs_f64());
+            requests = n;
+        }
+        println!(
+            "1. full suite, embedded server:        {:8.1} ms wall, {:8.0} requests/s ({requests} requests, {runs} runs)",
+            median(walls),
+            median(rates)
+        );
+        let (pace, write_pace) = paces(DEFAULT_REMOTE_RPS);
+        let seconds = |c: &nexudus_conformance::plan::Cost| {
+            c.paced_time(pace, write_pace)
+                .unwrap_or_default()
+                .as_secs_f64()
+        };
+        println!(
+            "   planned: {} requests ({} writes) + up to {} to restore; at the polite default ({DEFAULT_REMOTE_RPS} requests/s): {:.1} s, up to {:.1} s",
+            cost.needed().requests,
+            cost.needed().writes,
+            cost.when_needed,
+            seconds(&cost.needed()),
+            seconds(&cost),
+        );
+        // The floor Nexudus's documented limits set: 120 requests and 60 writes a minute.
+        let limits_floor = (cost.needed().requests as f64 / 2.0).max(cost.needed().writes as f64);
+        println!(
+            "   polite default against the documented limits' floor ({limits_floor:.1} s): ratio {:.3} (goal ≤ 1.05)",
+            seconds(&cost.needed()) / limits_floor
+        );
     }
-    println!(
-        "2. full suite, 50 ms latency:          {:8.3} s wall (goal ≤ 1.0 s; {} trials, SHOULD included); chain {chain} × 50 ms = {floor:.3} s; ratio {:.3} (goal ≤ 1.2, {runs} runs)",
-        median(walls),
-        everything.trials.len(),
-        median(ratios)
-    );
 
-    // 3. A 10,000-request sweep against a bare reqwest loop, interleaved.
-    let sweep_plan = plan_for(&|name, _| name.starts_with("unknown_profile_sweep::"));
-    let runs = 5;
-    let (mut harness_rates, mut bare_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs {
-        let (wall, n) =
-            runtime.block_on(suite(&sweep_plan, Duration::ZERO, SWEEP_CONCURRENCY, SWEEP));
-        let harness = n as f64 / wall.as_secs_f64();
-        let bare_wall = runtime.block_on(bare_loop(SWEEP, SWEEP_CONCURRENCY));
-        let bare = SWEEP as f64 / bare_wall.as_secs_f64();
-        harness_rates.push(harness);
-        bare_rates.push(bare);
-        ratios.push(harness / bare);
+    if wanted(2) {
+        // 2. Full suite, 50 ms per request.
+        let chain = cost.round_trips;
+        let floor = latency.as_secs_f64() * chain as f64;
+        let runs = 5;
+        let mut ratios = Vec::new();
+        let mut walls = Vec::new();
+        for _ in 0..runs {
+            let (wall, _) = runtime.block_on(suite(
+                &everything,
+                latency,
+                CONCURRENCY,
+                run::DEFAULT_SWEEP_SIZE,
+            ));
+            walls.push(wall.as_secs_f64());
+            ratios.push(wall.as_secs_f64() / floor);
+        }
+        println!(
+            "2. full suite, 50 ms latency:          {:8.3} s wall (goal ≤ 1.0 s; {} trials, SHOULD included); chain {chain} × 50 ms = {floor:.3} s; ratio {:.3} (goal ≤ 1.2, {runs} runs)",
+            median(walls),
+            everything.trials.len(),
+            median(ratios)
+        );
     }
-    println!(
-        "3. sweep of {SWEEP}, concurrency {SWEEP_CONCURRENCY}:     harness {:8.0} requests/s, bare reqwest {:8.0} requests/s; ratio {:.3} (goal ≥ 0.8, {runs} runs)",
-        median(harness_rates),
-        median(bare_rates),
-        median(ratios)
-    );
 
-    // 4. Peak memory of the release binary.
-    let mut peaks = Vec::new();
-    for _ in 0..5 {
-        peaks.push(peak_memory(&["--include-ignored", "-q"]) as f64 / 1024.0 / 1024.0);
+    if wanted(3) {
+        // 3. A 10,000-request sweep against a bare reqwest loop, interleaved.
+        let sweep_plan = plan_for(&|name, _| name.starts_with("unknown_profile_sweep::"));
+        let runs = 5;
+        let (mut harness_rates, mut bare_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let (wall, n) =
+                runtime.block_on(suite(&sweep_plan, Duration::ZERO, SWEEP_CONCURRENCY, SWEEP));
+            let harness = n as f64 / wall.as_secs_f64();
+            let bare_wall = runtime.block_on(bare_loop(SWEEP, SWEEP_CONCURRENCY));
+            let bare = SWEEP as f64 / bare_wall.as_secs_f64();
+            harness_rates.push(harness);
+            bare_rates.push(bare);
+            ratios.push(harness / bare);
+        }
+        println!(
+            "3. sweep of {SWEEP}, concurrency {SWEEP_CONCURRENCY}:     harness {:8.0} requests/s, bare reqwest {:8.0} requests/s; ratio {:.3} (goal ≥ 0.8, {runs} runs)",
+            median(harness_rates),
+            median(bare_rates),
+            median(ratios)
+        );
     }
-    let sweep_peak = peak_memory(&[
-        "--include-ignored",
-        "-q",
-        "--sweep-size",
-        "10000",
-        "--test-threads",
-        "32",
-        "unknown_profile_sweep",
-    ]) as f64
-        / 1024.0
-        / 1024.0;
-    println!(
-        "4. peak memory (VmHWM), full run:      {:8.1} MiB (5 runs); with a 10,000-request sweep: {sweep_peak:.1} MiB",
-        median(peaks)
-    );
 
-    // --list: start-up without network.
-    let mut lists = Vec::new();
-    for _ in 0..11 {
-        let started = Instant::now();
-        let status = std::process::Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"))
-            .arg("--list")
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("binary");
-        assert!(status.success());
-        lists.push(started.elapsed().as_secs_f64() * 1000.0);
+    if wanted(4) {
+        // 4. Peak memory of the release binary.
+        let mut peaks = Vec::new();
+        for _ in 0..5 {
+            peaks.push(peak_memory(&["--include-ignored", "-q"]) as f64 / 1024.0 / 1024.0);
+        }
+        let sweep_peak = peak_memory(&[
+            "--include-ignored",
+            "-q",
+            "--sweep-size",
+            "10000",
+            "--test-threads",
+            "32",
+            "unknown_profile_sweep",
+        ]) as f64
+            / 1024.0
+            / 1024.0;
+        println!(
+            "4. peak memory (VmHWM), full run:      {:8.1} MiB (5 runs); with a 10,000-request sweep: {sweep_peak:.1} MiB",
+            median(peaks)
+        );
     }
-    println!(
-        "5. --list (process start to exit):     {:8.1} ms (11 runs)",
-        median(lists)
-    );
 
-    // 6. Seven everyday cases at 50 ms, against a sequential client sending the same requests.
-    let everyday = plan_for(&|name, _| EVERYDAY.iter().any(|c| name.starts_with(c)));
-    let chain = everyday.cost(&shape).round_trips;
-    let runs = 5;
-    let (mut harness_walls, mut sequential_walls, mut ratios) =
-        (Vec::new(), Vec::new(), Vec::new());
-    let mut count = 0;
-    for _ in 0..runs {
-        let (wall, requests) = runtime.block_on(sent_requests(&everyday, latency));
-        let one_by_one = runtime.block_on(sequential(&requests, latency));
-        count = requests.len();
-        harness_walls.push(wall.as_secs_f64());
-        sequential_walls.push(one_by_one.as_secs_f64());
-        ratios.push(wall.as_secs_f64() / one_by_one.as_secs_f64());
+    if wanted(5) {
+        // --list: start-up without network.
+        let mut lists = Vec::new();
+        for _ in 0..11 {
+            let started = Instant::now();
+            let status = std::process::Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"))
+                .arg("--list")
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("binary");
+            assert!(status.success());
+            lists.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!(
+            "5. --list (process start to exit):     {:8.1} ms (11 runs)",
+            median(lists)
+        );
     }
-    println!(
-        "6. 7 everyday cases, 50 ms latency:    harness {:.3} s (chain {chain}), the same {count} requests one after another {:.3} s; ratio {:.3} (goal ≤ 0.5, {runs} runs)",
-        median(harness_walls),
-        median(sequential_walls),
-        median(ratios)
-    );
+
+    if wanted(6) {
+        // 6. Seven everyday cases at 50 ms, against a sequential client sending the same requests.
+        let everyday = plan_for(&|name, _| EVERYDAY.iter().any(|c| name.starts_with(c)));
+        let chain = everyday.cost(&shape).round_trips;
+        let runs = 5;
+        let (mut harness_walls, mut sequential_walls, mut ratios) =
+            (Vec::new(), Vec::new(), Vec::new());
+        let mut count = 0;
+        for _ in 0..runs {
+            let (wall, requests) = runtime.block_on(sent_requests(&everyday, latency));
+            let one_by_one = runtime.block_on(sequential(&requests, latency));
+            count = requests.len();
+            harness_walls.push(wall.as_secs_f64());
+            sequential_walls.push(one_by_one.as_secs_f64());
+            ratios.push(wall.as_secs_f64() / one_by_one.as_secs_f64());
+        }
+        println!(
+            "6. 7 everyday cases, 50 ms latency:    harness {:.3} s (chain {chain}), the same {count} requests one after another {:.3} s; ratio {:.3} (goal ≤ 0.5, {runs} runs)",
+            median(harness_walls),
+            median(sequential_walls),
+            median(ratios)
+        );
+    }
 }

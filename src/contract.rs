@@ -3,7 +3,8 @@
 //!
 //! Every file of `schemas/` is registered under a synthetic base URI, so schemas and inline
 //! schemas in cases can refer to each other with relative `$ref`s (`action-confirmation.json#/$defs/success`).
-//! A missing `$ref` target or a schema that does not compile is a load error (exit 2).
+//! A missing `$ref` target or a schema that does not compile is a load error (exit 2): a run
+//! compiles every file before it sends anything; `--list` only those the cases use.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +24,8 @@ pub struct Contract {
     /// File name → display path.
     files: Vec<(String, String)>,
     compiled: HashMap<String, Arc<Validator>>,
+    /// Each file's schema, in the order of `files`.
+    documents: Vec<Value>,
 }
 
 impl std::fmt::Debug for Contract {
@@ -34,10 +37,11 @@ impl std::fmt::Debug for Contract {
 }
 
 impl Contract {
-    /// Parses and registers every schema file, then compiles each one to find broken schemas now.
+    /// Parses and registers every schema file; a schema is compiled when a case uses it, or by
+    /// [`Contract::check_all`].
     ///
     /// # Errors
-    /// Invalid JSON, a schema that does not compile, or a `$ref` to a missing schema.
+    /// Invalid JSON, or a `$ref` to a missing schema.
     pub fn load(sources: &[SourceFile]) -> Result<Contract, LoadError> {
         let mut documents = Vec::new();
         let mut files = Vec::new();
@@ -60,24 +64,33 @@ impl Contract {
             .extend(documents.iter().map(|(uri, v)| (uri.as_str(), v.clone())))
             .and_then(|b| b.prepare())
             .map_err(|e| registry_error(&e.to_string(), sources, &documents))?;
-        let mut contract = Contract {
+        Ok(Contract {
             registry,
             files,
             compiled: HashMap::new(),
-        };
+            documents: documents.into_iter().map(|(_, v)| v).collect(),
+        })
+    }
+
+    /// Compiles every schema file, to find a broken one before anything is sent — also one no
+    /// case uses (`--list` compiles only what the cases use).
+    ///
+    /// # Errors
+    /// The first file that does not compile, at the position of its error.
+    pub fn check_all(&mut self) -> Result<(), LoadError> {
         // Each file compiled once, by reference (the validator the rules use); only a file
         // that does not compile is compiled again as a document, for the position of its error.
-        for ((name, path), (_, document)) in contract.files.clone().iter().zip(&documents) {
-            if let Err(message) = contract.compile_ref(name) {
-                return Err(match contract.build_checked(document) {
-                    Err((at, why)) => {
+        for (i, (name, path)) in self.files.clone().iter().enumerate() {
+            if let Err(message) = self.compile_ref(name) {
+                return Err(match self.documents.get(i).map(|d| self.build_checked(d)) {
+                    Some(Err((at, why))) => {
                         LoadError::new(path, format!("schema does not compile: {why}")).at(at)
                     }
-                    Ok(_) => LoadError::new(path, message),
+                    _ => LoadError::new(path, message),
                 });
             }
         }
-        Ok(contract)
+        Ok(())
     }
 
     /// The file names of the loaded schemas.

@@ -86,7 +86,7 @@ pub fn matrix(args: &MatrixArgs, output: &Output) -> ExitCode {
 
 /// `rules`: the catalog, with the faults that kill each rule (computed by running them).
 pub fn rules(config: &Config, output: &Output) -> ExitCode {
-    let (cases, _) = match load_contract(&config.contract) {
+    let (cases, _) = match load_contract(&config.contract, true) {
         Ok(loaded) => loaded,
         Err(e) => return output.load_error(&e),
     };

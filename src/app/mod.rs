@@ -73,7 +73,11 @@ fn quiet_on_broken_pipe() {
 ///
 /// # Errors
 /// Bad input: a missing directory, a broken schema or case file.
-pub fn load_contract(args: &ContractArgs) -> Result<(Suite, Vec<source::SourceFile>), LoadError> {
+/// `every_schema`: compile every schema file, also one no case uses (not needed to list trials).
+pub fn load_contract(
+    args: &ContractArgs,
+    every_schema: bool,
+) -> Result<(Suite, Vec<source::SourceFile>), LoadError> {
     let schema_files = match &args.schemas {
         Some(dir) => source::read_dir(dir)?,
         None => source::embedded_schemas(),
@@ -104,6 +108,11 @@ pub fn load_contract(args: &ContractArgs) -> Result<(Suite, Vec<source::SourceFi
     };
     let schema_text = texts(&schema_files);
     let mut contract = Contract::load(&schema_files).map_err(|e| e.with_sources(&schema_text))?;
+    if every_schema {
+        contract
+            .check_all()
+            .map_err(|e| e.with_sources(&schema_text))?;
+    }
     if case_files.is_empty() {
         let dir = args
             .cases

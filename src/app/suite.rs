@@ -29,6 +29,8 @@ pub fn suite(config: &Config, output: &Output) -> ExitCode {
     };
     if config.libtest.list {
         report::list(&plan, &config.libtest, output);
+        // The process ends here: freeing the loaded contract piece by piece would only delay it.
+        std::mem::forget((plan, files));
         return ExitCode::from(exit::OK);
     }
     // What only a run needs: the stored snapshots, the ledger, the contract's hash.
@@ -321,7 +323,7 @@ fn core_cases_configured(plan: &Plan, config: &Config) -> Result<(), LoadError> 
 
 /// Load and plan: everything `--list` needs, and no network. Errors are bad input.
 fn prepare(config: &Config) -> Result<(Plan, Vec<crate::source::SourceFile>), LoadError> {
-    let (cases, files) = load_contract(&config.contract)?;
+    let (cases, files) = load_contract(&config.contract, !config.libtest.list)?;
     let options = PlanOptions {
         snapshots: config.snapshots.is_some(),
         deny_drift: config.snapshots.as_ref().is_some_and(|s| s.deny_drift),

@@ -53,7 +53,7 @@ impl Source {
 #[derive(Default)]
 pub(super) struct Catalog {
     sources: BTreeMap<String, Source>,
-    statements: BTreeMap<String, Cite>,
+    pub(super) statements: BTreeMap<String, Cite>,
     rules: BTreeMap<String, RuleDef>,
     /// (file, which list, rule names) of each `invariants` declaration.
     pub(super) invariants: Vec<(Arc<str>, &'static str, Vec<String>)>,

@@ -63,7 +63,11 @@ pub fn load_suite(sources: &[SourceFile], contract: &mut Contract) -> Result<Sui
         return Err(e);
     }
     cases.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Suite { cases, invariants })
+    Ok(Suite {
+        cases,
+        invariants,
+        statements: catalog.statements.clone(),
+    })
 }
 
 /// One step as written, or one of the steps a `for_each` step stands for.

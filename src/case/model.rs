@@ -220,6 +220,9 @@ impl Invariants {
 pub struct Suite {
     pub cases: Vec<Case>,
     pub invariants: Invariants,
+    /// The catalog's statements by key, with their sources resolved (what `openapi` describes
+    /// the API with).
+    pub statements: std::collections::BTreeMap<String, Cite>,
 }
 
 impl From<Vec<Case>> for Suite {
@@ -227,6 +230,7 @@ impl From<Vec<Case>> for Suite {
         Suite {
             cases,
             invariants: Invariants::default(),
+            statements: std::collections::BTreeMap::new(),
         }
     }
 }

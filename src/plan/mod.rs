@@ -185,7 +185,9 @@ pub fn build(
     options: PlanOptions,
     select: &dyn Fn(&str, Level) -> Selection,
 ) -> Plan {
-    let Suite { cases, invariants } = suite.into();
+    let Suite {
+        cases, invariants, ..
+    } = suite.into();
     let cases: Vec<Arc<Case>> = cases.into_iter().map(Arc::new).collect();
     let invariant_levels: std::collections::BTreeSet<Level> =
         invariants.rules().map(|r| r.level).collect();

@@ -189,12 +189,14 @@ pub(super) async fn execute(
     }
 }
 
-/// Judges a run case's invariants on its lists and says it finished.
+/// Judges a run case's invariants on its lists and says it finished; `stopped`: why the run
+/// stopped, if it had when the case's last request was answered.
 pub(super) fn conclude(
     session: &Session,
     job: &CaseJob,
     executed: Executed,
     invariants: &crate::case::Invariants,
+    stopped: Option<String>,
 ) -> CaseDone {
     let Executed {
         case_run,
@@ -220,7 +222,7 @@ pub(super) fn conclude(
             let record = invariants::judge(invariants, level, &lists, &responses, &vars, &bind);
             // A breach found before a stop stands; a pass on part of the case's responses, or
             // nothing judged because of the stop, is not judged.
-            match session.stop_reason() {
+            match stopped.clone() {
                 Some(why) if !record.observed.is_failure() => {
                     TrialRecord::bare(Observed::Stopped(why))
                 }
@@ -259,7 +261,7 @@ pub(super) fn conclude(
     });
     CaseDone {
         case_run,
-        stopped: session.stop_reason(),
+        stopped,
         duration,
         invariant_records,
     }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::case::{CaseJob, file};
+use super::case::{CaseDone, CaseJob, file};
 use super::discovery::Discovery;
 use super::session::Session;
-use super::together::{self, Fresh};
+use super::together::{self, Concluded, Fresh};
 use super::{RunEvent, batch};
 use crate::case::{Case, Fixture, Level};
 use crate::check::Verdict;
@@ -98,6 +98,8 @@ pub(super) async fn run(
     // The chain, from discovery's reading.
     let mut fresh = Some(discovery.lists.clone());
     let mut changed_state = false;
+    // Each phase's results, judged while the next runs.
+    let mut concluding = Vec::new();
     for phase in &schedule.chain {
         let jobs: Vec<CaseJob> = phase
             .cases()
@@ -109,37 +111,67 @@ pub(super) async fn run(
         }
         changed_state = true;
         let incoming = batch::usable(session, fresh.take());
-        let (done, reading) = match phase {
-            Phase::Together(_) => together::run(session, jobs, &plan.invariants, incoming).await,
-            Phase::Alone(_) => {
-                together::one_at_a_time(session, jobs, &plan.invariants, incoming).await
+        let trials: Vec<usize> = jobs.iter().flat_map(CaseJob::all_trials).collect();
+        let (session, invariants, together) = (
+            session.clone(),
+            plan.invariants.clone(),
+            matches!(phase, Phase::Together(_)),
+        );
+        // On the runtime's workers, as the cases beside it: the thread that waits for the run
+        // is not one of them.
+        let handle = tokio::spawn(async move {
+            if together {
+                together::run(&session, jobs, &invariants, incoming).await
+            } else {
+                let (done, reading) =
+                    together::one_at_a_time(&session, jobs, &invariants, incoming).await;
+                (Concluded::Done(done), reading)
             }
-        };
-        fresh = reading;
-        for (job, done) in done {
-            file(report, &job, done);
-        }
-    }
-    for (trials, handle) in beside {
-        match handle.await {
-            Ok(done) => {
-                for (job, done) in done {
-                    file(report, &job, done);
-                }
+        });
+        fresh = match handle.await {
+            Ok((concluded, reading)) => {
+                concluding.push((trials, concluded));
+                reading
             }
             Err(e) => {
-                for ti in trials {
-                    report.results[ti] = Some(TrialRecord::bare(Observed::Judged(
-                        Verdict::Broken(format!("harness error while running this case: {e}")),
-                    )));
-                }
+                file_all(report, Err(e), trials);
+                None
             }
-        }
+        };
+    }
+    for (trials, concluded) in concluding {
+        file_all(report, concluded.wait().await, trials);
+    }
+    for (trials, handle) in beside {
+        file_all(report, handle.await, trials);
     }
     Ran {
         changed_state,
         // Only a reading the chain ended with: with no phase, the final check reads.
         reading: fresh.filter(|_| !schedule.chain.is_empty()),
+    }
+}
+
+/// Files the results of a task that ran cases; when the task itself failed, each of its
+/// `trials` is broken.
+fn file_all(
+    report: &mut RunReport,
+    ran: Result<Vec<(CaseJob, CaseDone)>, tokio::task::JoinError>,
+    trials: Vec<usize>,
+) {
+    match ran {
+        Ok(done) => {
+            for (job, done) in done {
+                file(report, &job, done);
+            }
+        }
+        Err(e) => {
+            for ti in trials {
+                report.results[ti] = Some(TrialRecord::bare(Observed::Judged(Verdict::Broken(
+                    format!("harness error while running this case: {e}"),
+                ))));
+            }
+        }
     }
 }
 

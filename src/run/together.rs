@@ -8,7 +8,7 @@
 //! Cases that send the original default's id are not among them (see `Plan::schedule`): one
 //! could switch back and hide another's change. Their plain reads of the list are not sent on
 //! their own: the reading after them all stands for each (on a correct target it answers what
-//! each would), so the group costs its requests `concurrency²` at a time, and one read.
+//! each would), so the group costs its requests, `concurrency²` at a time, and one read.
 
 use std::sync::Arc;
 
@@ -33,23 +33,27 @@ const PUT_BACK: &str = "put back after the cases that only refuse";
 pub(super) type Fresh = Option<Vec<Arc<ExchangeRecord>>>;
 
 /// Runs the cases together (`Phase::Together`): from `incoming` (or a read of both lists), every
-/// request of theirs but the plain reads at once, `concurrency²` in flight; then both lists read
+/// request of theirs but the plain reads at once, `concurrency²` in flight; then
+/// both lists read
 /// once, which every plain read of theirs takes. Returns their results and the reading the
 /// phase ended with.
 pub(super) async fn run(
     session: &Arc<Session>,
     jobs: Vec<CaseJob>,
-    invariants: &Invariants,
+    invariants: &Arc<Invariants>,
     incoming: Fresh,
-) -> (Vec<(CaseJob, CaseDone)>, Fresh) {
+) -> (Concluded, Fresh) {
     let before = match incoming {
         Some(records) => Reading::of(records),
         None => read(session, CHECK).await,
     };
     let Some(base) = before.accounts else {
         // The account cannot be read: no check is possible, so one at a time.
-        return one_at_a_time(session, jobs, invariants, None).await;
+        let (done, fresh) = one_at_a_time(session, jobs, invariants, None).await;
+        return (Concluded::Done(done), fresh);
     };
+    // As many in flight as `concurrency` cases of `concurrency` requests each: what the cases
+    // could have in flight run side by side (one at a time with `--test-threads 1`).
     let concurrency = session.target.concurrency.max(1);
     let pool = Arc::new(Semaphore::new(concurrency.saturating_mul(concurrency)));
     let begun: Vec<Begun> = jobs.iter().map(|job| Begun::now(session, job)).collect();
@@ -74,21 +78,26 @@ pub(super) async fn run(
             .all(|(_, executed)| agree(&executed.case_run.reads, &base));
     // A run that stopped keeps what it has: nothing is sent again.
     if unchanged || session.stop_reason().is_some() {
-        let done = ran
-            .into_iter()
-            .map(|(job, mut executed)| {
-                // The read after them stands for each case's guard read.
-                for record in &after.records {
-                    if !executed.lists.iter().any(|l| Arc::ptr_eq(l, record)) {
-                        executed.lists.push(record.clone());
+        let fresh = (unchanged && session.stop_reason().is_none()).then(|| after.records.clone());
+        // Their invariants are judged beside the next phase: judging needs no request, and the
+        // chain need not wait for it.
+        let (session, invariants, stopped) =
+            (session.clone(), invariants.clone(), session.stop_reason());
+        let concluding = tokio::task::spawn_blocking(move || {
+            ran.into_iter()
+                .map(|(job, mut executed)| {
+                    // The read after them stands for each case's guard read.
+                    for record in &after.records {
+                        if !executed.lists.iter().any(|l| Arc::ptr_eq(l, record)) {
+                            executed.lists.push(record.clone());
+                        }
                     }
-                }
-                let done = conclude(session, &job, executed, invariants);
-                (job, done)
-            })
-            .collect();
-        let fresh = (unchanged && session.stop_reason().is_none()).then_some(after.records);
-        return (done, fresh);
+                    let done = conclude(&session, &job, executed, &invariants, stopped.clone());
+                    (job, done)
+                })
+                .collect()
+        });
+        return (Concluded::Later(concluding), fresh);
     }
     // Something changed the account: put the default back, then one at a time.
     let now = after
@@ -113,7 +122,23 @@ pub(super) async fn run(
             ));
     }
     let jobs = ran.into_iter().map(|(job, _)| job).collect();
-    one_at_a_time(session, jobs, invariants, None).await
+    let (done, fresh) = one_at_a_time(session, jobs, invariants, None).await;
+    (Concluded::Done(done), fresh)
+}
+
+/// The results of a phase's cases: ready, or still being judged.
+pub(super) enum Concluded {
+    Done(Vec<(CaseJob, CaseDone)>),
+    Later(tokio::task::JoinHandle<Vec<(CaseJob, CaseDone)>>),
+}
+
+impl Concluded {
+    pub(super) async fn wait(self) -> Result<Vec<(CaseJob, CaseDone)>, tokio::task::JoinError> {
+        match self {
+            Concluded::Done(done) => Ok(done),
+            Concluded::Later(handle) => handle.await,
+        }
+    }
 }
 
 /// The cases in turn, each followed by its restore guard when it may change the account — as
@@ -136,7 +161,7 @@ pub(super) async fn one_at_a_time(
             .or_else(|| super::batch::usable(session, fresh.take()));
         let executed = execute(session, &job, true, Sending::InOrder { incoming }, begun).await;
         fresh = executed.reading.clone();
-        let done = conclude(session, &job, executed, invariants);
+        let done = conclude(session, &job, executed, invariants, session.stop_reason());
         out.push((job, done));
     }
     (out, super::batch::usable(session, fresh))
