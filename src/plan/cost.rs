@@ -23,7 +23,8 @@ impl Plan {
     /// alone counts its steps (a sweep `ceil(sweep_size / concurrency)`, a batch of probes as many
     /// for each of its groups, each followed by a read, and the read before unless shared) and
     /// its guard's read unless it ends by reading; the cases together count the read before
-    /// (unless shared), their requests `concurrency²` at a time, and the read after.
+    /// (unless shared), their probes built from the original default's id one at a time with a
+    /// read between two, the rest of their requests `concurrency²` at a time, and the read after.
     ///
     /// Requests: discovery's lists, every request of every running case (a sweep sends
     /// `sweep_size`, a step that varies one per probe; the plain reads of the cases together are
@@ -77,13 +78,22 @@ impl Plan {
                     cost.add(case_cost(case, shape, read, true, reading));
                 }
                 Phase::Together(cases) => {
-                    let sent: usize = cases
+                    let (sent, writes) = cases
                         .iter()
                         .map(|&ci| together_requests(&self.cases[ci], shape))
-                        .sum();
+                        .fold((0, 0), |(r, w), (cr, cw)| (r + cr, w + cw));
+                    cost.writes += writes;
+                    // The probes built from the original default's id go first, one at a
+                    // time, both lists read after each but the last.
+                    let leads: usize = cases.iter().map(|&ci| leads(&self.cases[ci])).sum();
+                    let lead_reads = leads.saturating_sub(1);
                     let pool = shape.concurrency.max(1).pow(2);
-                    chain += usize::from(!reading) + sent.div_ceil(pool) + 1;
-                    cost.requests += sent + (usize::from(!reading) + 1) * read;
+                    chain += usize::from(!reading)
+                        + leads
+                        + lead_reads
+                        + (sent - leads).div_ceil(pool)
+                        + 1;
+                    cost.requests += sent + (usize::from(!reading) + lead_reads + 1) * read;
                     // Should the account change: the switches back (the other user's too), and
                     // every case again, alone, with its guard.
                     cost.add_when_needed(Cost {
@@ -161,13 +171,33 @@ fn case_round_trips(case: &Case, shape: &RunShape, incoming: bool) -> usize {
         .sum()
 }
 
-/// The requests a case sends when it goes with others: every step's but the plain reads (the
-/// reading after them stands for those), and no checks of its own.
-fn together_requests(case: &Case, shape: &RunShape) -> usize {
+/// The requests a case sends when it goes with others, and how many of them are writes: every
+/// step's but the plain reads (the reading after them stands for those), and no checks of its
+/// own.
+fn together_requests(case: &Case, shape: &RunShape) -> (usize, usize) {
     case.steps
         .iter()
         .filter(|s| !s.is_plain_read())
-        .map(|s| sent_writes(s, shape.sweep_size).len())
+        .map(|s| sent_writes(s, shape.sweep_size))
+        .fold((0, 0), |(r, w), sent| {
+            (r + sent.len(), w + sent.iter().filter(|w| **w).count())
+        })
+}
+
+/// The probes of a case's checked batches built from the original default's id, which go
+/// first when it runs with others.
+fn leads(case: &Case) -> usize {
+    case.steps
+        .iter()
+        .filter(|s| s.is_batch(case.state))
+        .map(|s| {
+            s.vary
+                .iter()
+                .enumerate()
+                .filter(|(g, _)| s.probes_use(*g, crate::case::Var::OriginalProfileId))
+                .map(|(_, generator)| generator.size())
+                .sum::<usize>()
+        })
         .sum()
 }
 

@@ -22,11 +22,11 @@ pub struct Schedule {
 pub enum Phase {
     /// One case, then its guard (the account read, and put back if it changed).
     Alone(usize),
-    /// The cases that only refuse (`guards`) and send nothing built from the original default's
-    /// id, at once: every request that is not a plain read of the list sent together, then the
-    /// lists read once — the reading every plain read of theirs takes, and the check that none of
-    /// them changed the account. When one did, the account is put back and they run again, each
-    /// `Alone`.
+    /// The cases that only refuse (`guards`), at once: first the probes built from the original
+    /// default's id, one at a time, both lists read after each but the last; then every other
+    /// request that is not a plain read of the list, together; then the lists read once — the
+    /// reading every plain read of theirs takes, and the check that none of them changed the
+    /// account. When one did, the account is put back and they run again, each `Alone`.
     Together(Vec<usize>),
 }
 
@@ -94,8 +94,15 @@ impl Plan {
     }
 }
 
-/// Whether a case may go with others: it only refuses (`guards`) and sends nothing built from the
-/// original default's id (which could undo another case's change and hide it).
+/// Whether a case may go with others: it only refuses (`guards`), and what it sends built from
+/// the original default's id (which could undo another case's change and hide it) are probes of
+/// a checked batch: those go first, one at a time (see [`Phase::Together`]).
 fn goes_together(case: &Case) -> bool {
-    case.state == StateUse::Guards && !case.requests_use(Var::OriginalProfileId)
+    case.state == StateUse::Guards
+        && case.steps.iter().all(|s| {
+            let orig = Var::OriginalProfileId;
+            !s.request.path.uses(orig)
+                && !s.request.query.iter().any(|(_, t)| t.uses(orig))
+                && (s.is_batch(case.state) || (0..s.vary.len()).all(|g| !s.probes_use(g, orig)))
+        })
 }

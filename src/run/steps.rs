@@ -58,49 +58,6 @@ pub(super) enum Sending {
     },
 }
 
-/// Sends every step of a case that goes with others, except its plain reads, all at once: each
-/// request takes a slot of `pool` (shared by the cases together), and no step checks the account
-/// itself — the reading after the cases does. Each step's answers, or why it could not be sent.
-pub(super) async fn send_together(
-    session: &Arc<Session>,
-    case: &Arc<Case>,
-    pool: &Arc<tokio::sync::Semaphore>,
-) -> Vec<Option<Result<Checked, String>>> {
-    let vars = session.vars().cloned().unwrap_or_default();
-    let sends = case.steps.iter().enumerate().map(|(si, step)| {
-        let on = StepSend {
-            session: session.clone(),
-            case: case.clone(),
-            si,
-            vars: vars.clone(),
-            context: super::session::step_context(&case.id, &step.name),
-            prior: None,
-            pool: Some(pool.clone()),
-        };
-        async move {
-            if step.is_plain_read() {
-                return None;
-            }
-            Some(match variations(&on.session, step, &on.vars) {
-                Ok(None) => {
-                    let _slot = pool.acquire().await;
-                    send(&on.session, step, &on.vars, on.context.clone(), None)
-                        .await
-                        .map(|record| Checked::unchecked(vec![(None, record)]))
-                }
-                Ok(Some(variations)) => {
-                    let all = variations.len().max(1);
-                    send_limited(&on, variations, all)
-                        .await
-                        .map(Checked::unchecked)
-                }
-                Err(why) => Err(why),
-            })
-        }
-    });
-    futures_util::future::join_all(sends).await
-}
-
 /// Runs the steps in order. A step that cannot be sent or completed makes its rules `Broken` and
 /// every later step's rules `NotRun`; a run that stops makes the remaining steps `NotRun`.
 pub(super) async fn run_case(
@@ -288,7 +245,7 @@ pub(super) async fn run_case(
 }
 
 /// The sweep values or probes of a step, or `None` for a step sent once.
-fn variations(
+pub(super) fn variations(
     session: &Session,
     step: &Step,
     vars: &Vars,

@@ -471,7 +471,8 @@ fn serve_prints_a_usable_base_url_and_tokens() {
 
 /// Runs `filter` (with SHOULD rules) against `server` and returns the exit code, the requests the
 /// header's `plan:` line said are needed, those it allowed on top for restoring, and the requests
-/// the server received.
+/// the server received. The writes the line counts are those the server received, less any
+/// switches back.
 fn run_against_the_plan(server: &Server, filter: &str) -> (i32, u64, u64, u64) {
     let mut a = server.target_args();
     a.extend(args(&["--include-ignored", filter]));
@@ -486,6 +487,20 @@ fn run_against_the_plan(server: &Server, filter: &str) -> (i32, u64, u64, u64) {
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|w| w.parse().ok())
         .collect();
+    let writes = server
+        .get()
+        .arrivals()
+        .iter()
+        .filter(|a| matches!(a.method.as_str(), "PUT" | "POST" | "PATCH" | "DELETE"))
+        .count() as u64;
+    // Every write planned was received, and any more are among the requests sent beyond the
+    // plan's needed ones (switches back).
+    let (needed, planned_writes) = (numbers[1], numbers[2]);
+    let beyond = server.get().requests_received().saturating_sub(needed);
+    assert!(
+        planned_writes <= writes && writes <= planned_writes + beyond,
+        "{filter}: planned {planned_writes} writes (+{beyond} requests beyond the plan), received {writes}"
+    );
     (
         run.code,
         numbers[1],
