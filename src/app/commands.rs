@@ -59,6 +59,32 @@ pub fn contract(section: Option<&str>, output: &Output) -> ExitCode {
     }
 }
 
+/// `openapi`: the contract as an OpenAPI 3.1 document on stdout.
+pub fn openapi(config: &Config, output: &Output) -> ExitCode {
+    let (suite, files) = match load_contract(&config.contract, true) {
+        Ok(loaded) => loaded,
+        Err(e) => return output.load_error(&e),
+    };
+    let runtime = match runtime(output) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let document = runtime
+        .block_on(super::openapi::examples())
+        .and_then(|examples| super::openapi::document(&suite, &files, &examples))
+        .and_then(|document| serde_json::to_string_pretty(&document).map_err(|e| e.to_string()));
+    match document {
+        Ok(text) => {
+            output.out(&text);
+            ExitCode::from(exit::OK)
+        }
+        Err(why) => {
+            output.err(&format!("error: cannot write the OpenAPI document: {why}"));
+            ExitCode::from(exit::TARGET_UNUSABLE)
+        }
+    }
+}
+
 /// `matrix`: manifests in, the compliance matrix out (Markdown on stdout, HTML on request).
 pub fn matrix(args: &MatrixArgs, output: &Output) -> ExitCode {
     let mut manifests = Vec::with_capacity(args.manifests.len());

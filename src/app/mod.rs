@@ -5,6 +5,7 @@
 mod commands;
 mod fault_matrix;
 mod journal;
+pub mod openapi;
 mod signals;
 mod suite;
 mod target;
@@ -45,6 +46,7 @@ pub fn main() -> ExitCode {
     };
     match &cli.command {
         Some(Command::Rules) => commands::rules(&config, &output),
+        Some(Command::Openapi) => commands::openapi(&config, &output),
         _ => suite::suite(&config, &output),
     }
 }

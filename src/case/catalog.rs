@@ -52,7 +52,7 @@ impl Source {
 /// The resolved catalog.
 #[derive(Default)]
 pub(super) struct Catalog {
-    sources: BTreeMap<String, Source>,
+    pub(super) sources: BTreeMap<String, Source>,
     pub(super) statements: BTreeMap<String, Cite>,
     rules: BTreeMap<String, RuleDef>,
     /// (file, which list, rule names) of each `invariants` declaration.

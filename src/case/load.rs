@@ -67,6 +67,7 @@ pub fn load_suite(sources: &[SourceFile], contract: &mut Contract) -> Result<Sui
         cases,
         invariants,
         statements: catalog.statements.clone(),
+        sources: catalog.sources.clone(),
     })
 }
 

@@ -223,6 +223,8 @@ pub struct Suite {
     /// The catalog's statements by key, with their sources resolved (what `openapi` describes
     /// the API with).
     pub statements: std::collections::BTreeMap<String, Cite>,
+    /// The catalog's sources by key.
+    pub sources: std::collections::BTreeMap<String, super::Source>,
 }
 
 impl From<Vec<Case>> for Suite {
@@ -231,6 +233,7 @@ impl From<Vec<Case>> for Suite {
             cases,
             invariants: Invariants::default(),
             statements: std::collections::BTreeMap::new(),
+            sources: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -50,6 +50,9 @@ pub enum Command {
     /// Work with stored snapshots without cargo-insta: `snapshots accept LABEL`.
     #[command(subcommand)]
     Snapshots(SnapshotsCommand),
+    /// Print the contract as an OpenAPI 3.1 document (JSON): both endpoints, their schemas, each
+    /// statement with its source, examples from the reference server. A copy is docs/openapi.json.
+    Openapi,
     /// Print the contract the rules cite (docs/contract.md), or one section of it: `contract 10.13`
     /// for a rule citing `notes §10.13`.
     Contract {

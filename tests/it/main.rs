@@ -14,6 +14,7 @@ mod gating;
 mod hostile;
 mod layering;
 mod nightly;
+mod openapi;
 mod reports;
 mod secrets;
 mod sinks;
