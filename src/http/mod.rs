@@ -195,6 +195,9 @@ impl HttpClient {
     /// When `base` is not an absolute http(s) URL, or the TLS stack cannot start.
     pub fn new(base: &str, options: HttpOptions) -> Result<HttpClient, BadBaseUrl> {
         let url = parse_base_url(base)?;
+        // The crypto behind TLS: ring (see Cargo.toml). Installed once for the process; a second
+        // install finds it there and changes nothing.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .retry(reqwest::retry::never())

@@ -422,7 +422,7 @@ fn private_ca_server() -> (String, String) {
         .unwrap()
         .signed_by(&key, &ca)
         .unwrap();
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

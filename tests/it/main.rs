@@ -15,6 +15,7 @@ mod hostile;
 mod layering;
 mod nightly;
 mod openapi;
+mod release;
 mod reports;
 mod secrets;
 mod sinks;

@@ -1,0 +1,112 @@
+//! What CI users get: the archives the release workflow builds are the ones `cargo binstall`
+//! looks for, and the action's logic (scripts/action.sh) runs the harness and reports its code.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::workdir;
+
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+/// `key = "value"` of the first line that sets `key` after `section`.
+fn toml_value(text: &str, section: &str, key: &str) -> String {
+    let start = text.find(section).unwrap_or_else(|| panic!("no {section}"));
+    text[start..]
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| panic!("no {key} in {section}"))
+}
+
+#[test]
+fn binstall_looks_for_the_archives_the_release_workflow_builds() {
+    let cargo = repo_file("Cargo.toml");
+    let version = toml_value(&cargo, "[package]", "version");
+    let name = toml_value(&cargo, "[package]", "name");
+    let repo = toml_value(&cargo, "[package]", "repository");
+    let url = toml_value(&cargo, "[package.metadata.binstall]", "pkg-url");
+    let bin_dir = toml_value(&cargo, "[package.metadata.binstall]", "bin-dir");
+    let workflow = repo_file(".github/workflows/release.yml");
+    let targets: Vec<&str> = workflow
+        .lines()
+        .filter_map(|l| l.split_once("target: ")?.1.split([',', ' ']).next())
+        .collect();
+    assert_eq!(targets.len(), 5, "{targets:?}");
+    for target in targets {
+        let windows = target.contains("windows");
+        let suffix = if windows { ".zip" } else { ".tgz" };
+        let render = |template: &str| {
+            template
+                .replace("{ repo }", &repo)
+                .replace("{ name }", &name)
+                .replace("{ version }", &version)
+                .replace("{ target }", target)
+                .replace("{ archive-suffix }", suffix)
+                .replace("{ bin }", &name)
+                .replace("{ binary-ext }", if windows { ".exe" } else { "" })
+        };
+        // The workflow packs with scripts/package.sh: the name it gives is the one binstall asks
+        // the release for.
+        let packed = Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/package.sh"))
+            .args(["--name", target, &version])
+            .output()
+            .unwrap();
+        let packed = String::from_utf8(packed.stdout).unwrap().trim().to_string();
+        assert_eq!(
+            render(&url),
+            format!("{repo}/releases/download/v{version}/{packed}"),
+            "{target}"
+        );
+        // The binary is where binstall looks inside the archive.
+        let stem = packed.trim_end_matches(suffix);
+        let exe = if windows { ".exe" } else { "" };
+        assert_eq!(render(&bin_dir), format!("{stem}/{name}{exe}"), "{target}");
+    }
+}
+
+/// Runs scripts/action.sh as the action's run step does; returns what it wrote to
+/// `$GITHUB_OUTPUT` and the folder it ran in.
+fn action(name: &str, args: &str) -> (String, std::path::PathBuf) {
+    let dir = workdir().join(format!("action-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = dir.join("github-output");
+    let status = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/action.sh"))
+        .current_dir(workdir())
+        .env(
+            "NEXUDUS_CONFORMANCE",
+            env!("CARGO_BIN_EXE_nexudus-conformance"),
+        )
+        .env("INPUT_ARGS", args)
+        .env("INPUT_JUNIT", dir.join("conformance.xml"))
+        .env("INPUT_REPORT_HTML", dir.join("report"))
+        .env("GITHUB_OUTPUT", &output)
+        .env_remove("NEXUDUS_BASE_URL")
+        .env_remove("NEXUDUS_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    // The step succeeds whatever the verdict, so the reports are uploaded.
+    assert!(status.success());
+    (std::fs::read_to_string(output).unwrap_or_default(), dir)
+}
+
+#[test]
+fn the_action_runs_the_harness_and_passes_on_its_exit_code() {
+    let (out, dir) = action(
+        "pass",
+        "--progress never --exact valid_switch::status_is_200",
+    );
+    assert_eq!(out.trim(), "exit-code=0");
+    assert!(dir.join("conformance.xml").is_file());
+    assert!(dir.join("report").join("index.html").is_file());
+    // A filter that selects nothing is bad input: the code says so.
+    let (out, _) = action("bad", "--progress never --exact no_such_trial");
+    assert_eq!(out.trim(), "exit-code=2");
+}
