@@ -4,10 +4,11 @@
 //! reason. What it observed is handed on as a [`RunReport`] (see `record`); judging it against
 //! the policies of a run (deviations, snapshots) is `judge`'s work, not this module's.
 //!
-//! Scheduling: all cases are spawned at once on the runtime, bounded by `concurrency`. A case that
-//! changes the default profile holds the state lock exclusively; a case that reads it holds it
-//! shared; other cases take no lock. After a state-changing case the runner puts the original
-//! default back (a guard), so every case starts from the state the run found.
+//! Scheduling: the runner executes the plan's `Schedule` (see `schedule`): the cases that neither
+//! read nor change the account beside everything, `concurrency` at a time; the readers; then the
+//! phases that may change the account, one after another, each taking the reading the one before
+//! ended with. After a state-changing case the runner puts the original default back (a guard),
+//! so every case starts from the state the run found.
 //!
 //! Stopping: when the run is interrupted (the `stop` signal) or its deadline passes, requests in
 //! flight are abandoned, later steps are `NotRun`, and the restore still runs — restores are never

@@ -39,8 +39,8 @@ async fn current(
 }
 
 /// The default profile as a case's last exchange shows it, when that exchange was a readable
-/// profile list of the primary user: the guard then needs no request of its own (nothing else can
-/// change the state while the case holds the state lock).
+/// profile list of the primary user: the guard then needs no request of its own (nothing else
+/// runs in the case's phase, so nothing can have changed the state since).
 fn observed_default(last: Option<&ExchangeRecord>) -> Option<Option<i64>> {
     let record = last.filter(|r| r.reads_own_profiles())?;
     profiles_of(record).ok().map(|p| current_default(&p))
