@@ -110,3 +110,45 @@ fn the_action_runs_the_harness_and_passes_on_its_exit_code() {
     let (out, _) = action("bad", "--progress never --exact no_such_trial");
     assert_eq!(out.trim(), "exit-code=2");
 }
+
+#[test]
+fn the_action_passes_every_input_its_script_reads() {
+    let action = repo_file("action.yml");
+    let script = repo_file("scripts/action.sh");
+    // Inputs declared: the two-space-indented keys under `inputs:`.
+    let declared: Vec<&str> = action
+        .split("\ninputs:\n")
+        .nth(1)
+        .unwrap()
+        .split("\noutputs:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with(':'))
+        .map(|l| l.trim().trim_end_matches(':'))
+        .collect();
+    assert_eq!(
+        declared,
+        ["spawn", "base-url", "args", "junit", "report-html"],
+        "{action}"
+    );
+    // Each is handed to the script as INPUT_<NAME>, and the script reads each of those.
+    for input in &declared {
+        let var = format!("INPUT_{}", input.to_uppercase().replace('-', "_"));
+        assert!(
+            action.contains(&format!("{var}: ${{{{ inputs.{input} }}}}")),
+            "action.yml does not pass {input} as {var}"
+        );
+        assert!(
+            script.contains(&var),
+            "scripts/action.sh does not read {var}"
+        );
+    }
+    let read: Vec<&str> = script
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("INPUT_"))
+        .collect();
+    for var in read {
+        assert!(action.contains(var), "action.yml does not set {var}");
+    }
+}
