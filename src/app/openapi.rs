@@ -36,6 +36,28 @@ struct Operation {
     answers: &'static [Answer],
 }
 
+/// What the contract notes say of throttling (§6.1, one paragraph), with the section's source:
+/// `Throttled requests get 409 … (source: LIM https://…; notes §6.1)`.
+fn throttling() -> Result<String, String> {
+    let missing = || "the contract notes have no section on throttling".to_string();
+    let fact = crate::source::contract_section(THROTTLED).ok_or_else(missing)?;
+    let (section, _) = THROTTLED.split_once('.').unwrap_or((THROTTLED, ""));
+    let source = crate::source::contract_section(section)
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("Source: "))
+                .map(|l| l.split(", **").next().unwrap_or(l).replace(['(', ')'], ""))
+        })
+        .ok_or_else(missing)?;
+    let text = fact
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches(&format!("- **{THROTTLED}** "))
+        .replace("**", "");
+    Ok(format!("{text} (source: {source}; notes §{THROTTLED})"))
+}
+
 /// The examples the reference server gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Example {
@@ -296,11 +318,10 @@ pub fn document(
             }
             responses.insert(answer.status.to_string(), response);
         }
-        let throttled = crate::source::contract_section(THROTTLED)
-            .ok_or("the contract notes have no section on throttling")?;
+        let throttled = throttling()?;
         // Throttling is documented without a body (and the reference server sends none).
         let too_many = json!({
-            "description": format!("{} (notes §{THROTTLED})", throttled.trim()),
+            "description": throttled,
             "headers": {
                 "Retry-After": {
                     "description": "Seconds to wait before sending again.",
