@@ -225,25 +225,24 @@ pub async fn examples() -> Result<Examples, String> {
     })
     .await
     .map_err(|e| format!("cannot start the reference server for the examples: {e}"))?;
-    let send = |server: &server::RunningServer, request: HttpRequest| {
-        let base = server.base_url();
+    // One client for every example request.
+    let client = HttpClient::new(&server.base_url(), HttpOptions::default())
+        .map_err(|e| format!("cannot reach the reference server: {e:?}"))?;
+    let send = |request: HttpRequest| {
+        let client = &client;
         async move {
-            let client = HttpClient::new(&base, HttpOptions::default())
-                .map_err(|e| format!("cannot reach the reference server: {e:?}"))?;
-            let exchange = client.send(&request).await;
-            exchange
+            client
+                .send(&request)
+                .await
                 .outcome
                 .map_err(|e| format!("the reference server did not answer: {e}"))
         }
     };
     let bearer = Some(format!("Bearer {EXAMPLE_TOKEN}"));
-    let list = send(
-        &server,
-        HttpRequest {
-            authorization: bearer.clone(),
-            ..api::list_profiles()
-        },
-    )
+    let list = send(HttpRequest {
+        authorization: bearer.clone(),
+        ..api::list_profiles()
+    })
     .await?;
     let mut list: Value = serde_json::from_slice(&list.body)
         .map_err(|e| format!("the reference server's list is not JSON: {e}"))?;
@@ -264,13 +263,10 @@ pub async fn examples() -> Result<Examples, String> {
         + 1_000_000;
     let mut bodies = BTreeMap::from([(Example::List, list)]);
     for (example, id) in [(Example::Switched, other), (Example::NotFound, unknown)] {
-        let answer = send(
-            &server,
-            HttpRequest {
-                authorization: bearer.clone(),
-                ..api::switch_to(id)
-            },
-        )
+        let answer = send(HttpRequest {
+            authorization: bearer.clone(),
+            ..api::switch_to(id)
+        })
         .await?;
         let body = serde_json::from_slice(&answer.body)
             .map_err(|e| format!("the reference server's switch answer is not JSON: {e}"))?;
@@ -292,6 +288,7 @@ pub fn document(
     let statements = &suite.statements;
     let mut files: BTreeMap<String, Value> = BTreeMap::new();
     let mut paths = Map::new();
+    let throttled = throttling()?;
     for op in OPERATIONS {
         let source = suite
             .sources
@@ -303,13 +300,15 @@ pub fn document(
             let mut response = json!({ "description": describe(answer.statements, statements)? });
             if let Some(reference) = answer.schema {
                 let file = reference.split('#').next().unwrap_or(reference);
-                let text = schemas
-                    .iter()
-                    .find(|s| s.file_name() == file)
-                    .ok_or_else(|| format!("no schema file `{file}`"))?;
-                let schema: Value =
-                    serde_json::from_str(&text.text).map_err(|e| format!("{}: {e}", text.path))?;
-                files.insert(file.to_string(), schema);
+                if !files.contains_key(file) {
+                    let text = schemas
+                        .iter()
+                        .find(|s| s.file_name() == file)
+                        .ok_or_else(|| format!("no schema file `{file}`"))?;
+                    let schema: Value = serde_json::from_str(&text.text)
+                        .map_err(|e| format!("{}: {e}", text.path))?;
+                    files.insert(file.to_string(), schema);
+                }
                 let mut media = json!({ "schema": { "$ref": component_ref(reference) } });
                 if let Some(example) = answer.example.and_then(|e| examples.bodies.get(&e)) {
                     media["example"] = example.clone();
@@ -318,10 +317,9 @@ pub fn document(
             }
             responses.insert(answer.status.to_string(), response);
         }
-        let throttled = throttling()?;
         // Throttling is documented without a body (and the reference server sends none).
         let too_many = json!({
-            "description": throttled,
+            "description": throttled.clone(),
             "headers": {
                 "Retry-After": {
                     "description": "Seconds to wait before sending again.",

@@ -308,12 +308,6 @@ impl Case {
         self.state.may_change() && self.steps.iter().any(Step::is_burst)
     }
 
-    /// Whether its first act is a reading of the account (a checked batch's read before), which
-    /// the phase before it may leave.
-    pub fn starts_by_reading(&self) -> bool {
-        self.steps.first().is_some_and(|s| s.is_batch(self.state))
-    }
-
     /// Whether its last act is a reading of the account — a plain read of the primary user's
     /// list (with the other user's beside it), or a checked batch (whose last act is a read of
     /// both) — which the guard after it takes instead of reading again.

@@ -75,7 +75,7 @@ impl Plan {
             .collect();
         let rank = |ci: &usize| {
             let case = &self.cases[*ci];
-            if case.starts_by_reading() {
+            if case.reads_shared(0, true) {
                 0
             } else if case.may_leave_changed() {
                 1

@@ -207,8 +207,8 @@ pub(super) async fn at_end(
             .and_then(|records| records.iter().find(|r| r.credential == credential))
             .cloned()
     };
-    let ((mut record, mut now), other) = match (seen(Credential::Primary), reading.is_some()) {
-        (Some(record), true) => {
+    let ((mut record, mut now), other) = match seen(Credential::Primary) {
+        Some(record) => {
             let now = profiles_of(&record).map(|p| current_default(&p));
             ((record, now), seen(Credential::Foreign))
         }

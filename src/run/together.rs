@@ -34,11 +34,11 @@ const PUT_BACK: &str = "put back after the cases that only refuse";
 /// A reading of the account, when there is one nothing was sent after.
 pub(super) type Fresh = Option<Vec<Arc<ExchangeRecord>>>;
 
-/// Runs the cases together (`Phase::Together`): from `incoming` (or a read of both lists), every
-/// request of theirs but the plain reads at once, `concurrency²` in flight; then
-/// both lists read
-/// once, which every plain read of theirs takes. Returns their results and the reading the
-/// phase ended with.
+/// Runs the cases together (`Phase::Together`): from `incoming` (or a read of both lists), their
+/// probes built from the original default's id first ([`send_leads`]), then every other request
+/// of theirs but the plain reads at once, `concurrency²` in flight; then both lists read once,
+/// which every plain read of theirs takes. Returns their results and the reading the phase ended
+/// with.
 pub(super) async fn run(
     session: &Arc<Session>,
     jobs: Vec<CaseJob>,
