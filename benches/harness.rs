@@ -3,13 +3,15 @@
 //! 1. the full suite against the embedded server: wall time and requests/s;
 //! 2. the full suite against a server with 50 ms latency: wall time / (dependent chain × 50 ms);
 //! 3. a 10,000-request sweep: harness requests/s / a bare reqwest loop's, same concurrency, same server;
-//! 4. peak memory (VmHWM) of a full run of the release binary;
+//! 4. peak memory (VmHWM) of a full run of the binary;
 //! 5. `--list`'s start-up;
 //! 6. seven everyday cases at 50 ms latency against a hand-written client that sends the same
 //!    requests one after another (issue 19's yardstick).
 //!
 //! Each figure is the median of several runs measured in this one process, interleaved where two
-//! things are compared, so a noisy machine affects both sides alike.
+//! things are compared, so a noisy machine affects both sides alike. Built with the `bench`
+//! profile, which has the settings of `dist`: the figures are those of the prebuilt archives, not
+//! of the unoptimised `release` build `cargo install` makes.
 
 // A measuring program, like a test: a failed setup step should stop it loudly.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -210,7 +212,7 @@ async fn bare_loop(n: usize, concurrency: usize) -> Duration {
     wall
 }
 
-/// Peak resident memory of the release binary running the whole suite, in bytes.
+/// Peak resident memory of the binary (this bench's build) running the whole suite, in bytes.
 fn peak_memory(args: &[&str]) -> u64 {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nexudus-conformance"))
         .args(args)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Packs a release build into the archive `cargo binstall` fetches (Cargo.toml's
-# [package.metadata.binstall] names it the same way; tests/it/release.rs holds the two equal).
+# Packs a build of the `dist` profile (Cargo.toml: fully optimised) into the archive `cargo binstall`
+# fetches (Cargo.toml's [package.metadata.binstall] names it the same way; tests/it/release.rs holds
+# the two equal).
 #   scripts/package.sh --name TARGET VERSION   print the archive's file name
-#   scripts/package.sh TARGET VERSION          pack target/TARGET/release into it, with a .sha256
+#   scripts/package.sh TARGET VERSION          pack target/TARGET/dist into it, with a .sha256
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name_only=false
@@ -16,7 +17,7 @@ case $target in
 esac
 if $name_only; then echo "$archive"; exit 0; fi
 mkdir -p "dist/$stem"
-cp "target/$target/release/nexudus-conformance$ext" README.md "dist/$stem/"
+cp "target/$target/dist/nexudus-conformance$ext" README.md "dist/$stem/"
 cd dist
 case $archive in
   *.zip) 7z a -bd "$archive" "$stem" >/dev/null ;;

@@ -22,6 +22,43 @@ fn toml_value(text: &str, section: &str, key: &str) -> String {
         .unwrap_or_else(|| panic!("no {key} in {section}"))
 }
 
+/// The `key = value` lines of a section, up to the next section, without `inherits`.
+fn toml_section(text: &str, section: &str) -> Vec<(String, String)> {
+    let start = text
+        .find(&format!("\n{section}\n"))
+        .unwrap_or_else(|| panic!("no {section}"));
+    text[start + section.len() + 2..]
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| k != "inherits")
+        .collect()
+}
+
+#[test]
+fn the_archives_are_the_build_the_bench_measures() {
+    let cargo = repo_file("Cargo.toml");
+    let dist = toml_section(&cargo, "[profile.dist]");
+    assert!(dist.contains(&("opt-level".into(), "3".into())), "{dist:?}");
+    assert_eq!(toml_section(&cargo, "[profile.bench]"), dist);
+    // `cargo install` builds `release`, made for build time: not what the figures describe.
+    assert!(toml_section(&cargo, "[profile.release]").contains(&("opt-level".into(), "0".into())));
+    let workflow = repo_file(".github/workflows/release.yml");
+    let builds: Vec<&str> = workflow.lines().filter(|l| l.contains(" build ")).collect();
+    assert_eq!(builds.len(), 2, "{builds:?}");
+    for build in builds {
+        assert!(
+            build.contains("--profile dist") && !build.contains("--release"),
+            "{build}"
+        );
+    }
+    assert!(
+        repo_file("scripts/package.sh")
+            .contains(r#"cp "target/$target/dist/nexudus-conformance$ext""#)
+    );
+}
+
 #[test]
 fn binstall_looks_for_the_archives_the_release_workflow_builds() {
     let cargo = repo_file("Cargo.toml");
